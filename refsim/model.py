@@ -1,0 +1,144 @@
+r"""The COBA E/I network model: equations, step order and the constants derived from a Config.
+
+Model
+-----
+N = n_exc + n_inh leaky integrate-and-fire neurons with an absolute refractory period. Two
+projections, E -> all and I -> all, each an exponentially decaying conductance stored once per
+*postsynaptic* neuron (post-aligned state: O(N) memory, not O(synapses)):
+
+.. math::
+
+    \tau_m \frac{dV}{dt} = -(V - V_{rest}) + R I_{ext} + R[g]\,\big(g_e (E_e - V) + g_i (E_i - V)\big)
+
+    \tau_e \frac{dg_e}{dt} = -g_e + \tau_e \sum_{\text{E spikes}} w_e \,\delta(t - t_s),\qquad
+    \tau_i \frac{dg_i}{dt} = -g_i + \tau_i \sum_{\text{I spikes}} w_i \,\delta(t - t_s)
+
+Integrators (``config.integrator``), for one step of length dt applied to dx/dt = f(x)
+with diagonal Jacobian J = df/dx:
+
+* ``exp_euler``: x + dt * exprel(dt J) * f(x), exprel(z) = expm1(z)/z (exprel(0) = 1). For V,
+  J = -(1 + (R_g g_e + R_g g_i)) / tau_m; exact when g is frozen over the step. For g,
+  J = -1/tau, and the update is exactly g exp(-dt/tau) up to rounding.
+* ``euler``: x + dt * f(x).
+
+The voltage derivative is evaluated as
+``f(v) = ((V_rest - v) + ((RI_ext + R_g (g_e (E_e - v))) + R_g (g_i (E_i - v)))) / tau_m``
+(BrainPy's order of operations: leak, then the external current, then the E and I currents).
+
+Step order, ``schedule='brainpy'`` (BrainPy 2.9's ``LIFRef`` + ``AlignPostProj``; spikes act
+one step later). State before step k: V, g_e, g_i, t_last (initially -1e7 ms); t_k = k dt in
+the float type (``np.arange(n_steps, dtype) * dt``).
+
+1. s = spike_test(V): the spikes recorded at step k-1 (at k = 0: V0 tested, not recorded).
+2. Scatter: x_e[j] = w_e x (synapses from spiking E neurons onto j), summed synapse by synapse,
+   presynaptic neurons ascending, each row in stored order; likewise x_i.
+3. Conductances: g <- integrate(g) + x (decay first, then the jump at full weight).
+4. Reset: v = V - (V_th - V_reset) s (soft) or v = V_reset where s (hard).
+5. Candidate: V* = integrate(v) with the new g_e, g_i.
+6. Refractory clamp: V_new = v where (t_k - t_last) < tau_ref (strict, in the float type), else V*.
+7. t_last <- t_k where spike_test(V_new); the spikes recorded at step k are spike_test(V_new).
+
+Step order, ``schedule='brette'`` (Brette et al. 2007, benchmark code; spikes act in the step):
+
+1. V, g_e, g_i integrated one step from the old values.
+2. Refractory clamp: V <- V_reset where (t_k - t_last) < tau_ref.
+3. s = spike_test(V): the spikes recorded at step k.
+4. Scatter as above; g <- g + x at once (no delay).
+5. Reset where s (hard: V_reset; soft: V - (V_th - V_reset)); t_last <- t_k where s.
+
+spike_test is ``V >= V_th`` or ``V > V_th`` (``config.threshold_test``).
+
+Every engine (NumPy oracle, Numba, CUDA) evaluates exactly these expressions, in this order, in
+the run's float type, with the constants of :class:`Constants`.
+
+References
+----------
+Vogels TP, Abbott LF (2005) J Neurosci 25:10786. Brette R et al. (2007) J Comput Neurosci
+23:349 (benchmark 1; ModelDB 83319). BrainPy 2.9 Tutorial 3, "An E/I balanced network".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .params import Config
+
+__all__ = ["Constants", "exprel"]
+
+
+def exprel(z):
+    """(exp(z) - 1) / z elementwise in the dtype of ``z``, with exprel(0) = 1.
+
+    ``expm1`` keeps the result accurate for small |z|; the only special point is z = 0 exactly.
+    """
+    z = np.asarray(z)
+    out = np.ones_like(z)
+    return np.divide(np.expm1(z), z, out=out, where=z != 0)
+
+
+@dataclass(frozen=True)
+class Constants:
+    """Everything the step functions need, as scalars of the run's float type.
+
+    Derived constants (computed once, never inside the loop):
+
+    * ``a_e``, ``a_i``: the step factor of the conductance update g <- g + a * ((-g) / tau),
+      a = dt * exprel(-dt/tau) for ``exp_euler``, a = dt for ``euler``.
+    * ``jump``: V_th - V_reset, the soft-reset decrement.
+    """
+
+    dtype: np.dtype
+    n_exc: int
+    n_neurons: int
+    dt: np.floating
+    V_rest: np.floating
+    V_th: np.floating
+    V_reset: np.floating
+    tau_m: np.floating
+    tau_ref: np.floating
+    RI_ext: np.floating
+    R_g: np.floating
+    tau_e: np.floating
+    tau_i: np.floating
+    E_e: np.floating
+    E_i: np.floating
+    w_e: np.floating
+    w_i: np.floating
+    a_e: np.floating
+    a_i: np.floating
+    jump: np.floating
+    t_last_init: np.floating
+    exp_euler: bool
+    soft_reset: bool
+    strict_threshold: bool
+    brainpy_schedule: bool
+
+    @classmethod
+    def from_config(cls, c: Config) -> "Constants":
+        f = np.dtype(c.dtype).type
+        dt = f(c.dt)
+        exp_euler = c.integrator == "exp_euler"
+
+        def step_factor(tau):
+            # the Jacobian of (-g)/tau is (-1)/tau, as autodiff evaluates it
+            return dt * exprel(dt * (f(-1) / f(tau)))[()] if exp_euler else dt
+
+        return cls(
+            dtype=np.dtype(c.dtype), n_exc=c.n_exc, n_neurons=c.n_neurons, dt=dt,
+            V_rest=f(c.V_rest), V_th=f(c.V_th), V_reset=f(c.V_reset), tau_m=f(c.tau_m),
+            tau_ref=f(c.tau_ref), RI_ext=f(c.RI_ext), R_g=f(c.R_g), tau_e=f(c.tau_e),
+            tau_i=f(c.tau_i), E_e=f(c.E_e), E_i=f(c.E_i), w_e=f(c.w_e), w_i=f(c.w_i),
+            a_e=f(step_factor(c.tau_e)), a_i=f(step_factor(c.tau_i)),
+            jump=f(c.V_th) - f(c.V_reset), t_last_init=f(-1e7),
+            exp_euler=exp_euler, soft_reset=c.reset == "soft",
+            strict_threshold=c.threshold_test == ">", brainpy_schedule=c.schedule == "brainpy",
+        )
+
+    def step_times(self, n_steps: int) -> np.ndarray:
+        """t_k = k * dt in the run's float type, k = 0 .. n_steps-1 (ms).
+
+        In float32 this equals ``np.arange(0, n_steps * dt, dt, dtype=np.float32)``.
+        """
+        return np.arange(n_steps).astype(self.dtype) * self.dt

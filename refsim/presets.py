@@ -1,0 +1,114 @@
+"""The three named configurations of the specification (MODEL.md section 2).
+
+===================== ========================== ============================ ===========================
+                      ``tutorial``               ``tutorial-normalized``      ``brette2007-coba``
+===================== ========================== ============================ ===========================
+drive RI_ext          20 mV                      20 mV                        0
+R_g                   1e-3 (1 ohm x mS)          1 ([g] = g_L)                1 ([g] = g_L = 10 nS)
+weights w_e / w_i     0.6 / 6.7 mS               0.6 / 6.7 g_L                0.6 / 6.7 g_L (6 / 67 nS)
+connectivity          out-degree 80, replace     same                         Bernoulli p = 0.02
+V0                    Normal(-55, 2) mV          Normal(-55, 2) mV            Normal(-65, 5) mV
+g0 (x g_L)            0                          0                            N(4, 1.5) / N(20, 12)
+reset                 soft                       soft                         hard
+integrator            exponential Euler          exponential Euler            forward Euler
+threshold test        V >= V_th                  V >= V_th                    V > V_th
+schedule              brainpy                    brainpy                      brette
+float type            float32                    float64                      float64
+===================== ========================== ============================ ===========================
+
+Provenance
+----------
+``tutorial``
+    What BrainPy 2.9's "Tutorial 3 - An E/I balanced network" computes when run as written
+    (brainpy 2.9.0, brainstate 0.6.0, brainunit 0.6.0). ``R`` keeps its default of 1 ohm while
+    the weights are in mS, so the synapses are 1000x weaker than in the classic model: every
+    neuron is driven to V_inf = -40 mV, above threshold, and fires tonically near 50 Hz.
+    float32, BrainPy's RNG rule and step order, so that the raster matches BrainPy's.
+``tutorial-normalized``
+    What the tutorial's text describes: the Vogels & Abbott (2005) network with conductances
+    in units of the leak conductance, otherwise identical to ``tutorial`` (float64).
+``brette2007-coba``
+    Benchmark 1 of Brette et al. (2007), J. Comput. Neurosci. 23:349, as in the authors' code
+    (ModelDB 83319): C_m = 200 pF, g_L = 10 nS (tau_m = 20 ms), E_L = -60 mV, threshold
+    -50 mV, hard reset to -60 mV, 5 ms refractory, 6 nS / 67 nS weights, Bernoulli(0.02)
+    connectivity, no external drive: activity is sustained by the initial conductances.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from .params import Config, ConfigError
+
+__all__ = ["PRESETS", "get_preset", "preset_names"]
+
+_TUTORIAL = dict(
+    n_exc=3200, n_inh=800,
+    V_rest=-60.0, V_th=-50.0, V_reset=-60.0, tau_m=20.0, tau_ref=5.0,
+    RI_ext=20.0, R_g=1e-3,
+    tau_e=5.0, tau_i=10.0, E_e=0.0, E_i=-80.0, w_e=0.6, w_i=6.7,
+    conn_rule="fixed_out_degree", p_conn=0.02, autapses=True, multapses=True,
+    conn_rng="numpy-legacy",
+    V0_mean=-55.0, V0_std=2.0,
+    g_e0_mean=0.0, g_e0_std=0.0, g_i0_mean=0.0, g_i0_std=0.0,
+    schedule="brainpy", integrator="exp_euler", reset="soft", threshold_test=">=",
+    dtype="float32", dt=0.1, duration=1000.0,
+)
+
+PRESETS: dict[str, tuple[str, dict]] = {
+    "tutorial": (
+        "BrainPy 2.9 Tutorial 3 as its code runs: R = 1 ohm with mS weights (synapses 1000x weak), tonic ~50 Hz, float32",
+        _TUTORIAL,
+    ),
+    "tutorial-normalized": (
+        "the tutorial as its text describes it: weights in units of g_L, asynchronous-irregular, float64",
+        {**_TUTORIAL, "R_g": 1.0, "dtype": "float64"},
+    ),
+    "brette2007-coba": (
+        "Brette et al. 2007 benchmark 1 (Vogels & Abbott COBA): Bernoulli p=0.02, no drive, forward Euler, hard reset",
+        {**_TUTORIAL, "RI_ext": 0.0, "R_g": 1.0,
+         "conn_rule": "bernoulli", "multapses": False, "conn_rng": "pcg64",
+         "V0_mean": -65.0, "V0_std": 5.0,
+         "g_e0_mean": 4.0, "g_e0_std": 1.5, "g_i0_mean": 20.0, "g_i0_std": 12.0,
+         "schedule": "brette", "integrator": "euler", "reset": "hard", "threshold_test": ">",
+         "dtype": "float64"},
+    ),
+}
+
+
+def preset_names() -> list[str]:
+    """Names of the built-in presets."""
+    return list(PRESETS)
+
+
+def get_preset(name: str, **overrides) -> Config:
+    """The :class:`~refsim.Config` of preset ``name``, with optional field overrides.
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`preset_names`: ``'tutorial'``, ``'tutorial-normalized'``,
+        ``'brette2007-coba'``.
+    **overrides
+        Field values replacing the preset's (e.g. ``n_exc=400, n_inh=100``).
+
+    Raises
+    ------
+    ConfigError
+        Unknown preset (the message suggests the closest name), unknown field, or a value
+        outside its allowed range.
+
+    Examples
+    --------
+    >>> from refsim import get_preset
+    >>> cfg = get_preset("tutorial", duration=100.0)
+    >>> cfg.n_neurons, cfg.n_steps, cfg.R_g
+    (4000, 1000, 0.001)
+    """
+    if name not in PRESETS:
+        close = difflib.get_close_matches(name, PRESETS, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(f"preset = {name!r}: allowed one of {', '.join(PRESETS)}{hint}")
+    values = dict(PRESETS[name][1])
+    cfg = Config(**values)
+    return cfg.replace(**overrides) if overrides else cfg
