@@ -21,6 +21,10 @@ with diagonal Jacobian J = df/dx:
   J = -1/tau, and the update is exactly g exp(-dt/tau) up to rounding.
 * ``euler``: x + dt * f(x).
 
+With ``fused_update`` (float32 only; the ``tutorial`` preset) the final multiply-add of the V
+update, v + (dt phi) f, is rounded once, as the fused multiply-add that XLA on CPU emits for
+BrainPy; this is what makes the float32 raster match BrainPy's spike for spike.
+
 The voltage derivative is evaluated as
 ``f(v) = ((V_rest - v) + ((RI_ext + R_g (g_e (E_e - v))) + R_g (g_i (E_i - v)))) / tau_m``
 (BrainPy's order of operations: leak, then the external current, then the E and I currents).
@@ -65,7 +69,7 @@ import numpy as np
 
 from .params import Config
 
-__all__ = ["Constants", "exprel"]
+__all__ = ["Constants", "exprel", "fma_f32"]
 
 
 def exprel(z):
@@ -76,6 +80,27 @@ def exprel(z):
     z = np.asarray(z)
     out = np.ones_like(z)
     return np.divide(np.expm1(z), z, out=out, where=z != 0)
+
+
+def fma_f32(a, b, c):
+    """round32(a * b + c) with a single rounding, for float32 arrays (a fused multiply-add).
+
+    XLA on CPU contracts BrainPy's ``v + (dt*phi) * f`` into one FMA; NumPy has no FMA, so it is
+    emulated exactly: the float32 product is exact in float64, the float64 sum is rounded *to
+    odd* (TwoSum residual, then the last bit forced odd when inexact), and rounding that to
+    float32 is then correctly rounded (Boldo & Melquiond 2008: 53 >= 24 + 2 bits).
+    """
+    a, b, c = (np.asarray(x, dtype=np.float64) for x in (a, b, c))
+    p = a * b
+    s = p + c
+    bb = s - p
+    err = (p - (s - bb)) + (c - bb)
+    bits = s.view(np.int64)
+    even = (bits & 1) == 0
+    # move one ulp toward the exact value: up in magnitude if err has s's sign, else down
+    toward = np.where((err > 0) == (s > 0), 1, -1)
+    bits = np.where((err != 0) & even, bits + toward, bits)
+    return bits.view(np.float64).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -114,6 +139,7 @@ class Constants:
     soft_reset: bool
     strict_threshold: bool
     brainpy_schedule: bool
+    fused_update: bool
 
     @classmethod
     def from_config(cls, c: Config) -> "Constants":
@@ -134,6 +160,7 @@ class Constants:
             jump=f(c.V_th) - f(c.V_reset), t_last_init=f(-1e7),
             exp_euler=exp_euler, soft_reset=c.reset == "soft",
             strict_threshold=c.threshold_test == ">", brainpy_schedule=c.schedule == "brainpy",
+            fused_update=c.fused_update,
         )
 
     def step_times(self, n_steps: int) -> np.ndarray:

@@ -95,6 +95,7 @@ class Config:
     reset: str = _p("-", "soft: V <- V - (V_th - V_reset) | hard: V <- V_reset")
     threshold_test: str = _p("-", "'>=' (V >= V_th spikes) | '>' (V > V_th spikes)")
     dtype: str = _p("-", "float32 | float64: the float type of all state and arithmetic")
+    fused_update: bool = _p("-", "round V* = v + (dt*phi)*f once (fused multiply-add), as XLA on CPU does; float32 only")
     dt: float = _p("ms", "time step")
     duration: float = _p("ms", "simulated time; must be a whole number of steps")
 
@@ -226,6 +227,8 @@ def _validate(c: Config) -> None:
         fail("duration", f"a whole positive multiple of dt = {c.dt} ms (duration/dt = {ratio!r})")
     if c.dtype == "float32" and round(ratio) >= 2**24:
         fail("duration", f"fewer than 2**24 steps in float32 (step times must be exact integers times dt)")
+    if c.fused_update and c.dtype != "float32":
+        fail("fused_update", "False unless dtype = 'float32' (emulated exactly through float64)")
     if c.conn_rule == "bernoulli" and c.multapses:
         fail("multapses", "False for the bernoulli rule (one Bernoulli trial per ordered pair)")
     if c.conn_rule == "fixed_out_degree" and not c.multapses:

@@ -14,6 +14,7 @@ integrator            exponential Euler          exponential Euler            fo
 threshold test        V >= V_th                  V >= V_th                    V > V_th
 schedule              brainpy                    brainpy                      brette
 float type            float32                    float64                      float64
+V update rounding     once (FMA, as XLA)         twice                        twice
 ===================== ========================== ============================ ===========================
 
 Provenance
@@ -52,7 +53,7 @@ _TUTORIAL = dict(
     V0_mean=-55.0, V0_std=2.0,
     g_e0_mean=0.0, g_e0_std=0.0, g_i0_mean=0.0, g_i0_std=0.0,
     schedule="brainpy", integrator="exp_euler", reset="soft", threshold_test=">=",
-    dtype="float32", dt=0.1, duration=1000.0,
+    dtype="float32", fused_update=True, dt=0.1, duration=1000.0,
 )
 
 PRESETS: dict[str, tuple[str, dict]] = {
@@ -62,7 +63,7 @@ PRESETS: dict[str, tuple[str, dict]] = {
     ),
     "tutorial-normalized": (
         "the tutorial as its text describes it: weights in units of g_L, asynchronous-irregular, float64",
-        {**_TUTORIAL, "R_g": 1.0, "dtype": "float64"},
+        {**_TUTORIAL, "R_g": 1.0, "dtype": "float64", "fused_update": False},
     ),
     "brette2007-coba": (
         "Brette et al. 2007 benchmark 1 (Vogels & Abbott COBA): Bernoulli p=0.02, no drive, forward Euler, hard reset",
@@ -71,7 +72,7 @@ PRESETS: dict[str, tuple[str, dict]] = {
          "V0_mean": -65.0, "V0_std": 5.0,
          "g_e0_mean": 4.0, "g_e0_std": 1.5, "g_i0_mean": 20.0, "g_i0_std": 12.0,
          "schedule": "brette", "integrator": "euler", "reset": "hard", "threshold_test": ">",
-         "dtype": "float64"},
+         "dtype": "float64", "fused_update": False},
     ),
 }
 

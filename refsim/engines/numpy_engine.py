@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..model import Constants, exprel
+from ..model import Constants, exprel, fma_f32
 from ..state import State
 
 __all__ = ["spike_test", "scatter", "integrate_conductance", "integrate_voltage",
@@ -52,8 +52,10 @@ def integrate_voltage(v, g_e, g_i, c: Constants):
     f = ((c.V_rest - v) + ((c.RI_ext + c.R_g * (g_e * (c.E_e - v))) + c.R_g * (g_i * (c.E_i - v)))) / c.tau_m
     if c.exp_euler:
         J = -(1 + (c.R_g * g_e + c.R_g * g_i)) / c.tau_m
-        return v + (c.dt * exprel(c.dt * J)) * f
-    return v + c.dt * f
+        step = c.dt * exprel(c.dt * J)
+    else:
+        step = c.dt
+    return fma_f32(step, f, v) if c.fused_update else v + step * f
 
 
 def reset(V, s, c: Constants):
