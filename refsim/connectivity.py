@@ -112,7 +112,7 @@ class Connectivity:
         sp.save_npz(path, self.matrix, compressed=True)
 
 
-def _check_for(conn: Connectivity, config: Config) -> Connectivity:
+def check_matches(conn: Connectivity, config: Config) -> Connectivity:
     if conn.n_neurons != config.n_neurons or conn.n_exc != config.n_exc:
         raise ConfigError(
             f"connectivity has N = {conn.n_neurons} (n_exc = {conn.n_exc}): allowed "

@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from .connectivity import Connectivity, _check_for, build_connectivity
+from .connectivity import Connectivity, check_matches, build_connectivity
 from .engines import get_engine
 from .model import Constants
 from .params import Config, ConfigError
@@ -92,7 +92,7 @@ def simulate(config: Config, seed: int | None = 0, *, engine: str = "numpy",
     if connectivity is None:
         legacy = config.conn_rng == "numpy-legacy"
         connectivity = build_connectivity(config, int(seed) if legacy else conn_seed)
-    _check_for(connectivity, config)
+    check_matches(connectivity, config)
     state = initial_state(config, state_seed, given)
 
     c = Constants.from_config(config)

@@ -3,6 +3,8 @@ import json
 import subprocess
 import sys
 
+import numpy as np
+
 import refsim
 
 
@@ -26,3 +28,21 @@ def test_bad_input_exits_nonzero_with_one_line_message(tmp_path):
     p = run("run", "--set", "tau_ref=-5", "--out", str(tmp_path))
     assert p.returncode == 2
     assert p.stderr.strip().splitlines() == ["refsim: error: tau_ref = -5.0: allowed tau_ref >= 0 ms"]
+
+
+def test_run_with_connectivity_and_initial_state_files_reproduces_the_api(tmp_path):
+    """--connectivity and --initial-state give the same spikes as simulate() with the same data."""
+    cfg = refsim.get_preset("tutorial", n_exc=160, n_inh=40, duration=30.0)
+    conn = refsim.build_connectivity(cfg, 11)
+    conn.save(tmp_path / "conn.npz")
+    V0 = np.linspace(-60.0, -49.0, 200)
+    np.savez(tmp_path / "init.npz", V=V0)
+    expected = refsim.simulate(cfg, seed=0, connectivity=conn, initial={"V": V0}, progress=False)
+    p = run("run", "--preset", "tutorial", "--duration", "30", "--set", "n_exc=160",
+            "--set", "n_inh=40", "--connectivity", str(tmp_path / "conn.npz"),
+            "--initial-state", str(tmp_path / "init.npz"), "--out", str(tmp_path / "o"),
+            "--no-progress")
+    assert p.returncode == 0, p.stderr
+    got = refsim.SimulationResult.load(tmp_path / "o" / "spikes.npz")
+    np.testing.assert_array_equal(got.spike_steps, expected.spike_steps)
+    np.testing.assert_array_equal(got.spike_neurons, expected.spike_neurons)
