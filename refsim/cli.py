@@ -7,6 +7,7 @@ import json
 import os
 import sys
 
+from .engines import DEFAULT_ENGINE, ENGINES
 from .params import ConfigError, coerce, describe_fields
 from .presets import PRESETS, get_preset
 
@@ -75,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--dt", type=float, help="ms (default: the preset's, 0.1)")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--dtype", choices=("float32", "float64"))
-    r.add_argument("--engine", default="numpy", choices=("numpy",))
+    r.add_argument("--engine", default=DEFAULT_ENGINE, choices=ENGINES,
+                   help="numba (default, compiled) or numpy (the oracle); both give the same bits")
     r.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="override any parameter (see `refsim presets --describe`)")
     r.add_argument("--connectivity", help="scipy.sparse save_npz file or .npz with targets_e/targets_i")

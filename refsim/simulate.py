@@ -7,7 +7,7 @@ import time
 import numpy as np
 
 from .connectivity import Connectivity, check_matches, build_connectivity
-from .engines import get_engine
+from .engines import DEFAULT_ENGINE, get_engine
 from .model import Constants
 from .params import Config, ConfigError
 from .result import Recorder, SimulationResult
@@ -29,7 +29,7 @@ def derive_seeds(seed: int):
     return children[0], children[1]
 
 
-def simulate(config: Config, seed: int | None = 0, *, engine: str = "numpy",
+def simulate(config: Config, seed: int | None = 0, *, engine: str = DEFAULT_ENGINE,
              connectivity: Connectivity | None = None, initial: dict | None = None,
              record: "np.ndarray | list[int] | None" = None,
              record_vars=STATE_VARIABLES, progress: bool = True) -> SimulationResult:
@@ -42,8 +42,8 @@ def simulate(config: Config, seed: int | None = 0, *, engine: str = "numpy",
     seed : int, optional
         Seeds the connectivity and the initial state (see :func:`derive_seeds`). May be None
         only when both ``connectivity`` and a complete ``initial`` state are given.
-    engine : {'numpy'}
-        The NumPy engine is the oracle.
+    engine : {'numba', 'numpy'}
+        ``numba`` (default): compiled loops; ``numpy``: the oracle. Both give the same bits.
     connectivity : Connectivity, optional
         Use this network instead of drawing one (e.g. another simulator's, via
         :func:`refsim.load_connectivity`).

@@ -31,7 +31,7 @@ def test_dense_matrix_has_one_true_per_spike():
 
 def test_keyboard_interrupt_keeps_partial_spikes(monkeypatch):
     """Interrupt at step 120: the first 120 steps' spikes equal an uninterrupted run's."""
-    full = refsim.simulate(small(), seed=2, progress=False)
+    full = refsim.simulate(small(), seed=2, engine="numpy", progress=False)
     original = numpy_engine.step_brainpy
     calls = {"n": 0}
 
@@ -42,7 +42,7 @@ def test_keyboard_interrupt_keeps_partial_spikes(monkeypatch):
         return original(*args)
 
     monkeypatch.setattr(numpy_engine, "step_brainpy", interrupting)
-    part = refsim.simulate(small(), seed=2, progress=False)
+    part = refsim.simulate(small(), seed=2, engine="numpy", progress=False)
     assert not part.complete and part.steps_done == 120 and "120" in part.message
     keep = full.spike_steps < 120
     np.testing.assert_array_equal(part.spike_steps, full.spike_steps[keep])

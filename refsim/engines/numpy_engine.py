@@ -11,8 +11,9 @@ import numpy as np
 from ..model import Constants, exprel, fma_f32
 from ..state import State
 
-__all__ = ["spike_test", "scatter", "integrate_conductance", "integrate_voltage",
-           "reset", "step_brainpy", "step_brette", "run_steps"]
+__all__ = ["spike_test", "scatter", "integrate_conductance", "membrane_rhs",
+           "membrane_jacobian", "step_factor", "advance", "integrate_voltage", "reset",
+           "step_brainpy", "step_brette", "run_steps"]
 
 
 def spike_test(V, c: Constants):
@@ -47,15 +48,29 @@ def integrate_conductance(g, tau, a):
     return g + a * ((-g) / tau)
 
 
+def membrane_rhs(v, g_e, g_i, c: Constants):
+    """f = dV/dt at v (mV/ms): ((V_rest - v) + RI_ext + R_g g_e (E_e - v) + R_g g_i (E_i - v)) / tau_m."""
+    return ((c.V_rest - v) + ((c.RI_ext + c.R_g * (g_e * (c.E_e - v))) + c.R_g * (g_i * (c.E_i - v)))) / c.tau_m
+
+
+def membrane_jacobian(g_e, g_i, c: Constants):
+    """J = df/dv (1/ms): -(1 + R_g g_e + R_g g_i) / tau_m."""
+    return -(1 + (c.R_g * g_e + c.R_g * g_i)) / c.tau_m
+
+
+def step_factor(J, c: Constants):
+    """h in v <- v + h * f (ms): dt * exprel(dt * J) for ``exp_euler``, dt for ``euler``."""
+    return c.dt * exprel(c.dt * J) if c.exp_euler else c.dt
+
+
+def advance(v, h, f, c: Constants):
+    """v + h * f, rounded once (FMA) when ``fused_update``, else twice."""
+    return fma_f32(h, f, v) if c.fused_update else v + h * f
+
+
 def integrate_voltage(v, g_e, g_i, c: Constants):
     """One step of the membrane equation from v with conductances g_e, g_i frozen."""
-    f = ((c.V_rest - v) + ((c.RI_ext + c.R_g * (g_e * (c.E_e - v))) + c.R_g * (g_i * (c.E_i - v)))) / c.tau_m
-    if c.exp_euler:
-        J = -(1 + (c.R_g * g_e + c.R_g * g_i)) / c.tau_m
-        step = c.dt * exprel(c.dt * J)
-    else:
-        step = c.dt
-    return fma_f32(step, f, v) if c.fused_update else v + step * f
+    return advance(v, step_factor(membrane_jacobian(g_e, g_i, c), c), membrane_rhs(v, g_e, g_i, c), c)
 
 
 def reset(V, s, c: Constants):
