@@ -1,0 +1,279 @@
+#!/usr/bin/env python
+"""Engine benchmark: wall time, µs per step, synaptic events per second and peak memory.
+
+Run with refsim's environment from the repository root::
+
+    python validation/bench_engines.py                      # the full table (~10 min)
+    python validation/bench_engines.py --sizes 4000 --repeats 1 --no-peers   # a quick look
+
+For every engine, preset and network size N it runs 1 s of network time (dt = 0.1 ms) in a
+fresh worker process, so that each row's peak RSS is its own, and reports:
+
+* ``loop_s``: the time loop only (``SimulationResult.wall_time``; connectivity build and
+  compilation excluded), the best of ``--repeats`` runs; ``us_per_step`` = loop_s / steps;
+* ``events_per_s``: synaptic events delivered (spikes x their synapse counts) per second of
+  wall time; ``spikes_per_s``: spikes per second of wall time;
+* ``build_s``: drawing the connectivity and initial state; ``peak_rss_mib``: the worker's
+  maximum resident set size (build, run and result together);
+* ``compile_s`` (Numba only): the first call in a process with an empty Numba cache directory,
+  minus the same call once the cache is warm.
+
+At N = 4 000 each preset's own network is used; at larger N the connectivity is fixed
+out-degree 80 (``p_conn = 80 / N``, the preset's generator), weights unchanged, so the cost per
+spike stays comparable. The NumPy oracle runs 100 ms instead of 1 s above N = 40 000 (its
+µs per step is what matters; ``loop_s`` is then scaled to 1 s and flagged ``scaled``).
+
+It also times ``refsim run --preset tutorial`` end to end in a fresh process (interpreter
+start, build, loop, files, raster PNG) with a warm cache, and, when their environments exist,
+the peers on the same machine in the same invocation:
+
+* BrainPy 2.9's tutorial as written (``validation/brainpy/time_tutorial.py``, Python 3.12 venv,
+  ``--brainpy-python``), against the ``tutorial`` preset;
+* Brian2 ``cpp_standalone`` (``validation/peers/brian2_run.py``, Python 3.13 venv,
+  ``--brian2-python``) on the identical network and initial state: ``exponential_euler`` for
+  ``tutorial-normalized`` and ``euler`` for ``brette2007-coba``.
+
+Ratios are peer time / refsim time measured in this one invocation: these machines are noisy,
+numbers from different runs should not be divided by each other. Results go to a JSON file
+(``--out``) and a table on stdout.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+PRESETS = ("tutorial", "tutorial-normalized", "brette2007-coba")
+PEER_PRESET = {"brainpy": "tutorial", "brian2-exp_euler": "tutorial-normalized",
+               "brian2-euler": "brette2007-coba"}
+
+
+def bench_config(preset: str, n: int, duration: float):
+    import refsim
+    over = dict(n_exc=n * 4 // 5, n_inh=n - n * 4 // 5, duration=duration)
+    if n != 4000:
+        over.update(conn_rule="fixed_out_degree", p_conn=80 / n)
+    return refsim.get_preset(preset, **over)
+
+
+def worker(engine: str, preset: str, n: int, duration: float, repeats: int) -> dict:
+    """One row: run in its own process (see main)."""
+    import numpy as np
+
+    import refsim
+    from refsim.simulate import derive_seeds
+    from refsim.state import initial_state
+
+    cfg = bench_config(preset, n, duration)
+    t0 = time.perf_counter()
+    conn = refsim.build_connectivity(
+        cfg, 0 if cfg.conn_rng == "numpy-legacy" else derive_seeds(0)[0])
+    init = initial_state(cfg, derive_seeds(0)[1]).as_dict()
+    build_s = time.perf_counter() - t0
+    # a short warm-up run loads (or compiles) the engine for this float type
+    refsim.simulate(cfg.replace(duration=cfg.dt), None, engine=engine, connectivity=conn,
+                    initial=init, progress=False)
+    best = None
+    for _ in range(repeats):
+        r = refsim.simulate(cfg, None, engine=engine, connectivity=conn, initial=init,
+                            progress=False)
+        best = r if best is None or r.wall_time < best.wall_time else best
+    events = float(conn.out_degree()[best.spike_neurons].sum())
+    return {
+        "engine": engine, "preset": preset, "n": n, "duration_ms": duration,
+        "steps": best.steps_done, "synapses": int(conn.n_synapses), "spikes": int(best.n_spikes),
+        "rate_e_hz": best.summary()["rate_e_hz"], "build_s": build_s,
+        "loop_s": best.wall_time, "us_per_step": 1e6 * best.wall_time / best.steps_done,
+        "events_per_s": events / best.wall_time, "spikes_per_s": best.n_spikes / best.wall_time,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def compile_worker(dtype: str) -> dict:
+    """Seconds of the first tiny run minus a warm one, for one float type (fresh cache)."""
+    import refsim
+    cfg = refsim.get_preset("tutorial-normalized", n_exc=40, n_inh=10, duration=1.0, dtype=dtype)
+    t0 = time.perf_counter()
+    refsim.simulate(cfg, 0, engine="numba", progress=False)
+    first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    refsim.simulate(cfg, 0, engine="numba", progress=False)
+    return {"dtype": dtype, "compile_s": first - (time.perf_counter() - t0)}
+
+
+def _run_json(cmd, env=None, timeout=1800) -> dict:
+    """Run a command whose last stdout line is JSON; return it (or an error record)."""
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout,
+                           cwd=REPO)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout} s: {' '.join(cmd)}"}
+    lines = [ln for ln in p.stdout.splitlines() if ln.strip()]
+    if p.returncode != 0 or not lines:
+        return {"error": f"exit {p.returncode}: {p.stderr.strip().splitlines()[-1:] }"}
+    return json.loads(lines[-1])
+
+
+def _self(*args, env=None) -> dict:
+    return _run_json([sys.executable, os.path.abspath(__file__), *map(str, args)], env=env)
+
+
+def end_to_end() -> dict:
+    """``refsim run --preset tutorial`` in a fresh process, warm cache: best of 2 after one."""
+    exe = shutil.which("refsim", path=os.path.dirname(sys.executable)) or "refsim"
+    times = []
+    with tempfile.TemporaryDirectory() as out:
+        for _ in range(3):
+            t0 = time.perf_counter()
+            p = subprocess.run([exe, "run", "--preset", "tutorial", "--out", out, "--no-progress"],
+                               capture_output=True, text=True)
+            times.append(time.perf_counter() - t0)
+            if p.returncode != 0:
+                return {"error": p.stderr.strip()[-300:]}
+    return {"command": "refsim run --preset tutorial", "wall_s": min(times[1:]),
+            "first_s": times[0]}
+
+
+def peers(args) -> list[dict]:
+    """Peer timings on the same machine, now (see the module docstring)."""
+    out = []
+    if args.brainpy_python and os.path.exists(args.brainpy_python):
+        r = _run_json([args.brainpy_python, os.path.join(HERE, "brainpy", "time_tutorial.py"),
+                       "--repeats", str(args.repeats)])
+        out.append({"peer": "brainpy", **r})
+    if args.brian2_python and os.path.exists(args.brian2_python):
+        with tempfile.TemporaryDirectory() as tmp:
+            for integrator, preset in (("exp_euler", "tutorial-normalized"), ("euler", "brette2007-coba")):
+                net = os.path.join(tmp, f"{preset}.npz")
+                e = _run_json([sys.executable, os.path.join(HERE, "peers", "export_network.py"),
+                               "--preset", preset, "--seed", "0", "--out", net])
+                if "error" in e:
+                    out.append({"peer": f"brian2-{integrator}", **e})
+                    continue
+                r = _run_json([args.brian2_python, os.path.join(HERE, "peers", "brian2_run.py"), net,
+                               "--device", "cpp_standalone",
+                               "--integrator", "exponential_euler" if integrator == "exp_euler" else "euler",
+                               "--build-dir", os.path.join(tmp, "build-" + integrator),
+                               "--out", os.path.join(tmp, f"brian2-{integrator}.npz")])
+                out.append({"peer": f"brian2-{integrator}", **r})
+    return out
+
+
+def table(rows, head):
+    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(head)]
+    line = lambda cells: "  ".join(str(c).rjust(w) for c, w in zip(cells, widths))
+    return "\n".join([line(head), line(["-" * w for w in widths])] + [line(r) for r in rows])
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[4000, 40000, 400000])
+    ap.add_argument("--presets", nargs="+", default=list(PRESETS), choices=PRESETS)
+    ap.add_argument("--engines", nargs="+", default=["numba", "numpy"], choices=["numba", "numpy"])
+    ap.add_argument("--repeats", type=int, default=3, help="runs per row; the best counts")
+    ap.add_argument("--numpy-max-n", type=int, default=40000,
+                    help="above this N the NumPy engine runs 100 ms, scaled to 1 s")
+    ap.add_argument("--brainpy-python", default="/work/venvs/bp312/bin/python")
+    ap.add_argument("--brian2-python", default="/work/venvs/peer313/bin/python")
+    ap.add_argument("--no-peers", action="store_true")
+    ap.add_argument("--out", default=os.path.join(HERE, "results", "bench_engines.json"))
+    ap.add_argument("--worker", nargs=4, metavar=("ENGINE", "PRESET", "N", "DURATION"),
+                    help=argparse.SUPPRESS)
+    ap.add_argument("--compile-worker", metavar="DTYPE", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.worker:
+        e, p, n, d = args.worker
+        print(json.dumps(worker(e, p, int(n), float(d), args.repeats)))
+        return 0
+    if args.compile_worker:
+        print(json.dumps(compile_worker(args.compile_worker)))
+        return 0
+
+    import numba
+    import numpy as np
+
+    import refsim
+    report = {"machine": {"python": platform.python_version(), "platform": platform.platform(),
+                          "cpu": _cpu(), "cores": os.cpu_count()},
+              "versions": {"refsim": refsim.__version__, "numpy": np.__version__,
+                           "numba": numba.__version__},
+              "date": time.strftime("%Y-%m-%d %H:%M"), "compile": [], "rows": [], "peers": []}
+    if "numba" in args.engines:
+        for dtype in ("float32", "float64"):
+            with tempfile.TemporaryDirectory() as cache:
+                r = _self("--compile-worker", dtype, env={**os.environ, "NUMBA_CACHE_DIR": cache})
+            report["compile"].append(r)
+            print(f"compile numba {dtype}: {r.get('compile_s', r.get('error'))}", flush=True)
+    for n in args.sizes:
+        for preset in args.presets:
+            for engine in args.engines:
+                duration = 100.0 if engine == "numpy" and n > args.numpy_max_n else 1000.0
+                r = _self("--worker", engine, preset, n, duration, "--repeats", args.repeats)
+                if "error" not in r and duration != 1000.0:
+                    r.update(loop_s=r["loop_s"] * 1000.0 / duration, scaled=True)
+                report["rows"].append(r)
+                print(json.dumps(r), flush=True)
+    report["end_to_end"] = end_to_end()
+    print(json.dumps(report["end_to_end"]), flush=True)
+    if not args.no_peers:
+        report["peers"] = peers(args)
+        for r in report["peers"]:
+            print(json.dumps(r), flush=True)
+
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w") as fh:
+        json.dump(report, fh, indent=1)
+    print_report(report)
+    print(f"\nwrote {args.out}")
+    return 0
+
+
+def print_report(report):
+    rows = [r for r in report["rows"] if "error" not in r]
+    print("\n" + table([[r["engine"], r["preset"], r["n"], r["spikes"], f"{r['loop_s']:.3f}"
+                         + ("*" if r.get("scaled") else ""), f"{r['us_per_step']:.1f}",
+                         f"{r['events_per_s']:.3g}", f"{r['spikes_per_s']:.3g}",
+                         f"{r['build_s']:.2f}", f"{r['peak_rss_mib']:.0f}"] for r in rows],
+                       ["engine", "preset", "N", "spikes", "loop_s", "us/step", "events/s",
+                        "spikes/s", "build_s", "RSS MiB"]))
+    if any(r.get("scaled") for r in rows):
+        print("* NumPy engine run for 100 ms, loop_s scaled to 1 s")
+    for r in report["rows"]:
+        if "error" in r:
+            print("row failed:", r["error"])
+    for c in report["compile"]:
+        print(f"Numba compile time ({c.get('dtype')}): {c.get('compile_s', float('nan')):.1f} s")
+    e = report.get("end_to_end", {})
+    if "wall_s" in e:
+        print(f"end to end, `{e['command']}`, warm cache: {e['wall_s']:.2f} s "
+              f"(first process: {e['first_s']:.2f} s)")
+    numba4k = {r["preset"]: r["loop_s"] for r in rows if r["engine"] == "numba" and r["n"] == 4000}
+    for p in report["peers"]:
+        preset = PEER_PRESET.get(p["peer"])
+        if "error" in p or preset not in numba4k:
+            print(f"peer {p['peer']}: {p.get('error', 'no matching refsim row')}")
+            continue
+        print(f"peer {p['peer']} on {preset}: loop {p['loop_s']:.3f} s "
+              f"(compile {p.get('compile_s', 0):.1f} s) vs refsim numba {numba4k[preset]:.3f} s: "
+              f"ratio peer/refsim = {p['loop_s'] / numba4k[preset]:.2f}")
+
+
+def _cpu() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            return next(ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
