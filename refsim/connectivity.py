@@ -88,8 +88,12 @@ class Connectivity:
 
     def out_degree(self) -> np.ndarray:
         """Synapses per presynaptic neuron, shape (N,)."""
-        rows = np.repeat(np.arange(self.n_neurons), np.diff(self.indptr))
-        return np.bincount(rows, weights=self.counts, minlength=self.n_neurons)
+        out = np.zeros(self.n_neurons)
+        starts, stops = self.indptr[:-1], self.indptr[1:]
+        nonempty = starts < stops  # reduceat over the non-empty rows' starts sums each row
+        if self.counts.size:
+            out[nonempty] = np.add.reduceat(self.counts, starts[nonempty])
+        return out
 
     def in_degree(self) -> np.ndarray:
         """Synapses per postsynaptic neuron, shape (N,)."""

@@ -58,7 +58,7 @@ class Recorder:
 
     def record(self, k: int, spiking: np.ndarray, state) -> None:
         if spiking.size:
-            self.steps.append(np.full(spiking.size, k, np.int64))
+            self.steps.append(np.full(spiking.size, k, np.int32))
             self.neurons.append(spiking.astype(np.int32))
         for name, trace in self.traces.items():
             trace[k] = getattr(state, name)[self.record_neurons]
@@ -67,14 +67,15 @@ class Recorder:
     def add_block(self, steps: np.ndarray, neurons: np.ndarray, k_stop: int) -> None:
         """Spikes of several steps at once (from a compiled engine)."""
         if steps.size:
-            self.steps.append(steps.astype(np.int64))
-            self.neurons.append(neurons.astype(np.int32))
+            self.steps.append(np.asarray(steps, np.int32))
+            self.neurons.append(np.asarray(neurons, np.int32))
         self.steps_done = k_stop
 
     def spikes(self):
         if not self.steps:
             return np.zeros(0, np.int64), np.zeros(0, np.int32)
-        return np.concatenate(self.steps), np.concatenate(self.neurons)
+        # blocks hold int32 steps (half the memory while running); the result holds int64
+        return np.concatenate(self.steps, dtype=np.int64), np.concatenate(self.neurons)
 
 
 @dataclass

@@ -72,3 +72,16 @@ def test_bad_connectivity_is_rejected_with_the_parameter_named():
     small = refsim.from_index_arrays(np.zeros((4, 1), int), np.zeros((1, 1), int))
     with pytest.raises(ConfigError, match="N = 10"):
         refsim.simulate(cfg, connectivity=small, progress=False)
+
+
+def test_degrees_equal_the_matrix_sums_with_empty_rows_and_counts_above_one():
+    """out_degree/in_degree are the row/column sums of the count matrix (scipy's sums are the
+    reference), including empty rows (first, middle, last) and entries counting 2-3 synapses."""
+    import scipy.sparse as sp
+    m = sp.random(12, 12, density=0.3, random_state=3, format="csr")
+    m.data = np.ceil(m.data * 3)          # counts 1..3
+    m = sp.csr_matrix(m.multiply(np.r_[0, np.ones(5), 0, np.ones(4), 0][:, None]))  # rows 0, 6, 11 empty
+    conn = refsim.from_sparse(m, n_exc=9)
+    np.testing.assert_array_equal(conn.out_degree(), np.asarray(m.sum(axis=1)).ravel())
+    np.testing.assert_array_equal(conn.in_degree(), np.asarray(m.sum(axis=0)).ravel())
+    assert conn.out_degree()[[0, 6, 11]].tolist() == [0.0, 0.0, 0.0] and conn.out_degree().max() >= 3
