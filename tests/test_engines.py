@@ -106,8 +106,8 @@ def test_hardware_fma_equals_the_emulated_fma():
 
 
 def test_engine_choice_is_validated():
-    assert ENGINES == ("numba", "numpy")
-    with pytest.raises(ConfigError, match=r"engine = 'jax': allowed one of numba, numpy"):
+    assert ENGINES == ("numba", "numpy", "cuda")
+    with pytest.raises(ConfigError, match=r"engine = 'jax': allowed one of numba, numpy, cuda"):
         get_engine("jax")
     assert refsim.simulate(refsim.get_preset("tutorial", n_exc=8, n_inh=2, duration=1.0),
                            progress=False).engine == "numba"

@@ -19,6 +19,9 @@ fresh worker process, so that each row's peak RSS is its own, and reports:
 * ``compile_s`` (Numba only): the first call in a process with an empty Numba cache directory,
   minus the same call once the cache is warm.
 
+The ``cuda`` engine (when a real GPU is usable, or with ``--engines cuda``) adds rows for N in
+``--gpu-sizes`` (4 000 to 4 000 000); its warm-up run compiles the kernels.
+
 At N = 4 000 each preset's own network is used; at larger N the connectivity is fixed
 out-degree 80 (``p_conn = 80 / N``, the preset's generator), weights unchanged, so the cost per
 spike stays comparable. The NumPy oracle runs 100 ms instead of 1 s above N = 40 000 (its
@@ -181,7 +184,10 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[4000, 40000, 400000])
     ap.add_argument("--presets", nargs="+", default=list(PRESETS), choices=PRESETS)
-    ap.add_argument("--engines", nargs="+", default=["numba", "numpy"], choices=["numba", "numpy"])
+    ap.add_argument("--engines", nargs="+", choices=["numba", "numpy", "cuda"],
+                    help="default: numba, numpy, and cuda when a real GPU is usable")
+    ap.add_argument("--gpu-sizes", type=int, nargs="+", default=[4000, 40000, 400000, 4000000],
+                    help="N for the cuda engine")
     ap.add_argument("--repeats", type=int, default=3, help="runs per row; the best counts")
     ap.add_argument("--numpy-max-n", type=int, default=40000,
                     help="above this N the NumPy engine runs 100 ms, scaled to 1 s")
@@ -201,6 +207,8 @@ def main(argv=None) -> int:
         print(json.dumps(compile_worker(args.compile_worker)))
         return 0
 
+    if args.engines is None:
+        args.engines = ["numba", "numpy"] + (["cuda"] if _real_gpu() else [])
     import numba
     import numpy as np
 
@@ -216,9 +224,11 @@ def main(argv=None) -> int:
                 r = _self("--compile-worker", dtype, env={**os.environ, "NUMBA_CACHE_DIR": cache})
             report["compile"].append(r)
             print(f"compile numba {dtype}: {r.get('compile_s', r.get('error'))}", flush=True)
-    for n in args.sizes:
+    for n in sorted(set(args.sizes) | (set(args.gpu_sizes) if "cuda" in args.engines else set())):
         for preset in args.presets:
             for engine in args.engines:
+                if n not in (args.gpu_sizes if engine == "cuda" else args.sizes):
+                    continue
                 duration = 100.0 if engine == "numpy" and n > args.numpy_max_n else 1000.0
                 r = _self("--worker", engine, preset, n, duration, "--repeats", args.repeats)
                 if "error" not in r and duration != 1000.0:
@@ -268,6 +278,17 @@ def print_report(report):
         print(f"peer {p['peer']} on {preset}: loop {p['loop_s']:.3f} s "
               f"(compile {p.get('compile_s', 0):.1f} s) vs refsim numba {numba4k[preset]:.3f} s: "
               f"ratio peer/refsim = {p['loop_s'] / numba4k[preset]:.2f}")
+
+
+def _real_gpu() -> bool:
+    """A usable NVIDIA GPU, not Numba's simulator."""
+    if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
+        return False
+    try:
+        from numba import cuda
+        return bool(cuda.is_available())
+    except ImportError:
+        return False
 
 
 def _cpu() -> str:

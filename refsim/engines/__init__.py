@@ -7,13 +7,15 @@ step to ``recorder``.
 * ``numpy``: the oracle, plain array code (:mod:`refsim.engines.numpy_engine`).
 * ``numba``: the same functions compiled as loops over neurons, bit-identical to the oracle
   (:mod:`refsim.engines.numba_engine`); the default.
+* ``cuda``: the same step order as kernels on an NVIDIA GPU (:mod:`refsim.engines.cuda_engine`);
+  optional (``pip install 'refsim[cuda]'``), checked for before any work starts.
 """
 
 from __future__ import annotations
 
 from ..params import ConfigError
 
-ENGINES = ("numba", "numpy")
+ENGINES = ("numba", "numpy", "cuda")
 DEFAULT_ENGINE = "numba"
 
 
@@ -24,5 +26,9 @@ def get_engine(name: str):
         return run_steps
     if name == "numba":
         from .numba_engine import run_steps
+        return run_steps
+    if name == "cuda":
+        from .cuda_engine import require_cuda, run_steps
+        require_cuda()
         return run_steps
     raise ConfigError(f"engine = {name!r}: allowed one of {', '.join(ENGINES)}")

@@ -1,0 +1,324 @@
+"""The CUDA engine (``numba.cuda``): the oracle's step order on an NVIDIA GPU, one thread per neuron.
+
+Optional: needs the ``numba-cuda`` package (``pip install refsim[cuda]``) and a GPU, or Numba's
+CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``), which runs the same kernels as Python.
+
+Design
+------
+* **Deterministic scatter by pull.** The connectivity is transposed once: for every
+  postsynaptic neuron j its incoming synapses are listed in the order in which the oracle adds
+  them (presynaptic row ascending, then the row's stored order; excitatory rows first). Thread
+  j sums ``w * count`` over those whose presynaptic neuron spiked, in that order: the same
+  floating-point sum as the oracle's ``np.add.at``, with no atomics, identical from run to run.
+  It reads every synapse every step (O(synapses) per step, whatever the activity).
+* **Kernels per step.** BrainPy's schedule needs one kernel per step: the spike flags of the
+  previous step are read from one buffer and this step's written to the other. Brette's
+  schedule needs a grid-wide barrier between spiking and delivery: two kernels per step.
+* **Spikes** go to a compact device buffer: each spiking thread claims a slot with an atomic
+  counter (their order within a step is then arbitrary) and the host sorts every chunk by
+  (step, neuron), so the result is deterministic. A chunk that overflows its buffer is re-run
+  from the chunk's initial state with a buffer of the size the counter reports.
+* **Transfers.** Connectivity is uploaded once per run; the state (4 x N numbers) crosses the
+  bus once per chunk of steps (``simulate`` hands the engine chunks for its progress bar,
+  Ctrl-C and state checks), spikes and traces once per chunk.
+* **Constants are compiled in.** Kernels are built per :class:`~refsim.model.Constants`
+  (closures), so the switches (schedule, integrator, reset, ...) cost nothing at run time.
+
+Arithmetic
+----------
+No ``fastmath``: IEEE division, denormals kept. NVVM contracts ``a * b + c`` into a fused
+multiply-add by default even without fastmath; every product that feeds a sum is therefore
+written ``mul(a, b)``, libdevice's ``__nv_dmul_rn``/``__nv_fmul_rn``, which is never contracted,
+and ``fused_update`` uses ``cuda.fma``. ``expm1`` is libdevice's ``__nv_expm1``/``__nv_expm1f``,
+which can differ from glibc's in the last ulp: on a GPU the rasters agree with the CPU engines
+spike for spike until such an ulp first decides a threshold crossing, and statistically after
+(the tolerance table in README.md).
+
+Under the simulator, ``mul`` is ``*`` on NumPy scalars, ``fma`` is :func:`refsim.model.fma_f32`
+and ``expm1`` is ``np.expm1`` (the C library's): the arithmetic is the oracle's, so the
+simulator tests demand identical rasters and thereby check everything else (indexing, step
+order, pull order, spike compaction, chunking).
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+
+import numpy as np
+
+try:  # the kernels must see ``cuda`` as a module global: the simulator swaps it there
+    from numba import cuda
+except ImportError:  # numba without its CUDA target; require_cuda() says so when asked
+    cuda = None
+
+from ..model import Constants, fma_f32
+from ..params import ConfigError
+from ..state import State
+
+__all__ = ["run_steps", "require_cuda", "transpose", "simulator_enabled"]
+
+_THREADS = 128
+
+
+def require_cuda():
+    """``numba.cuda``, or a ConfigError saying what is missing."""
+    if cuda is None:
+        raise ConfigError("engine = 'cuda': needs the numba-cuda package "
+                          "(pip install 'refsim[cuda]'); `from numba import cuda` failed")
+    if not cuda.is_available():
+        raise ConfigError("engine = 'cuda': no usable CUDA GPU (numba.cuda.is_available() is "
+                          "False: no device or no driver); set NUMBA_ENABLE_CUDASIM=1 to run "
+                          "the kernels in Numba's CUDA simulator")
+    return cuda
+
+
+def simulator_enabled() -> bool:
+    from numba import config
+    return bool(config.ENABLE_CUDASIM)
+
+
+def transpose(indptr, indices, counts, n_exc):
+    """The incoming synapses of every neuron, in the order the oracle adds them.
+
+    Returns ``(in_ptr, in_split, in_src, in_cnt)``: neuron j's incoming entries are
+    ``in_ptr[j] .. in_ptr[j+1]-1``, excitatory ones (source row < n_exc) before ``in_split[j]``;
+    ``in_src`` is the presynaptic row and ``in_cnt`` the synapse count of each entry. A stable
+    sort of the CSR entries by target keeps, for each target, the CSR order: rows ascending,
+    then each row's stored order.
+    """
+    n = indptr.size - 1
+    rows = np.repeat(np.arange(n, dtype=np.int32), np.diff(indptr))
+    order = np.argsort(indices, kind="stable")
+    in_src = rows[order]
+    in_cnt = counts[order]
+    in_ptr = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(indices, minlength=n), out=in_ptr[1:])
+    n_exc_in = np.bincount(indices[rows < n_exc], minlength=n)
+    in_split = in_ptr[:-1] + n_exc_in
+    return (in_ptr.astype(np.int32), in_split.astype(np.int32), in_src.astype(np.int32),
+            np.ascontiguousarray(in_cnt))
+
+
+def _kernels(c: Constants, sim: bool):
+    """Compile the step kernels of one run; constants become compile-time constants."""
+    f32 = c.dtype == np.float32
+    if sim:
+        mul = operator.mul
+        fma = lambda a, b, addend: fma_f32(a, b, addend)[()]  # noqa: E731
+        expm1 = np.expm1
+    else:
+        from numba.cuda import libdevice
+        mul = libdevice.fmul_rn if f32 else libdevice.dmul_rn
+        fma = cuda.fma
+        expm1 = math.expm1
+    zero, one = c.dtype.type(0), c.dtype.type(1)
+    n, n_exc = c.n_neurons, c.n_exc
+    dt, V_rest, V_th, V_reset, tau_m, tau_ref = c.dt, c.V_rest, c.V_th, c.V_reset, c.tau_m, c.tau_ref
+    RI_ext, R_g, E_e, E_i, w_e, w_i = c.RI_ext, c.R_g, c.E_e, c.E_i, c.w_e, c.w_i
+    tau_e, tau_i, a_e, a_i, jump = c.tau_e, c.tau_i, c.a_e, c.a_i, c.jump
+    exp_euler, soft_reset, strict = c.exp_euler, c.soft_reset, c.strict_threshold
+    fused = c.fused_update
+
+    @cuda.jit(device=True)
+    def spike_test(v):
+        return v > V_th if strict else v >= V_th
+
+    @cuda.jit(device=True)
+    def exprel(z):
+        return expm1(z) / z if z != 0 else one
+
+    @cuda.jit(device=True)
+    def pull(spiking, lo, hi, w, in_src, in_cnt):
+        x = zero
+        for p in range(lo, hi):
+            if spiking[in_src[p]]:
+                x += mul(w, in_cnt[p])
+        return x
+
+    @cuda.jit(device=True)
+    def integrate_conductance(g, tau, a):
+        return g + mul(a, (-g) / tau)
+
+    @cuda.jit(device=True)
+    def integrate_voltage(v, g_e, g_i):
+        f = ((V_rest - v) + ((RI_ext + mul(R_g, g_e * (E_e - v))) + mul(R_g, g_i * (E_i - v)))) / tau_m
+        if exp_euler:
+            J = -(one + (mul(R_g, g_e) + mul(R_g, g_i))) / tau_m
+            h = dt * exprel(dt * J)
+        else:
+            h = dt
+        return fma(h, f, v) if fused else v + mul(h, f)
+
+    @cuda.jit(device=True)
+    def reset(v, s):
+        if not s:
+            return v
+        return v - jump if soft_reset else V_reset
+
+    @cuda.jit(device=True)
+    def record_spike(j, k, out_steps, out_neurons, counter):
+        slot = cuda.atomic.add(counter, 0, 1)
+        if slot < out_steps.size:
+            out_steps[slot] = k
+            out_neurons[slot] = j
+
+    @cuda.jit(device=True)
+    def record_trace(trace, row, slot, value):
+        if slot >= 0 and trace.shape[0] > 0:
+            trace[row, slot] = value
+
+    @cuda.jit
+    def step_brainpy(V, g_e, g_i, t_last, t_k, k, row, spk_prev, spk_next,
+                     in_ptr, in_split, in_src, in_cnt, out_steps, out_neurons, counter,
+                     rec_slot, trace_V, trace_g_e, trace_g_i):
+        j = cuda.grid(1)
+        if j >= n:
+            return
+        # 1. the previous step's spikes: spk_prev; 2. scatter (pull)
+        x_e = pull(spk_prev, in_ptr[j], in_split[j], w_e, in_src, in_cnt)
+        x_i = pull(spk_prev, in_split[j], in_ptr[j + 1], w_i, in_src, in_cnt)
+        # 3. conductances
+        ge = integrate_conductance(g_e[j], tau_e, a_e) + x_e
+        gi = integrate_conductance(g_i[j], tau_i, a_i) + x_i
+        g_e[j] = ge
+        g_i[j] = gi
+        # 4. reset
+        v = reset(V[j], spk_prev[j])
+        # 5.-6. candidate unless clamped
+        if not ((t_k - t_last[j]) < tau_ref):
+            v = integrate_voltage(v, ge, gi)
+        V[j] = v
+        # 7. this step's spikes
+        s = spike_test(v)
+        spk_next[j] = s
+        if s:
+            t_last[j] = t_k
+            record_spike(j, k, out_steps, out_neurons, counter)
+        record_trace(trace_V, row, rec_slot[j], v)
+        record_trace(trace_g_e, row, rec_slot[j], ge)
+        record_trace(trace_g_i, row, rec_slot[j], gi)
+
+    @cuda.jit
+    def step_brette_neurons(V, g_e, g_i, t_last, t_k, k, row, spk, out_steps, out_neurons,
+                            counter, rec_slot, trace_V):
+        j = cuda.grid(1)
+        if j >= n:
+            return
+        # 1.-2. integrate from the old values, unless clamped
+        if (t_k - t_last[j]) < tau_ref:
+            v = V_reset
+        else:
+            v = integrate_voltage(V[j], g_e[j], g_i[j])
+        g_e[j] = integrate_conductance(g_e[j], tau_e, a_e)
+        g_i[j] = integrate_conductance(g_i[j], tau_i, a_i)
+        # 3. spikes; 5. reset
+        s = spike_test(v)
+        spk[j] = s
+        v = reset(v, s)
+        V[j] = v
+        if s:
+            t_last[j] = t_k
+            record_spike(j, k, out_steps, out_neurons, counter)
+        record_trace(trace_V, row, rec_slot[j], v)
+
+    @cuda.jit
+    def step_brette_deliver(g_e, g_i, row, spk, in_ptr, in_split, in_src, in_cnt,
+                            rec_slot, trace_g_e, trace_g_i):
+        j = cuda.grid(1)
+        if j >= n:
+            return
+        # 4. delivered in the same step
+        ge = g_e[j] + pull(spk, in_ptr[j], in_split[j], w_e, in_src, in_cnt)
+        gi = g_i[j] + pull(spk, in_split[j], in_ptr[j + 1], w_i, in_src, in_cnt)
+        g_e[j] = ge
+        g_i[j] = gi
+        record_trace(trace_g_e, row, rec_slot[j], ge)
+        record_trace(trace_g_i, row, rec_slot[j], gi)
+
+    return step_brainpy, step_brette_neurons, step_brette_deliver
+
+
+class _Device:
+    """What stays on the device for one run: kernels and the transposed connectivity."""
+
+    def __init__(self, conn, c: Constants):
+        require_cuda()
+        self.sim = simulator_enabled()
+        self.kernels = _kernels(c, self.sim)
+        self.conn_key = tuple(id(a) for a in conn)
+        self.conn_ref = conn  # keeps the ids valid
+        self.c = c
+        self.in_arrays = [cuda.to_device(a) for a in transpose(*conn, c.n_exc)]
+        self.threads = min(_THREADS, 32 * -(-c.n_neurons // 32)) if self.sim else _THREADS
+        self.blocks = -(-c.n_neurons // self.threads)
+
+
+_cache: dict = {}
+
+
+def _device_for(conn, c: Constants) -> _Device:
+    d = _cache.get("run")
+    if d is None or d.conn_key != tuple(id(a) for a in conn) or d.c != c:
+        d = _cache["run"] = _Device(conn, c)
+    return d
+
+
+def run_steps(state: State, times, k_start, k_stop, conn, c: Constants, recorder):
+    """Steps k_start .. k_stop-1 on the GPU (same contract as the other engines)."""
+    require_cuda()
+    d = _device_for(conn, c)
+    capacity = max(1024, c.n_neurons * max(1, (k_stop - k_start) // 50))
+    while True:
+        steps, neurons, traces, new_state, count = _run_chunk(d, state, times, k_start, k_stop,
+                                                              c, recorder, capacity)
+        if count <= capacity:
+            break
+        capacity = count  # overflow: re-run the chunk from its initial state, large enough
+    for name, value in new_state.items():
+        setattr(state, name, value)
+    order = np.lexsort((neurons, steps))
+    for name, trace in traces.items():
+        recorder.traces[name][k_start:k_stop] = trace
+    recorder.add_block(steps[order], neurons[order], k_stop)
+
+
+def _run_chunk(d: _Device, state, times, k_start, k_stop, c, recorder, capacity):
+    n = c.n_neurons
+    V, g_e, g_i, t_last = (cuda.to_device(np.ascontiguousarray(getattr(state, name), c.dtype))
+                           for name in ("V", "g_e", "g_i", "t_last"))
+    spk = [cuda.to_device(state.V > c.V_th if c.strict_threshold else state.V >= c.V_th),
+           cuda.device_array(n, np.bool_)]
+    out_steps = cuda.device_array(capacity, np.int32)
+    out_neurons = cuda.device_array(capacity, np.int32)
+    counter = cuda.to_device(np.zeros(1, np.int32))
+    rec_slot = np.full(n, -1, np.int32)
+    rec_slot[recorder.record_neurons] = np.arange(recorder.record_neurons.size, dtype=np.int32)
+    rec_slot = cuda.to_device(rec_slot)
+    n_rec = recorder.record_neurons.size
+    traces = {name: cuda.to_device(np.zeros((k_stop - k_start, n_rec) if name in recorder.traces
+                                            else (0, 0), c.dtype))
+              for name in ("V", "g_e", "g_i")}
+    step_brainpy, brette_neurons, brette_deliver = d.kernels
+    grid = (d.blocks, d.threads)
+    for k in range(k_start, k_stop):
+        row = k - k_start
+        t_k = times[k]
+        if c.brainpy_schedule:
+            step_brainpy[grid](V, g_e, g_i, t_last, t_k, k, row, spk[0], spk[1], *d.in_arrays,
+                               out_steps, out_neurons, counter, rec_slot,
+                               traces["V"], traces["g_e"], traces["g_i"])
+            spk.reverse()
+        else:
+            brette_neurons[grid](V, g_e, g_i, t_last, t_k, k, row, spk[0], out_steps,
+                                 out_neurons, counter, rec_slot, traces["V"])
+            brette_deliver[grid](g_e, g_i, row, spk[0], *d.in_arrays, rec_slot,
+                                 traces["g_e"], traces["g_i"])
+    count = int(counter.copy_to_host()[0])
+    kept = min(count, capacity)
+    new_state = {"V": V.copy_to_host(), "g_e": g_e.copy_to_host(), "g_i": g_i.copy_to_host(),
+                 "t_last": t_last.copy_to_host()}
+    return (out_steps[:kept].copy_to_host() if kept else np.zeros(0, np.int32),
+            out_neurons[:kept].copy_to_host() if kept else np.zeros(0, np.int32),
+            {name: traces[name].copy_to_host() for name in recorder.traces},
+            new_state, count)
