@@ -1,30 +1,106 @@
-"""Figures of a run (matplotlib, Agg backend: no screen needed)."""
+"""Figures of a run (matplotlib, Agg backend: no screen needed).
+
+Each function draws into ``ax`` (or a new figure) and, given ``path``, writes a PNG atomically.
+Excitatory neurons are drawn in one colour and inhibitory in another throughout.
+"""
 
 from __future__ import annotations
 
-__all__ = ["raster"]
+import numpy as np
+
+from .analysis import as_spike_trains, count_correlations, firing_rates, isi_cv, population_rate
+
+__all__ = ["raster", "rate_plot", "histograms", "comparison_figure"]
+
+E_COLOR, I_COLOR = "#1f4e9a", "#c0392b"
 
 
-def raster(result, path=None, ax=None):
-    """The tutorial's raster: one dot per spike, time in ms against neuron index.
-
-    Writes ``path`` (PNG) when given; returns the matplotlib Axes.
-    """
+def _figure(ax, figsize):
     import matplotlib
     if ax is None:
         matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig = None
     if ax is None:
-        fig, ax = plt.subplots(figsize=(8, 5))
-    ax.scatter(result.spike_times, result.spike_neurons, s=1, color="k", linewidths=0)
-    ax.set_xlabel("Time (ms)")
-    ax.set_ylabel("Neuron index")
-    ax.set_xlim(0, result.config.duration)
-    ax.set_ylim(-0.5, result.config.n_neurons - 0.5)
-    ax.set_title(f"COBA E/I network: {result.n_spikes} spikes")
+        fig, ax = plt.subplots(figsize=figsize)
+        return fig, ax
+    return None, ax
+
+
+def _save(fig, path):
     if path is not None and fig is not None:
+        import matplotlib.pyplot as plt
+
         from .result import atomic_write
+        fig.tight_layout()
         atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
         plt.close(fig)
+
+
+def raster(result, path=None, ax=None, title=None):
+    """The tutorial's raster: one dot per spike, time (ms) against neuron index, E and I coloured.
+
+    Writes ``path`` (PNG) when given; returns the matplotlib Axes.
+    """
+    s = as_spike_trains(result)
+    fig, ax = _figure(ax, (8, 5))
+    exc = s.neurons < s.n_exc
+    for mask, color, label in ((exc, E_COLOR, "E"), (~exc, I_COLOR, "I")):
+        ax.scatter(s.times_ms[mask], s.neurons[mask], s=1, color=color, linewidths=0, label=label)
+    ax.set_xlabel("Time (ms)")
+    ax.set_ylabel("Neuron index")
+    ax.set_xlim(0, s.t_stop_ms)
+    ax.set_ylim(-0.5, s.n_neurons - 0.5)
+    ax.set_title(title or f"COBA E/I network: {s.times_ms.size} spikes")
+    _save(fig, path)
     return ax
+
+
+def rate_plot(result, path=None, ax=None, bin_ms=1.0, smooth_ms=2.0):
+    """Population rate of E and I (Hz per neuron), binned and Gaussian-smoothed."""
+    fig, ax = _figure(ax, (8, 3))
+    for pop, color in (("E", E_COLOR), ("I", I_COLOR)):
+        t, r = population_rate(result, bin_ms, population=pop, smooth_ms=smooth_ms)
+        ax.plot(t, r, color=color, lw=0.8, label=pop)
+    ax.set_xlabel("Time (ms)")
+    ax.set_ylabel("Rate (Hz)")
+    ax.legend(frameon=False)
+    _save(fig, path)
+    return ax
+
+
+def histograms(result, path=None, t_start=0.0, seed=0):
+    """Histograms of per-neuron rates, ISI CVs and pairwise count correlations."""
+    return comparison_figure(result, None, path, labels=("",), t_start=t_start, seed=seed)
+
+
+def comparison_figure(a, b, path=None, labels=("A", "B"), t_start=0.0, seed=0):
+    """Rate, CV and correlation distributions of ``a`` (and ``b`` if given) side by side."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
+    runs = [(a, labels[0], "#333333")] + ([(b, labels[1], "#e67e22")] if b is not None else [])
+    stats = []
+    for data, label, color in runs:
+        cv = isi_cv(data, t_start)
+        stats.append((firing_rates(data, t_start), cv[np.isfinite(cv)],
+                      count_correlations(data, 2.0, 1000, seed, t_start), label, color))
+    for k, name in enumerate(("Rate (Hz)", "ISI CV", "Count correlation (2 ms)")):
+        values = [s[k] for s in stats if s[k].size]
+        if not values:
+            continue
+        bins = np.histogram_bin_edges(np.concatenate(values), bins=40)
+        for s in stats:
+            if s[k].size:
+                axes[k].hist(s[k], bins=bins, histtype="step", color=s[4], label=s[3] or None,
+                             density=True)
+        axes[k].set_xlabel(name)
+    axes[0].set_ylabel("Density")
+    if b is not None:
+        axes[0].legend(frameon=False)
+    fig.tight_layout()
+    if path is not None:
+        from .result import atomic_write
+        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
+    plt.close(fig)
+    return axes
