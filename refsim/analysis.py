@@ -45,7 +45,13 @@ class SpikeTrains:
     t_stop_ms: float
 
     def __post_init__(self):
-        t, i = np.asarray(self.times_ms, np.float64), np.asarray(self.neurons)
+        try:
+            t, i = np.asarray(self.times_ms), np.asarray(self.neurons)
+            if not (np.issubdtype(t.dtype, np.integer) or np.issubdtype(t.dtype, np.floating)):
+                raise TypeError(t.dtype)
+            t = t.astype(np.float64)
+        except (TypeError, ValueError):
+            raise ConfigError("times_ms: allowed a 1-d array of real spike times (ms)") from None
         if t.shape != i.shape or t.ndim != 1:
             raise ConfigError(f"times_ms and neurons shapes = {t.shape}, {i.shape}: allowed two 1-d arrays of equal length")
         if i.size and (not np.issubdtype(i.dtype, np.integer) or i.min() < 0 or i.max() >= self.n_neurons):

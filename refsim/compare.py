@@ -40,12 +40,9 @@ def load_spikes(path, n_exc: int | None = None, n_neurons: int | None = None,
     (as ``validation/peers/*_run.py`` write); arguments override ``meta``. Read with
     ``allow_pickle=False``.
     """
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            files = set(z.files)
-            arrays = {k: z[k] for k in files & {"t_ms", "i", "meta"}}
-    except (OSError, ValueError, EOFError) as e:
-        raise ConfigError(f"spike file {path}: cannot be read as .npz ({e})") from None
+    from .files import read_npz
+    arrays = read_npz(path, "spike file")  # corrupted, truncated, pickled: ConfigError
+    files = set(arrays)
     if not {"t_ms", "i"} <= files:
         from .result import SimulationResult
         return as_spike_trains(SimulationResult.load(path))
@@ -55,13 +52,20 @@ def load_spikes(path, n_exc: int | None = None, n_neurons: int | None = None,
             meta = json.loads(str(arrays["meta"]))
         except ValueError:
             raise ConfigError(f"spike file {path}: 'meta' is not a JSON string") from None
+        if not isinstance(meta, dict):
+            raise ConfigError(f"spike file {path}: meta = {type(meta).__name__}: allowed a JSON object")
     n_neurons = n_neurons if n_neurons is not None else meta.get("n_neurons")
     n_exc = n_exc if n_exc is not None else meta.get("n_exc")
     t_stop_ms = t_stop_ms if t_stop_ms is not None else meta.get("duration_ms")
     for name, value in (("n_neurons", n_neurons), ("n_exc", n_exc), ("t_stop_ms", t_stop_ms)):
         if value is None:
             raise ConfigError(f"{name}: required for {path} (not in its 'meta'); give it explicitly")
-    return SpikeTrains(arrays["t_ms"], arrays["i"], int(n_neurons), int(n_exc), float(t_stop_ms))
+    try:
+        sizes = (int(n_neurons), int(n_exc), float(t_stop_ms))
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError(f"spike file {path}: n_neurons = {n_neurons!r}, n_exc = {n_exc!r}, "
+                          f"t_stop_ms = {t_stop_ms!r}: allowed two ints and a number") from None
+    return SpikeTrains(arrays["t_ms"], arrays["i"], *sizes)
 
 
 def cohens_d(x, y):

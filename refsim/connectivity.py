@@ -24,10 +24,12 @@ Rules
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import scipy.sparse as sp
 
-from .params import Config, ConfigError
+from .params import INDEX_LIMIT, Config, ConfigError
 
 __all__ = [
     "Connectivity", "build_connectivity", "from_index_arrays", "from_sparse",
@@ -56,12 +58,23 @@ class Connectivity:
     """
 
     def __init__(self, matrix, n_exc: int):
-        m = sp.csr_matrix(matrix)  # keeps duplicates and their order
+        try:
+            m = sp.csr_matrix(matrix)  # keeps duplicates and their order
+        except (TypeError, ValueError, OverflowError) as e:
+            raise ConfigError(f"connectivity matrix = {type(matrix).__name__}: allowed an N x N "
+                              f"matrix of synapse counts ({e})") from None
         if m.ndim != 2 or m.shape[0] != m.shape[1]:
             raise ConfigError(f"connectivity shape = {m.shape}: allowed a square N x N matrix")
         n = m.shape[0]
-        if not 0 <= n_exc <= n:
-            raise ConfigError(f"n_exc = {n_exc}: allowed 0 <= n_exc <= N = {n}")
+        if isinstance(n_exc, bool) or not isinstance(n_exc, (int, np.integer)) or not 0 <= n_exc <= n:
+            raise ConfigError(f"n_exc = {n_exc!r}: allowed an int, 0 <= n_exc <= N = {n}")
+        if not (np.issubdtype(m.dtype, np.integer) or np.issubdtype(m.dtype, np.floating)
+                or m.dtype == np.bool_):
+            raise ConfigError(f"connectivity dtype = {m.dtype}: allowed a real number type "
+                              "(synapse counts)")
+        if m.nnz > INDEX_LIMIT or n > INDEX_LIMIT:
+            raise ConfigError(f"connectivity entries = {m.nnz}, N = {n}: allowed fewer than "
+                              "2**31 (indices are int32)")
         counts = np.asarray(m.data, dtype=np.float64)
         if counts.size and (not np.all(np.isfinite(counts)) or counts.min() < 0
                             or np.any(counts != np.round(counts))):
@@ -112,8 +125,14 @@ class Connectivity:
 
     # -- files ---------------------------------------------------------------------------
     def save(self, path) -> None:
-        """Write the matrix with ``scipy.sparse.save_npz`` (duplicates and order kept)."""
-        sp.save_npz(path, self.matrix, compressed=True)
+        """Write the matrix with ``scipy.sparse.save_npz`` (duplicates and order kept),
+        atomically; any file name works (no ``.npz`` is appended)."""
+        from .result import atomic_write
+
+        def write(tmp):
+            with open(tmp, "wb") as f:
+                sp.save_npz(f, self.matrix, compressed=True)
+        atomic_write(path, write)
 
 
 def check_matches(conn: Connectivity, config: Config) -> Connectivity:
@@ -137,13 +156,22 @@ def from_index_arrays(targets_e, targets_i, n_neurons: int | None = None) -> Con
     n_neurons : int, optional
         N; defaults to ``n_exc + n_inh``.
     """
-    te, ti = np.asarray(targets_e), np.asarray(targets_i)
+    try:
+        te, ti = np.asarray(targets_e), np.asarray(targets_i)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"targets_e, targets_i: allowed 2-D integer arrays ({e})") from None
     for name, a in (("targets_e", te), ("targets_i", ti)):
         if a.ndim != 2:
             raise ConfigError(f"{name} shape = {a.shape}: allowed (n_pre, k)")
-        if a.size and not np.issubdtype(a.dtype, np.integer):
+        # an empty array may have come out of a float default (np.zeros((n, 0)))
+        if not (np.issubdtype(a.dtype, np.integer)
+                or a.size == 0 and np.issubdtype(a.dtype, np.floating)):
             raise ConfigError(f"{name} dtype = {a.dtype}: allowed an integer type")
+    te, ti = te.astype(np.int64, copy=False), ti.astype(np.int64, copy=False)
     n = te.shape[0] + ti.shape[0] if n_neurons is None else int(n_neurons)
+    if te.size + ti.size > INDEX_LIMIT:
+        raise ConfigError(f"targets_e, targets_i: {te.size + ti.size} synapses: allowed fewer "
+                          "than 2**31 (indices are int32)")
     for name, a in (("targets_e", te), ("targets_i", ti)):
         if a.size and (a.min() < 0 or a.max() >= n):
             raise ConfigError(f"{name} values: allowed 0 .. {n - 1}")
@@ -237,30 +265,63 @@ def _draw_fixed(rng, n_rows, k, n_choices, multapses, autapses, self_offset):
     return out
 
 
-def load_connectivity(path, n_exc: int | None = None) -> Connectivity:
+def load_connectivity(path, n_exc: int | None = None, n_neurons: int | None = None) -> Connectivity:
     """Read connectivity written elsewhere.
 
     Two formats are accepted (both ``.npz``, read with ``allow_pickle=False``):
 
-    * a ``scipy.sparse.save_npz`` file of the N x N presynaptic-by-postsynaptic matrix of
-      synapse counts (``n_exc`` must then be given);
+    * a ``scipy.sparse.save_npz`` file (CSR, CSC or COO) of the N x N
+      presynaptic-by-postsynaptic matrix of synapse counts (``n_exc`` must then be given);
     * an ``.npz`` with integer arrays ``targets_e`` (n_exc, k_e) and ``targets_i`` (n_inh, k_i)
       of fixed-out-degree targets (see :func:`from_index_arrays`).
+
+    Every array is checked (dtype, shape, index ranges, CSR structure, counts non-negative
+    integers) before the matrix is built; with ``n_neurons`` (and ``n_exc``) given, N and the
+    E/I split must match. Raises ConfigError naming the file and what is wrong (unreadable,
+    corrupted, truncated or pickled files included).
     """
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            keys = set(z.files)
-            if {"targets_e", "targets_i"} <= keys:
-                return from_index_arrays(z["targets_e"], z["targets_i"])
-    except (OSError, ValueError) as e:
-        raise ConfigError(f"connectivity file {path}: cannot be read as .npz ({e})") from None
-    if {"indices", "indptr", "format", "shape", "data"} <= keys:
+    from .files import check_array, read_npz
+    arrays = read_npz(path, "connectivity file")
+    label = f"connectivity file {os.fspath(path)!r}"
+    keys = set(arrays)
+    if {"targets_e", "targets_i"} <= keys:
+        try:
+            conn = from_index_arrays(arrays["targets_e"], arrays["targets_i"], n_neurons)
+        except ConfigError as e:
+            raise ConfigError(f"{label}: {e}") from None
+    elif {"indices", "indptr", "format", "shape", "data"} <= keys or {"row", "col", "format", "shape", "data"} <= keys:
         if n_exc is None:
             raise ConfigError("n_exc: required to split a sparse-matrix connectivity file into E and I rows")
-        try:
-            m = sp.load_npz(path)
-        except (OSError, ValueError) as e:
-            raise ConfigError(f"connectivity file {path}: not a valid scipy.sparse .npz ({e})") from None
-        return Connectivity(m, n_exc)
-    raise ConfigError(f"connectivity file {path}: arrays {sorted(keys)}; allowed a scipy.sparse "
-                      "save_npz file or an .npz with 'targets_e' and 'targets_i'")
+        conn = Connectivity(_sparse_from_arrays(label, arrays, check_array), n_exc)
+    else:
+        raise ConfigError(f"{label}: arrays {sorted(keys)}: allowed a scipy.sparse save_npz "
+                          "file or an .npz with 'targets_e' and 'targets_i'")
+    if n_neurons is not None and conn.n_neurons != n_neurons or n_exc is not None and conn.n_exc != n_exc:
+        raise ConfigError(f"{label}: N = {conn.n_neurons}, n_exc = {conn.n_exc}: allowed "
+                          f"N = {n_neurons}, n_exc = {n_exc} as in the configuration")
+    return conn
+
+
+def _sparse_from_arrays(label, arrays, check_array):
+    """The matrix of a ``save_npz`` file, its arrays checked before scipy sees them."""
+    fmt = arrays["format"]
+    fmt = fmt.item() if fmt.shape == () and fmt.dtype.kind in "SU" else None
+    fmt = fmt.decode("ascii", "replace") if isinstance(fmt, bytes) else fmt
+    if fmt not in ("csr", "csc", "coo"):
+        raise ConfigError(f"{label}: format = {fmt!r}: allowed 'csr', 'csc' or 'coo' "
+                          "(convert with .tocsr() before save_npz)")
+    shape = check_array(f"{label}: shape", arrays["shape"], "int", (2,), low=0, high=INDEX_LIMIT)
+    rows, cols = (int(x) for x in shape)
+    data = check_array(f"{label}: data", arrays["data"], "real", (None,), finite=True)
+    nnz = data.size
+    if fmt == "coo":
+        row = check_array(f"{label}: row", arrays["row"], "int", (nnz,), low=0, high=rows - 1)
+        col = check_array(f"{label}: col", arrays["col"], "int", (nnz,), low=0, high=cols - 1)
+        return sp.coo_matrix((data, (row, col)), shape=(rows, cols))
+    major, minor = (rows, cols) if fmt == "csr" else (cols, rows)
+    indptr = check_array(f"{label}: indptr", arrays["indptr"], "int", (major + 1,), low=0, high=nnz)
+    indices = check_array(f"{label}: indices", arrays["indices"], "int", (nnz,), low=0, high=minor - 1)
+    if indptr[0] != 0 or indptr[-1] != nnz or np.any(np.diff(indptr) < 0):
+        raise ConfigError(f"{label}: indptr: allowed non-decreasing from 0 to len(data) = {nnz}")
+    make = sp.csr_matrix if fmt == "csr" else sp.csc_matrix
+    return make((data, indices, indptr), shape=(rows, cols))

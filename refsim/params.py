@@ -19,14 +19,25 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import reprlib
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Config", "ConfigError", "describe_fields"]
+import numpy as np
+
+__all__ = ["Config", "ConfigError", "ConfigWarning", "describe_fields"]
+
+#: Largest number of neurons, steps or synapses: indices are stored as int32.
+INDEX_LIMIT = 2**31 - 1
 
 
 class ConfigError(ValueError):
     """A parameter is outside its allowed range. The message names the parameter."""
+
+
+class ConfigWarning(UserWarning):
+    """A parameter is allowed but probably not what was meant (e.g. E_e below the threshold)."""
 
 
 def _p(unit: str, doc: str, **kw):
@@ -101,7 +112,9 @@ class Config:
 
     # ------------------------------------------------------------------------------------
     def __post_init__(self):
+        _normalize(self)
         _validate(self)
+        _warn(self)
 
     @property
     def n_neurons(self) -> int:
@@ -125,6 +138,9 @@ class Config:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Config":
+        """The Config of :meth:`to_dict`'s output (values converted by :func:`coerce`)."""
+        if not isinstance(d, dict):
+            raise ConfigError(f"config dict = {type(d).__name__}: allowed a dict of field values")
         names = {f.name for f in dataclasses.fields(cls)}
         missing = sorted(names - set(d))
         unknown = sorted(set(d) - names)
@@ -149,6 +165,8 @@ def coerce(name: str, value: Any) -> Any:
     if name not in _FIELD_TYPES:
         raise ConfigError(f"unknown parameter {name!r}; see `refsim presets --describe`")
     typ = _FIELD_TYPES[name]
+    if isinstance(value, np.generic) and not isinstance(value, (np.str_, np.bytes_)):
+        value = value.item()  # numpy scalars behave as the Python scalars they hold
     try:
         if typ == "bool":
             if isinstance(value, str):
@@ -178,20 +196,39 @@ def coerce(name: str, value: Any) -> Any:
             if not isinstance(value, str):
                 raise ValueError(value)
             return value
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name} = {value!r}: expected a {typ}") from None
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError(f"{name} = {reprlib.repr(value)}: allowed a value of type {typ}") from None
     raise AssertionError(typ)  # unreachable: every field type is handled above
 
 
+def _normalize(c: Config) -> None:
+    """Store numpy scalars as Python scalars and ints given for float fields as floats, so that
+    every Config holds plain, JSON-able values (``Config(tau_m=20)`` equals ``tau_m=20.0``).
+    Values of any other type are left for :func:`_validate` to reject."""
+    for f in dataclasses.fields(c):
+        v = getattr(c, f.name)
+        if isinstance(v, np.generic) and not isinstance(v, (np.bytes_, np.void)):
+            v = str(v) if isinstance(v, np.str_) else v.item()
+        if f.type == "float" and isinstance(v, int) and not isinstance(v, bool):
+            try:
+                v = float(v)
+            except OverflowError:
+                raise ConfigError(f"{f.name} = {reprlib.repr(v)}: allowed a finite number") from None
+        object.__setattr__(c, f.name, v)
+
+
+_POSITIVE_TIMES = ("tau_m", "tau_e", "tau_i", "dt", "duration")
+
+
 def _validate(c: Config) -> None:
-    def fail(name, allowed):
-        raise ConfigError(f"{name} = {getattr(c, name)!r}: allowed {allowed}")
+    def fail(name, allowed):  # reprlib: a huge int or long string is shortened with '...'
+        raise ConfigError(f"{name} = {reprlib.repr(getattr(c, name))}: allowed {allowed}")
 
     for f in dataclasses.fields(c):
         v = getattr(c, f.name)
         ok = {"bool": isinstance(v, bool), "str": isinstance(v, str),
               "int": isinstance(v, int) and not isinstance(v, bool),
-              "float": isinstance(v, (int, float)) and not isinstance(v, bool)}[f.type]
+              "float": isinstance(v, float)}[f.type]
         if not ok:
             fail(f.name, f"a value of type {f.type}")
         if f.type == "float" and not math.isfinite(v):
@@ -199,17 +236,31 @@ def _validate(c: Config) -> None:
         if f.name in CHOICES and v not in CHOICES[f.name]:
             fail(f.name, "one of " + ", ".join(repr(x) for x in CHOICES[f.name]))
 
+    # sizes first: everything below may multiply them
     if c.n_exc < 0:
         fail("n_exc", "n_exc >= 0")
     if c.n_inh < 0:
         fail("n_inh", "n_inh >= 0")
     if c.n_exc + c.n_inh < 1:
         fail("n_exc", "n_exc + n_inh >= 1")
-    for name in ("tau_m", "tau_e", "tau_i", "dt", "duration"):
+    if c.n_exc + c.n_inh > INDEX_LIMIT:
+        fail("n_exc", f"n_exc + n_inh <= 2**31 - 1 = {INDEX_LIMIT} (neuron indices are int32)")
+    for name in _POSITIVE_TIMES:
         if not getattr(c, name) > 0:
             fail(name, f"{name} > 0 ms")
     if c.tau_ref < 0:
         fail("tau_ref", "tau_ref >= 0 ms")
+    if c.dtype == "float32":
+        # every parameter enters the arithmetic as a float32 (model.Constants): it must stay
+        # finite there, and the time constants, which divide, must stay positive
+        tiny, huge = float(np.finfo(np.float32).smallest_subnormal), float(np.finfo(np.float32).max)
+        for f in dataclasses.fields(c):
+            v = getattr(c, f.name)
+            if f.type == "float" and abs(v) > huge:
+                fail(f.name, f"|{f.name}| <= {huge:.7g}, the largest float32 (dtype = 'float32')")
+            if f.name in _POSITIVE_TIMES and v < tiny:
+                fail(f.name, f"{f.name} >= {tiny:.3g} ms, the smallest positive float32 "
+                             "(dtype = 'float32')")
     if not c.V_th > c.V_reset:
         fail("V_th", f"V_th > V_reset = {c.V_reset} mV")
     if c.R_g < 0:
@@ -223,6 +274,9 @@ def _validate(c: Config) -> None:
     if not 0.0 <= c.p_conn <= 1.0:
         fail("p_conn", "0 <= p_conn <= 1")
     ratio = c.duration / c.dt
+    if not math.isfinite(ratio) or ratio >= INDEX_LIMIT + 0.5:
+        fail("duration", f"fewer than 2**31 steps of dt = {c.dt} ms (spike steps are int32; "
+                         f"duration/dt = {ratio!r})")
     if abs(ratio - round(ratio)) > 1e-9 * max(1.0, ratio) or round(ratio) < 1:
         fail("duration", f"a whole positive multiple of dt = {c.dt} ms (duration/dt = {ratio!r})")
     if c.dtype == "float32" and round(ratio) >= 2**24:
@@ -231,16 +285,33 @@ def _validate(c: Config) -> None:
         fail("fused_update", "False unless dtype = 'float32' (emulated exactly through float64)")
     if c.conn_rule == "bernoulli" and c.multapses:
         fail("multapses", "False for the bernoulli rule (one Bernoulli trial per ordered pair)")
-    if c.conn_rule == "fixed_out_degree" and not c.multapses:
+    # fixed-degree rules: enough candidates for k draws (without multapses), and at least one
+    # candidate other than the neuron itself (without autapses; redrawing would never end)
+    if c.conn_rule == "fixed_out_degree":
         k, n = int(c.p_conn * c.n_neurons), c.n_neurons - (0 if c.autapses else 1)
-        if k > n:
+        if k > n and not c.multapses:
             fail("p_conn", f"int(p_conn * N) = {k} <= {n} targets available without multapses")
-    if c.conn_rule == "fixed_in_degree" and not c.multapses:
+        if k > 0 and n < 1:
+            fail("autapses", f"True when N = {c.n_neurons}: a neuron's only possible target is itself")
+    if c.conn_rule == "fixed_in_degree":
         for pop, n_pre in (("n_exc", c.n_exc), ("n_inh", c.n_inh)):
-            k = int(c.p_conn * n_pre)
-            if k > n_pre - (0 if c.autapses else 1):
-                fail("p_conn", f"int(p_conn * {pop}) = {k} <= {n_pre} sources available without multapses")
+            k, avail = int(c.p_conn * n_pre), n_pre - (0 if c.autapses else 1)
+            if k > avail and not c.multapses:
+                fail("p_conn", f"int(p_conn * {pop}) = {k} <= {avail} sources available without multapses")
+            if k > 0 and avail < 1:
+                fail("autapses", f"True when {pop} = {n_pre}: a neuron's only possible source "
+                                 "is itself")
     if c.conn_rng == "numpy-legacy" and c.conn_rule != "fixed_out_degree":
         fail("conn_rng", "'pcg64' unless conn_rule is 'fixed_out_degree' (the legacy generator only rebuilds BrainPy's rule)")
     if c.conn_rng == "numpy-legacy" and not (c.multapses and c.autapses):
         fail("conn_rng", "'pcg64' unless autapses and multapses are both True (BrainPy's rule draws with replacement)")
+
+
+def _warn(c: Config) -> None:
+    """Allowed but probably unintended: reversal potentials on the wrong side of the threshold."""
+    if c.E_e <= c.V_th:
+        warnings.warn(f"E_e = {c.E_e!r}: expected E_e > V_th = {c.V_th} mV (excitation pulls V "
+                      "toward E_e, so it can never drive a spike)", ConfigWarning, stacklevel=4)
+    if c.E_i >= c.V_th:
+        warnings.warn(f"E_i = {c.E_i!r}: expected E_i < V_th = {c.V_th} mV (inhibition pulls V "
+                      "toward E_i, above the threshold: it excites)", ConfigWarning, stacklevel=4)

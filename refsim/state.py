@@ -14,6 +14,8 @@ t_last   ms    time of the last spike (-1e7 ms before the first)
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +25,8 @@ from .params import Config, ConfigError
 __all__ = ["State", "initial_state", "load_initial_state", "STATE_VARIABLES"]
 
 STATE_VARIABLES = ("V", "g_e", "g_i")
+_DRAWN_FROM = {"V": ("V0_mean", "V0_std"), "g_e": ("g_e0_mean", "g_e0_std"),
+               "g_i": ("g_i0_mean", "g_i0_std")}
 
 
 @dataclass
@@ -64,34 +68,54 @@ def initial_state(config: Config, seed, given: dict | None = None) -> State:
         "g_i": rng.normal(config.g_i0_mean, config.g_i0_std, n),
         "t_last": np.full(n, -1e7),
     }
-    given = {} if given is None else dict(given)
-    unknown = sorted(set(given) - set(drawn))
+    if given is None:
+        given = {}
+    if not isinstance(given, Mapping):
+        raise ConfigError(f"initial = {type(given).__name__}: allowed a dict of arrays named "
+                          "V, g_e, g_i, t_last")
+    unknown = sorted(map(repr, set(given) - set(drawn)))
     if unknown:
-        raise ConfigError(f"initial state variables {unknown}: allowed {sorted(drawn)}")
+        raise ConfigError(f"initial state variables [{', '.join(unknown)}]: allowed {sorted(drawn)}")
     out = {}
     for name, default in drawn.items():
-        a = given.get(name, default)
-        a = np.asarray(a)
+        try:
+            a = np.asarray(given.get(name, default))
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"initial state {name}: allowed an array of numbers ({e})") from None
         if a.shape != (n,):
             raise ConfigError(f"initial state {name} shape = {a.shape}: allowed ({n},)")
         if not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
             raise ConfigError(f"initial state {name} dtype = {a.dtype}: allowed a real number type")
-        if not np.all(np.isfinite(a)):
-            raise ConfigError(f"initial state {name}: allowed finite values only")
-        out[name] = np.array(a, dtype=dtype)  # a copy: the engines update it in place
+        with np.errstate(over="ignore"):
+            out[name] = np.array(a, dtype=dtype)  # a copy: the engines update it in place
+        bad = np.flatnonzero(~np.isfinite(out[name]))
+        if bad.size and name not in given:
+            mean, std = _DRAWN_FROM[name]
+            raise ConfigError(f"{mean} = {getattr(config, mean)!r}, {std} = {getattr(config, std)!r}: "
+                              f"allowed values whose Normal draws are finite in {dtype} "
+                              f"({bad.size} of {n} are not)")
+        if bad.size:
+            raise ConfigError(f"initial state {name}: {bad.size} values NaN or infinite in "
+                              f"{dtype} (first at neuron {bad[0]}: {a[bad[0]].item()!r}): allowed "
+                              f"finite values only")
     return State(**out)
 
 
-def load_initial_state(path) -> dict[str, np.ndarray]:
+def load_initial_state(path, n_neurons: int | None = None) -> dict[str, np.ndarray]:
     """Read an ``.npz`` whose arrays are named after state variables (``V``; optionally
-    ``g_e``, ``g_i``, ``t_last``), with ``allow_pickle=False``."""
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except (OSError, ValueError) as e:
-        raise ConfigError(f"initial-state file {path}: cannot be read as .npz ({e})") from None
+    ``g_e``, ``g_i``, ``t_last``), with ``allow_pickle=False``.
+
+    Every array must be one-dimensional, of an integer or floating-point type, and finite;
+    with ``n_neurons`` given, of length ``n_neurons``. Raises ConfigError naming the file and
+    what is wrong (unreadable, corrupted, truncated or pickled files included).
+    """
+    from .files import check_array, read_npz
+    arrays = read_npz(path, "initial-state file")
+    label = f"initial-state file {os.fspath(path)!r}"
     unknown = sorted(set(arrays) - {"V", "g_e", "g_i", "t_last"})
     if unknown or "V" not in arrays:
-        raise ConfigError(f"initial-state file {path}: arrays {sorted(arrays)}; allowed 'V' "
-                          "and optionally 'g_e', 'g_i', 't_last'")
+        raise ConfigError(f"{label}: arrays {sorted(arrays)}: allowed 'V' and optionally "
+                          "'g_e', 'g_i', 't_last'")
+    for name, a in arrays.items():
+        check_array(f"{label}: {name}", a, "real", (n_neurons,), finite=True)
     return arrays
