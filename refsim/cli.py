@@ -1,4 +1,14 @@
-"""Command line: ``refsim run``, ``refsim presets`` (also ``python -m refsim``)."""
+"""Command line: ``refsim run``, ``compare``, ``ensemble``, ``presets`` (also ``python -m refsim``).
+
+Exit status
+-----------
+0   the run completed
+2   bad input (one line on stderr: ``refsim: error: <field> = <value>: allowed ...``),
+    including a run refused because it would not fit in memory, or an output that cannot
+    be written
+3   the run stopped on a non-finite state or runaway activity; the partial result is saved
+130 interrupted (Ctrl-C); a partial result is saved when the time loop had started
+"""
 
 from __future__ import annotations
 
@@ -6,10 +16,13 @@ import argparse
 import json
 import os
 import sys
+import warnings
 
 from .engines import DEFAULT_ENGINE, ENGINES
-from .params import ConfigError, coerce, describe_fields
+from .params import ConfigError, ConfigWarning, coerce, describe_fields
 from .presets import PRESETS, get_preset
+
+EXIT_BAD_INPUT, EXIT_STOPPED, EXIT_INTERRUPTED = 2, 3, 130
 
 
 def _parse_set(items):
@@ -25,7 +38,7 @@ def _parse_set(items):
 def cmd_run(args) -> int:
     from .connectivity import load_connectivity
     from .plot import raster
-    from .result import atomic_write
+    from .result import write_text
     from .simulate import simulate
     from .state import load_initial_state
 
@@ -34,27 +47,76 @@ def cmd_run(args) -> int:
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
     config = get_preset(args.preset, **overrides)
-    conn = load_connectivity(args.connectivity, n_exc=config.n_exc) if args.connectivity else None
-    initial = load_initial_state(args.initial_state) if args.initial_state else None
-    os.makedirs(args.out, exist_ok=True)
+    conn = (load_connectivity(args.connectivity, n_exc=config.n_exc, n_neurons=config.n_neurons)
+            if args.connectivity else None)
+    initial = (load_initial_state(args.initial_state, n_neurons=config.n_neurons)
+               if args.initial_state else None)
+    try:
+        os.makedirs(args.out, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"out = {args.out!r}: allowed a directory that can be created "
+                          f"({e.strerror})") from None
 
     result = simulate(config, seed=args.seed, engine=args.engine, connectivity=conn,
-                      initial=initial, progress=not args.no_progress)
+                      initial=initial, progress=not args.no_progress,
+                      stop_on_runaway=not args.allow_runaway)
     # spikes first: a failure while plotting never loses the computed run
     result.save(os.path.join(args.out, "spikes.npz"))
     summary = {"preset": args.preset, **result.summary()}
-    atomic_write(os.path.join(args.out, "summary.json"),
-                 lambda tmp: open(tmp, "w").write(json.dumps(summary, indent=2) + "\n"))
+    write_text(os.path.join(args.out, "summary.json"), json.dumps(summary, indent=2) + "\n")
     raster(result, os.path.join(args.out, "raster.png"))
     print(f"refsim run --preset {args.preset}: {config.n_neurons} neurons, "
           f"{result.steps_done} steps of {config.dt} ms ({config.dtype}, engine {result.engine})")
     print(f"  rate E {summary['rate_e_hz']:.3f} Hz   rate I {summary['rate_i_hz']:.3f} Hz   "
           f"mean CV(ISI) {summary['cv_isi_mean']:.4f}")
     print(f"  spikes {summary['n_spikes']}   wall time {summary['wall_time_s']:.2f} s")
-    if not result.complete:
-        print(f"  PARTIAL RESULT: {result.message}")
     print(f"  wrote {args.out}/spikes.npz, summary.json, raster.png")
-    return 0 if result.complete else 130
+    if result.complete:
+        return 0
+    print(f"refsim: PARTIAL RESULT ({result.stop_reason}, {result.steps_done} of "
+          f"{config.n_steps} steps saved): {result.message}", file=sys.stderr)
+    return EXIT_INTERRUPTED if result.stop_reason == "interrupted" else EXIT_STOPPED
+
+
+def cmd_compare(args) -> int:
+    from .compare import compare, load_spikes, write_report
+    a = load_spikes(args.a, n_exc=args.n_exc, n_neurons=args.n_neurons, t_stop_ms=args.t_stop)
+    b = load_spikes(args.b, n_exc=args.n_exc, n_neurons=args.n_neurons, t_stop_ms=args.t_stop)
+    labels = (args.labels[0], args.labels[1]) if args.labels else ("A", "B")
+    c = compare(a, b, t_start=args.t_start, seed=args.seed, labels=labels)
+    paths = write_report(c, a, b, args.out)
+    for name, d in c["distributions"].items():
+        if "ks_distance" in d:
+            print(f"{name:8s} KS {d['ks_distance']:.3f} (p {d['ks_pvalue']:.2g})  "
+                  f"Wasserstein {d['wasserstein']:.4g}  Cohen's d {d['cohens_d']:+.3f}")
+    if "rate_correlation" in c:
+        fd = c["first_difference_ms"]
+        print(f"rate correlation {c['rate_correlation']:.4f}; rasters "
+              + ("identical" if fd is None else f"first differ at {fd} ms"))
+    print("wrote " + ", ".join(paths))
+    return 0
+
+
+def cmd_ensemble(args) -> int:
+    from .ensemble import parse_seeds, run_ensemble, summarize
+    from .result import write_text
+    overrides = _parse_set(args.set)
+    seeds = parse_seeds(args.seeds)
+    rows = run_ensemble(args.preset, seeds, jobs=args.jobs, overrides=overrides,
+                        t_start=args.t_start, engine=args.engine)
+    summary = summarize(rows)
+    os.makedirs(args.out, exist_ok=True)
+    write_text(os.path.join(args.out, "ensemble.json"),
+               json.dumps({"preset": args.preset, "overrides": overrides, "t_start_ms": args.t_start,
+                           "rows": rows, "summary": summary}, indent=1) + "\n")
+    keys = [k for k in rows[0] if k not in ("complete",)]
+    csv = "\n".join([",".join(keys)] + [",".join(str(r[k]) for k in keys) for r in rows]) + "\n"
+    write_text(os.path.join(args.out, "ensemble.csv"), csv)
+    print(f"refsim ensemble --preset {args.preset}: {len(seeds)} seeds, from {args.t_start} ms")
+    for k, v in summary.items():
+        print(f"  {k:12s} {v['mean']:10.4g} ± {v['sd']:.3g} (SD over seeds)")
+    print(f"  wrote {args.out}/ensemble.json, ensemble.csv")
+    return 0 if all(r["complete"] for r in rows) else EXIT_STOPPED
 
 
 def cmd_presets(args) -> int:
@@ -70,7 +132,9 @@ def cmd_presets(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="refsim", description="Reference COBA E/I network simulator")
     sub = p.add_subparsers(dest="command", required=True)
-    r = sub.add_parser("run", help="run a preset, write spikes.npz, summary.json, raster.png")
+    r = sub.add_parser("run", help="run a preset, write spikes.npz, summary.json, raster.png",
+                       epilog=__doc__[__doc__.index("Exit status"):],
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     r.add_argument("--preset", default="tutorial", help="see `refsim presets`")
     r.add_argument("--duration", type=float, help="ms (default: the preset's, 1000)")
     r.add_argument("--dt", type=float, help="ms (default: the preset's, 0.1)")
@@ -84,7 +148,30 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--initial-state", help=".npz with V (and optionally g_e, g_i)")
     r.add_argument("--out", default="out", help="output directory (default: out)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
+    r.add_argument("--allow-runaway", action="store_true",
+                   help="run on when every neuron fires about as fast as the refractory period "
+                        "allows (by default the run stops there and saves the partial result)")
     r.set_defaults(func=cmd_run)
+    c = sub.add_parser("compare", help="compare two runs' spikes: report.md, comparison.json/.png")
+    c.add_argument("a", help="spikes.npz of refsim, or another simulator's .npz (t_ms, i, meta)")
+    c.add_argument("b")
+    c.add_argument("--out", default="compare", help="output directory (default: compare)")
+    c.add_argument("--t-start", type=float, default=0.0, help="ms; drop the transient before it")
+    c.add_argument("--labels", nargs=2, metavar=("A", "B"))
+    c.add_argument("--seed", type=int, default=0, help="seed of the correlation pair sample")
+    c.add_argument("--n-exc", type=int, help="for another simulator's file without 'meta'")
+    c.add_argument("--n-neurons", type=int, help="for another simulator's file without 'meta'")
+    c.add_argument("--t-stop", type=float, help="ms, for another simulator's file without 'meta'")
+    c.set_defaults(func=cmd_compare)
+    e = sub.add_parser("ensemble", help="run a preset over many seeds and summarize the statistics")
+    e.add_argument("--preset", default="tutorial-normalized")
+    e.add_argument("--seeds", default="0:10", help="start:stop[:step] or a comma list (default 0:10)")
+    e.add_argument("--jobs", type=int, default=1, help="worker processes")
+    e.add_argument("--t-start", type=float, default=200.0, help="ms (default 200: drop the transient)")
+    e.add_argument("--engine", default=DEFAULT_ENGINE, choices=ENGINES)
+    e.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
+    e.add_argument("--out", default="ensemble", help="output directory (default: ensemble)")
+    e.set_defaults(func=cmd_ensemble)
     s = sub.add_parser("presets", help="list the presets, one line each")
     s.add_argument("--describe", action="store_true", help="list every parameter with its unit")
     s.set_defaults(func=cmd_presets)
@@ -92,9 +179,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """Run the command line; returns the exit status (see the module docstring)."""
     args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except ConfigError as e:
-        print(f"refsim: error: {e}", file=sys.stderr)
-        return 2
+    shown: set[str] = set()
+    default_show = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if not issubclass(category, ConfigWarning):
+            return default_show(message, category, filename, lineno, file, line)
+        if str(message) not in shown:  # each distinct warning once, as one line
+            shown.add(str(message))
+            print(f"refsim: warning: {message}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", ConfigWarning)
+        warnings.showwarning = show
+        try:
+            return args.func(args)
+        except ConfigError as e:
+            print(f"refsim: error: {e}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        except OSError as e:  # e.g. a full disk while writing the outputs
+            print(f"refsim: error: {e.filename}: {e.strerror}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        except KeyboardInterrupt:
+            print("refsim: interrupted (output files are written atomically: each one is "
+                  "complete or absent)", file=sys.stderr)
+            return EXIT_INTERRUPTED

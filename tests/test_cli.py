@@ -46,3 +46,29 @@ def test_run_with_connectivity_and_initial_state_files_reproduces_the_api(tmp_pa
     got = refsim.SimulationResult.load(tmp_path / "o" / "spikes.npz")
     np.testing.assert_array_equal(got.spike_steps, expected.spike_steps)
     np.testing.assert_array_equal(got.spike_neurons, expected.spike_neurons)
+
+
+def test_compare_and_ensemble_commands(tmp_path):
+    """`refsim compare` of a run with itself reports identical rasters and zero KS distance;
+    `refsim ensemble` writes one row per seed whose rates match a direct run of that seed;
+    a bad seed range exits 2 naming --seeds' value."""
+    common = ["--set", "n_exc=80", "--set", "n_inh=20", "--set", "duration=300",
+              "--set", "p_conn=0.2"]
+    assert run("run", "--preset", "tutorial-normalized", *common, "--out", str(tmp_path / "r"),
+               "--no-progress").returncode == 0
+    spikes = str(tmp_path / "r" / "spikes.npz")
+    p = run("compare", spikes, spikes, "--out", str(tmp_path / "c"), "--t-start", "100")
+    assert p.returncode == 0, p.stderr
+    assert "rasters identical" in p.stdout and "rate_hz  KS 0.000" in p.stdout
+    report = json.loads((tmp_path / "c" / "comparison.json").read_text())
+    assert report["first_difference_ms"] is None and report["t_start_ms"] == 100.0
+    p = run("ensemble", "--preset", "tutorial-normalized", "--seeds", "0,2", *common,
+            "--t-start", "0", "--out", str(tmp_path / "e"))
+    assert p.returncode == 0, p.stderr
+    rows = json.loads((tmp_path / "e" / "ensemble.json").read_text())["rows"]
+    direct = refsim.simulate(refsim.get_preset("tutorial-normalized", n_exc=80, n_inh=20,
+                                               duration=300.0, p_conn=0.2), 2, progress=False)
+    assert [r["seed"] for r in rows] == [0, 2]
+    assert rows[1]["rate_e_hz"] == direct.summary()["rate_e_hz"]
+    p = run("ensemble", "--seeds", "5:1", "--out", str(tmp_path / "bad"))
+    assert p.returncode == 2 and "seeds = '5:1'" in p.stderr

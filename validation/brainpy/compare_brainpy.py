@@ -1,0 +1,276 @@
+#!/usr/bin/env python
+"""refsim against BrainPy 2.9's tutorial network, as written and with normalized units.
+
+Run with refsim's environment from the repository root, after ``validation/ensembles.py``
+(whose SDs are the statistical tolerance); it calls ``run_brainpy.py`` with the BrainPy venv
+(``--bp-python``, Python 3.12) and exchanges ``.npz`` files with it::
+
+    /work/venvs/dev311/bin/python validation/brainpy/compare_brainpy.py            # seeds 0:3, ~2 min
+    /work/venvs/dev311/bin/python validation/brainpy/compare_brainpy.py --seeds 0 --reuse
+
+For each seed:
+
+(a) **tutorial as written** (``run_brainpy.py --variant tutorial``: R = 1 ohm, mS weights)
+    against refsim's ``tutorial`` preset (float32, fused V update) run on BrainPy's
+    connectivity and BrainPy's V0 (drawn by JAX, so it is imported): spike for spike over the
+    whole second (first differing step, per-neuron counts) and the statistics.
+(b) **normalized units** (``--variant normalized``: weights in siemens, R * g = 0.6 / 6.7)
+    against
+
+    * ``tutorial-normalized`` with ``dtype=float32, fused_update=True`` on BrainPy's
+      connectivity and V0: BrainPy's arithmetic, so spike for spike is the test;
+    * the same with ``fused_update=False`` (how much the FMA matters here);
+    * the ``tutorial-normalized`` preset itself (float64) on the same network and V0: float32
+      vs float64 in a chaotic network, so the rasters part early and the test is statistical:
+      z = (BrainPy - refsim) / seed SD per statistic (``ensembles.json``, t_start = 200 ms),
+      *within* if |z| <= ``--sd-factor`` (2), plus :func:`refsim.compare.compare` /
+      ``write_report``.
+
+    The unit check is a trace check: V of the recorded neurons (``run_brainpy.py --record``)
+    after each of the first 2000 steps, BrainPy vs refsim, max |difference|.
+(c) **float32 vs float64 as such**: ``tutorial-normalized`` in float32 + FMA (BrainPy's
+    arithmetic) over the ensemble's seeds (``--jobs`` processes) against the float64 ensemble
+    of ``ensembles.json``: difference of the means over its standard error, per statistic.
+
+Outputs (``--out-dir``, default ``validation/results/``): ``brainpy.json`` (every number,
+versions of both sides), ``brainpy.md`` (tables), ``brainpy_traces.png`` (V of one neuron in
+BrainPy and refsim, and |dV| over time), ``brainpy/<variant>_s<seed>/`` (write_report of
+BrainPy vs refsim: tutorial vs ``tutorial``, normalized vs float64 ``tutorial-normalized``).
+BrainPy's spike files go to ``--work-dir`` (default ``/tmp/refsim_brainpy``).
+
+Runtime: one BrainPy run ~10-20 s (imports, JAX compilation, 2-3 s of loop), refsim ~1 s per
+run plus ~2 s of statistics per comparison, the float32 ensemble ~15 s: about 2 min for
+seeds 0-2 on 2 cores (3.5 min when the machine is shared with another job).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+import refsim
+from refsim.analysis import SpikeTrains, statistics
+from refsim.compare import compare, first_difference_ms, write_report
+from refsim.connectivity import build_connectivity
+from refsim.ensemble import parse_seeds, run_ensemble, summarize
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+RESULTS = os.path.join(os.path.dirname(HERE), "results")
+N, N_EXC, DT = 4000, 3200, 0.1
+
+
+def run_brainpy(variant: str, seed: int, args) -> str:
+    """BrainPy's run of ``variant`` for ``seed`` (cached in --work-dir with --reuse)."""
+    out = os.path.join(args.work_dir, f"brainpy_{variant}_s{seed}.npz")
+    if not (args.reuse and os.path.exists(out)):
+        print(f"  BrainPy {variant} seed {seed}", flush=True)
+        p = subprocess.run([args.bp_python, os.path.join(HERE, "run_brainpy.py"), "--variant", variant,
+                            "--seed", str(seed), "--out", out], capture_output=True, text=True)
+        if p.returncode != 0:
+            raise RuntimeError(f"run_brainpy.py failed:\n{p.stdout[-2000:]}\n{p.stderr[-3000:]}")
+    return out
+
+
+def load_brainpy(path: str) -> dict:
+    with np.load(path, allow_pickle=False) as z:
+        d = {k: z[k] for k in z.files}
+    d["versions"] = json.loads(str(d["versions"]))
+    d["trains"] = SpikeTrains(d["spike_steps"] * DT, d["spike_neurons"], N, N_EXC, 1000.0)
+    return d
+
+
+def first_step(bp: dict, res) -> int | None:
+    """First step whose set of spiking neurons differs, or None if all 10 000 agree."""
+    ka = np.sort(bp["spike_steps"].astype(np.int64) * N + bp["spike_neurons"])
+    kb = np.sort(res.spike_steps.astype(np.int64) * N + res.spike_neurons)
+    m = min(ka.size, kb.size)
+    diff = np.flatnonzero(ka[:m] != kb[:m])
+    if diff.size:
+        return int(min(ka[diff[0]], kb[diff[0]]) // N)
+    return None if ka.size == kb.size else int((ka if ka.size > m else kb)[m] // N)
+
+
+def run_refsim(preset: str, bp: dict, seed: int, **overrides):
+    """refsim on BrainPy's connectivity and V0 (g0 = 0, as in BrainPy)."""
+    cfg = refsim.get_preset(preset, **overrides)
+    conn = refsim.from_index_arrays(bp["conn_e"], bp["conn_i"])
+    own = build_connectivity(cfg, seed)
+    same_conn = bool(np.array_equal(own.indptr, conn.indptr) and np.array_equal(own.indices, conn.indices)
+                     and np.array_equal(own.counts, conn.counts))
+    res = refsim.simulate(cfg, seed, connectivity=conn, initial={"V": bp["V0"]},
+                          record=bp["record"], record_vars=("V",), progress=False)
+    return res, same_conn
+
+
+def judge(stats_ref: dict, stats_bp: dict, ens: dict, factor: float) -> dict:
+    out = {}
+    for key, a in stats_ref.items():
+        b, sd = stats_bp[key], ens[key]["sd"]
+        z = (b - a) / sd if sd > 0 else (0.0 if b == a else float("inf"))
+        out[key] = {"refsim": a, "brainpy": b, "diff": b - a, "ensemble_sd": sd, "z": z,
+                    "within": bool(abs(z) <= factor)}
+    return out
+
+
+def exact_row(label: str, bp: dict, res, same_conn: bool) -> dict:
+    """Spike-for-spike agreement of a BrainPy run and a refsim run of the same network."""
+    k = first_step(bp, res)
+    counts_bp = np.bincount(bp["spike_neurons"], minlength=N)
+    counts_rs = np.bincount(res.spike_neurons, minlength=N)
+    n_rec = bp["V_trace"].shape[0]
+    dv = np.abs(res.traces["V"][:n_rec].astype(np.float64) - bp["V_trace"].astype(np.float64))
+    return {"refsim": label, "n_spikes_brainpy": int(bp["spike_steps"].size),
+            "n_spikes_refsim": int(res.n_spikes), "first_differing_step": k,
+            "identical_1s": k is None, "per_neuron_counts_equal": bool(np.array_equal(counts_bp, counts_rs)),
+            "neurons_with_different_count": int(np.count_nonzero(counts_bp != counts_rs)),
+            "refsim_conn_from_seed_equals_brainpy": same_conn,
+            "trace_max_abs_dV_mV": {f"first_{s}_steps": float(dv[:s].max()) for s in (10, 100, 1000, n_rec)},
+            "refsim_wall_s": res.wall_time}
+
+
+def traces_figure(cases: list, path: str, neuron_col: int = 0, n_steps: int = 1000) -> None:
+    """V of one recorded neuron (BrainPy vs refsim float32 and float64), and |dV| over time."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(2, 1, figsize=(9, 5.5), sharex=True)
+    bp = cases[0][1]
+    t = np.arange(1, n_steps + 1) * DT
+    axes[0].plot(t, bp["V_trace"][:n_steps, neuron_col], color="k", lw=1.6, label="BrainPy 2.9, normalized")
+    for (label, _, res), color, ls in zip(cases, ("#2ca02c", "#e67e22", "#1f77b4"), ("--", ":", "-")):
+        v = res.traces["V"][:n_steps, neuron_col]
+        axes[0].plot(t, v, color=color, lw=0.9, ls=ls, label=f"refsim {label}")
+        dv = np.abs(v.astype(np.float64) - bp["V_trace"][:n_steps, neuron_col].astype(np.float64))
+        axes[1].semilogy(t, np.maximum(dv, 1e-9), color=color, lw=0.8, label=f"refsim {label}")
+    axes[0].set_ylabel("V (mV)")
+    axes[0].set_title(f"neuron {int(bp['record'][neuron_col])}, seed {int(bp['seed'])}: "
+                      "tutorial with weights in siemens (R g = 0.6 / 6.7)", fontsize=9)
+    axes[0].legend(fontsize=7, frameon=False)
+    axes[1].axhline(np.spacing(np.float32(50)), color="grey", lw=0.6, ls="--")
+    axes[1].text(t[-1], np.spacing(np.float32(50)) * 1.3, "1 float32 ulp at 50 mV", fontsize=7, ha="right")
+    axes[1].set_ylabel("|V_refsim - V_BrainPy| (mV)")
+    axes[1].set_xlabel("Time (ms)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def markdown(results: dict) -> str:
+    md = ["# refsim vs BrainPy 2.9", "", "## Spike for spike (same connectivity, BrainPy's V0)", "",
+          "| BrainPy | refsim | seed | spikes BrainPy / refsim | first differing step | "
+          "per-neuron counts | max abs dV, 2000 steps (mV) |", "|---|---|---|---|---|---|---|"]
+    for r in results["exact"]:
+        k = r["first_differing_step"]
+        md.append(f"| {r['brainpy']} | {r['refsim']} | {r['seed']} | {r['n_spikes_brainpy']} / "
+                  f"{r['n_spikes_refsim']} | {'none (10 000 steps identical)' if k is None else f'{k} ({k * DT:.1f} ms)'} | "
+                  f"{'all equal' if r['per_neuron_counts_equal'] else str(r['neurons_with_different_count']) + ' differ'} | "
+                  f"{r['trace_max_abs_dV_mV']['first_2000_steps']:.3g} |")
+    md += ["", f"## Statistics over [{results['t_start_ms']:g}, 1000) ms, z = (BrainPy - refsim) / seed SD",
+           "", "| BrainPy | refsim | seed | " + " | ".join(results["stat_keys"]) + " |",
+           "|---" * (3 + len(results["stat_keys"])) + "|"]
+    for r in results["statistical"]:
+        cells = [f"{r['judged'][k]['brainpy']:.4g} / {r['judged'][k]['refsim']:.4g} (z {r['judged'][k]['z']:+.2f})"
+                 + ("" if r["judged"][k]["within"] else " **out**") for k in results["stat_keys"]]
+        md.append(f"| {r['brainpy']} | {r['refsim']} | {r['seed']} | " + " | ".join(cells) + " |")
+    n = len(results["ensemble_seeds"])
+    md += ["", f"## float32 vs float64: `tutorial-normalized` ensembles ({n} seeds, refsim's own V0)", "",
+           "| statistic | float32 + FMA (BrainPy's arithmetic) | float64 (the preset) | "
+           "difference / its standard error |", "|---|---|---|---|"]
+    for k, v in results["float32_ensemble"].items():
+        md.append(f"| {k} | {v['float32_mean']:.4g} ± {v['float32_sd']:.2g} | {v['float64_mean']:.4g} ± "
+                  f"{v['float64_sd']:.2g} | {v['diff_over_se']:+.2f} |")
+    return "\n".join(md) + "\n"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seeds", default="0:3")
+    ap.add_argument("--t-start", type=float, default=200.0)
+    ap.add_argument("--sd-factor", type=float, default=2.0)
+    ap.add_argument("--bp-python", default="/work/venvs/bp312/bin/python")
+    ap.add_argument("--work-dir", default="/tmp/refsim_brainpy")
+    ap.add_argument("--out-dir", default=RESULTS)
+    ap.add_argument("--ensembles", default=os.path.join(RESULTS, "ensembles.json"))
+    ap.add_argument("--jobs", type=int, default=2, help="worker processes of the float32 ensemble")
+    ap.add_argument("--reuse", action="store_true", help="keep existing BrainPy spike files")
+    args = ap.parse_args(argv)
+    seeds = parse_seeds(args.seeds)
+    os.makedirs(args.work_dir, exist_ok=True)
+    with open(args.ensembles) as fh:
+        ens = json.load(fh)
+    key = f"t_start_{args.t_start:g}"
+    ens_sd = {p: ens["presets"][p][key]["summary"] for p in ("tutorial", "tutorial-normalized")}
+
+    t_all = time.perf_counter()
+    results = {"seeds": seeds, "t_start_ms": args.t_start, "sd_factor": args.sd_factor,
+               "ensemble_seeds": ens["seeds"], "exact": [], "statistical": []}
+    for seed in seeds:
+        # (a) the tutorial as written vs the `tutorial` preset
+        bp = load_brainpy(run_brainpy("tutorial", seed, args))
+        results["versions"] = {"brainpy_side": bp["versions"]}
+        res, same = run_refsim("tutorial", bp, seed)
+        results["versions"]["refsim_side"] = res.versions
+        results["exact"].append({"brainpy": "tutorial as written", "seed": seed, "brainpy_wall_s": float(bp["wall_s"]),
+                                 **exact_row("`tutorial`", bp, res, same)})
+        c = compare(res, bp["trains"], t_start=args.t_start, seed=seed, labels=("refsim tutorial", "BrainPy tutorial"))
+        results["statistical"].append({"brainpy": "tutorial as written", "refsim": "`tutorial`", "seed": seed,
+                                       "judged": judge(c["statistics"]["refsim tutorial"],
+                                                       c["statistics"]["BrainPy tutorial"], ens_sd["tutorial"],
+                                                       args.sd_factor), "comparison": c})
+        if seed == seeds[0]:
+            write_report(c, res, bp["trains"], os.path.join(args.out_dir, "brainpy", f"tutorial_s{seed}"))
+
+        # (b) normalized units vs tutorial-normalized (float32 + FMA, float32, float64)
+        bp = load_brainpy(run_brainpy("normalized", seed, args))
+        cases = []
+        for label, over in (("`tutorial-normalized` float32, FMA", dict(dtype="float32", fused_update=True)),
+                            ("`tutorial-normalized` float32", dict(dtype="float32")),
+                            ("`tutorial-normalized` (float64)", {})):
+            res, same = run_refsim("tutorial-normalized", bp, seed, **over)
+            cases.append((label.replace("`", ""), bp, res))
+            results["exact"].append({"brainpy": "normalized (siemens)", "seed": seed,
+                                     "brainpy_wall_s": float(bp["wall_s"]), **exact_row(label, bp, res, same)})
+        res64 = cases[-1][2]
+        c = compare(res64, bp["trains"], t_start=args.t_start, seed=seed,
+                    labels=("refsim tutorial-normalized", "BrainPy normalized"))
+        results["statistical"].append({"brainpy": "normalized (siemens)", "refsim": "`tutorial-normalized` (float64)",
+                                       "seed": seed, "first_difference_ms": first_difference_ms(res64, bp["trains"]),
+                                       "judged": judge(c["statistics"]["refsim tutorial-normalized"],
+                                                       c["statistics"]["BrainPy normalized"],
+                                                       ens_sd["tutorial-normalized"], args.sd_factor),
+                                       "comparison": c})
+        if seed == seeds[0]:
+            write_report(c, res64, bp["trains"], os.path.join(args.out_dir, "brainpy", f"normalized_s{seed}"))
+            traces_figure(cases, os.path.join(args.out_dir, "brainpy_traces.png"))
+        for r in results["exact"][-4:]:
+            print(f"seed {seed} BrainPy {r['brainpy']:22s} vs {r['refsim']:38s} spikes {r['n_spikes_brainpy']} / "
+                  f"{r['n_spikes_refsim']}, first differing step {r['first_differing_step']}, "
+                  f"max|dV| {r['trace_max_abs_dV_mV']['first_2000_steps']:.3g} mV", flush=True)
+    # (c) is float32 itself a systematic change? refsim's tutorial-normalized in float32 + FMA
+    # (= BrainPy's arithmetic) over the ensemble's seeds, against the float64 ensemble
+    rows32 = run_ensemble("tutorial-normalized", ens["seeds"], jobs=args.jobs, t_start=args.t_start,
+                          overrides=dict(dtype="float32", fused_update=True))
+    s32, s64 = summarize(rows32), ens_sd["tutorial-normalized"]
+    results["float32_ensemble"] = {
+        k: {"float32_mean": s32[k]["mean"], "float32_sd": s32[k]["sd"], "float64_mean": s64[k]["mean"],
+            "float64_sd": s64[k]["sd"],
+            "diff_over_se": (s32[k]["mean"] - s64[k]["mean"]) / np.hypot(s32[k]["sem"], s64[k]["sem"])}
+        for k in s64 if k in s32 and k not in ("n_spikes", "wall_time_s")}
+    results["stat_keys"] = list(results["statistical"][0]["judged"])
+    results["wall_s"] = time.perf_counter() - t_all
+    with open(os.path.join(args.out_dir, "brainpy.json"), "w") as fh:
+        json.dump(results, fh, indent=1)
+        fh.write("\n")
+    with open(os.path.join(args.out_dir, "brainpy.md"), "w") as fh:
+        fh.write(markdown(results))
+    print(f"wrote {args.out_dir}/brainpy.json, brainpy.md, brainpy_traces.png ({results['wall_s']:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
