@@ -3,23 +3,31 @@
 Public API
 ----------
 get_preset, preset_names, Config, ConfigError   configurations (refsim.params, refsim.presets)
-simulate, SimulationResult                       running (refsim.simulate, refsim.result)
+ConfigWarning                                    allowed but suspicious parameters
+simulate, SimulationResult, network_inputs       running (refsim.simulate, refsim.result)
+simulate_exact                                   event-driven high-accuracy solver (refsim.exact)
+estimate_memory, available_memory                memory before a run (refsim.resources)
 Connectivity, build_connectivity, from_index_arrays, from_sparse, load_connectivity
 load_initial_state
+analysis, compare, ensemble, plot                statistics, comparisons, ensembles, figures (modules)
 """
 
 __version__ = "0.1.0"
 
+from . import analysis, compare, ensemble, plot
 from .connectivity import (Connectivity, build_connectivity, from_index_arrays, from_sparse,
                            load_connectivity)
-from .params import Config, ConfigError
+from .exact import simulate_exact
+from .params import Config, ConfigError, ConfigWarning
 from .presets import get_preset, preset_names
+from .resources import available_memory, estimate_memory
 from .result import SimulationResult
-from .simulate import simulate
+from .simulate import network_inputs, simulate
 from .state import load_initial_state
 
 __all__ = [
-    "Config", "ConfigError", "Connectivity", "SimulationResult", "build_connectivity",
-    "from_index_arrays", "from_sparse", "get_preset", "load_connectivity", "load_initial_state",
-    "preset_names", "simulate", "__version__",
+    "Config", "ConfigError", "ConfigWarning", "Connectivity", "SimulationResult",
+    "available_memory", "build_connectivity", "estimate_memory", "from_index_arrays",
+    "from_sparse", "get_preset", "load_connectivity", "load_initial_state", "preset_names",
+    "network_inputs", "simulate", "simulate_exact", "__version__",
 ]

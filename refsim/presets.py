@@ -41,7 +41,7 @@ import difflib
 
 from .params import Config, ConfigError
 
-__all__ = ["PRESETS", "get_preset", "preset_names"]
+__all__ = ["PRESETS", "get_preset", "preset_names", "parameter_table"]
 
 _TUTORIAL = dict(
     n_exc=3200, n_inh=800,
@@ -106,6 +106,8 @@ def get_preset(name: str, **overrides) -> Config:
     >>> cfg.n_neurons, cfg.n_steps, cfg.R_g
     (4000, 1000, 0.001)
     """
+    if not isinstance(name, str):
+        raise ConfigError(f"preset = {name!r}: allowed one of {', '.join(PRESETS)}")
     if name not in PRESETS:
         close = difflib.get_close_matches(name, PRESETS, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
@@ -113,3 +115,18 @@ def get_preset(name: str, **overrides) -> Config:
     values = dict(PRESETS[name][1])
     cfg = Config(**values)
     return cfg.replace(**overrides) if overrides else cfg
+
+
+def parameter_table() -> str:
+    """Every parameter of every preset as a Markdown table (field, unit, one column per preset,
+    meaning), generated from the :class:`~refsim.Config` metadata; ``docs/model.md`` embeds it
+    and a test keeps the two equal."""
+    from .params import describe_fields
+    configs = [get_preset(name) for name in PRESETS]
+    head = "| parameter | unit | " + " | ".join(f"`{n}`" for n in PRESETS) + " | meaning |"
+    rows = [head, "|" + "---|" * (len(PRESETS) + 3)]
+    for name, unit, doc in describe_fields():
+        values = [getattr(c, name) for c in configs]
+        cells = " | ".join(f"`{v}`" if isinstance(v, (str, bool)) else f"{v:g}" for v in values)
+        rows.append(f"| `{name}` | {unit} | {cells} | {doc.replace('|', '/')} |")
+    return "\n".join(rows)
