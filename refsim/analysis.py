@@ -97,6 +97,14 @@ def firing_rates(data, t_start: float = 0.0, t_stop: float | None = None) -> np.
 
     rate_i = (number of spikes of neuron i in the window) / (t_stop - t_start) * 1000.
     ``t_stop`` defaults to the end of the simulated time.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refsim.analysis import SpikeTrains, firing_rates
+    >>> s = SpikeTrains(np.array([10.0, 20.0, 30.0]), np.array([0, 0, 1]), 2, 1, 100.0)
+    >>> firing_rates(s).tolist(), firing_rates(s, t_start=15.0).tolist()
+    ([20.0, 10.0], [11.764705882352942, 11.764705882352942])
     """
     neurons, _, length, _ = _select(data, t_start, t_stop)
     return np.bincount(neurons, minlength=as_spike_trains(data).n_neurons) * (1000.0 / length)

@@ -155,6 +155,13 @@ def from_index_arrays(targets_e, targets_i, n_neurons: int | None = None) -> Con
         The same for inhibitory neuron ``n_exc + i``.
     n_neurons : int, optional
         N; defaults to ``n_exc + n_inh``.
+
+    Examples
+    --------
+    >>> import numpy as np, refsim
+    >>> conn = refsim.from_index_arrays([[1, 1], [2, 0]], [[0, 1]])  # neuron 0 -> 1 twice
+    >>> conn.in_degree().tolist(), conn.n_exc
+    ([2.0, 3.0, 1.0], 2)
     """
     try:
         te, ti = np.asarray(targets_e), np.asarray(targets_i)
@@ -197,6 +204,14 @@ def build_connectivity(config: Config, seed: int | np.random.SeedSequence) -> Co
     With ``conn_rng='numpy-legacy'`` the generator is ``np.random.RandomState(seed)`` (seed
     must then be an int), which reproduces BrainPy 2.9's ``EventFixedProb``; otherwise a
     ``numpy.random.Generator`` (PCG64) seeded from ``seed``.
+
+    Examples
+    --------
+    >>> import refsim
+    >>> cfg = refsim.get_preset("tutorial")          # BrainPy's rule: 80 targets per neuron
+    >>> conn = refsim.build_connectivity(cfg, 0)
+    >>> conn.n_synapses, int(conn.out_degree().min()), int(conn.out_degree().max())
+    (320000, 80, 80)
     """
     n, ne, ni, p = config.n_neurons, config.n_exc, config.n_inh, config.p_conn
     if config.conn_rng == "numpy-legacy":

@@ -239,6 +239,17 @@ class SimulationResult:
         """Write an ``.npz`` (no pickles: loadable with ``allow_pickle=False``), atomically.
 
         Any file name works (``numpy.savez`` would append ``.npz`` to a name without it).
+
+        Examples
+        --------
+        >>> import os, tempfile, numpy as np, refsim
+        >>> run = refsim.simulate(refsim.get_preset("tutorial", n_exc=8, n_inh=2, duration=20.0),
+        ...                       seed=0, progress=False)
+        >>> path = os.path.join(tempfile.mkdtemp(), "run.npz")
+        >>> run.save(path)
+        >>> back = refsim.SimulationResult.load(path)
+        >>> np.array_equal(back.spike_steps, run.spike_steps), back.config == run.config
+        (True, True)
         """
         arrays = {
             "spike_steps": self.spike_steps, "spike_neurons": self.spike_neurons,
