@@ -271,7 +271,17 @@ def statistics(data, t_start: float = 0.0, t_stop: float | None = None, seed: in
     """The summary statistics refsim compares runs by, as a JSON-able dict: mean rates of E and
     I (Hz), mean CV, CV2 and LV (over neurons with >= 3 spikes), Fano factor (10 ms bins),
     synchrony chi (1 ms bins, 5 ms smoothing), mean pairwise count correlation (2 ms bins,
-    1000 pairs) and the peak frequency of the population-rate spectrum (Hz)."""
+    1000 pairs) and the peak frequency of the population-rate spectrum (Hz).
+
+    Examples
+    --------
+    >>> import refsim
+    >>> run = refsim.simulate(refsim.get_preset("tutorial", n_exc=80, n_inh=20, duration=200.0),
+    ...                       seed=0, progress=False)
+    >>> s = refsim.analysis.statistics(run, t_start=50.0)
+    >>> bool(45 < s["rate_e_hz"] < 60), bool(s["cv_isi"] < 0.05)     # tonic, clock-like
+    (True, True)
+    """
     s = as_spike_trains(data)
     rates = firing_rates(s, t_start, t_stop)
     nanmean = lambda a: float(np.nanmean(a)) if np.isfinite(a).any() else float("nan")  # noqa: E731

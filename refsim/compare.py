@@ -122,6 +122,16 @@ def compare(a, b, t_start: float = 0.0, seed: int = 0, labels=("A", "B")) -> dic
     and for each distribution in :data:`DISTRIBUTIONS` the KS distance and p-value, the
     Wasserstein distance and Cohen's d with its 95 % interval; with the same neurons also
     ``rate_correlation`` (Pearson, per-neuron rates) and ``first_difference_ms``.
+
+    Examples
+    --------
+    >>> import refsim
+    >>> cfg = refsim.get_preset("tutorial-normalized", n_exc=80, n_inh=20, duration=200.0)
+    >>> a = refsim.simulate(cfg, seed=0, progress=False)
+    >>> b = refsim.simulate(cfg.replace(integrator="euler"), seed=0, progress=False)
+    >>> c = refsim.compare.compare(a, b)
+    >>> sorted(c["distributions"]), c["first_difference_ms"] is not None
+    (['corr', 'cv_isi', 'rate_hz'], True)
     """
     from scipy.stats import ks_2samp, pearsonr, wasserstein_distance
     sa, sb = as_spike_trains(a), as_spike_trains(b)

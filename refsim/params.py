@@ -62,6 +62,17 @@ class Config:
     Build one from a preset with :func:`refsim.get_preset` and change fields with
     :meth:`replace`; every instance is validated on construction and raises
     :class:`ConfigError` naming the offending field and its allowed range.
+
+    Examples
+    --------
+    >>> import refsim
+    >>> cfg = refsim.get_preset("tutorial-normalized").replace(dt=0.05)
+    >>> cfg.n_steps, cfg.dt
+    (20000, 0.05)
+    >>> cfg.replace(p_conn=1.5)
+    Traceback (most recent call last):
+    ...
+    refsim.params.ConfigError: p_conn = 1.5: allowed 0 <= p_conn <= 1
     """
 
     # --- network size ---------------------------------------------------------------
