@@ -49,7 +49,11 @@ from export_fixture import brainpy, brainstate, braintools, jax, np, u  # noqa: 
 
 
 class NormalizedEINet(fx.EINet):
-    """The tutorial's EINet with weights in siemens: R * g = 0.6 / 6.7 (units of 1/R)."""
+    """The tutorial's EINet with weights in siemens: R * g = 0.6 / 6.7 (units of 1/R).
+
+    Written out in full on purpose: ``export_fixture.EINet`` stays the tutorial's text verbatim,
+    and this copy differs from it only in the two ``conn_weight`` units (mS -> siemens).
+    """
 
     def __init__(self):
         brainstate.nn.Module.__init__(self)

@@ -89,15 +89,8 @@ import time
 
 import numpy as np
 
-
-def load_network(path):
-    """Read the arrays written by export_network.py (no pickles)."""
-    with np.load(path, allow_pickle=False) as z:
-        net = {k: z[k] for k in z.files}
-    net["config"] = json.loads(str(net["config"]))
-    net["meta"] = json.loads(str(net["meta"]))
-    net["n_exc"] = int(net["n_exc"])
-    return net
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from network_file import load_network  # noqa: E402
 
 
 def nest_parameters(cfg, g_L):
