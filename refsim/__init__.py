@@ -17,7 +17,6 @@ __version__ = "0.1.0"
 from . import analysis, compare, ensemble, plot
 from .connectivity import (Connectivity, build_connectivity, from_index_arrays, from_sparse,
                            load_connectivity)
-from .exact import simulate_exact
 from .params import Config, ConfigError, ConfigWarning
 from .presets import get_preset, preset_names
 from .resources import available_memory, estimate_memory
@@ -31,3 +30,11 @@ __all__ = [
     "from_sparse", "get_preset", "load_connectivity", "load_initial_state", "preset_names",
     "network_inputs", "simulate", "simulate_exact", "__version__",
 ]
+
+
+def __getattr__(name):
+    # simulate_exact needs scipy.integrate (a third of a second to import): loaded on first use
+    if name == "simulate_exact":
+        from .exact import simulate_exact
+        return simulate_exact
+    raise AttributeError(f"module 'refsim' has no attribute {name!r}")

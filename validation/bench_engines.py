@@ -125,8 +125,11 @@ def _run_json(cmd, env=None, timeout=1800) -> dict:
         return {"error": f"timed out after {timeout} s: {' '.join(cmd)}"}
     lines = [ln for ln in p.stdout.splitlines() if ln.strip()]
     if p.returncode != 0 or not lines:
-        return {"error": f"exit {p.returncode}: {p.stderr.strip().splitlines()[-1:] }"}
-    return json.loads(lines[-1])
+        return {"error": f"exit {p.returncode}: {p.stderr.strip().splitlines()[-1:]}"}
+    try:
+        return json.loads(lines[-1])
+    except ValueError:
+        return {"error": f"last line is not JSON: {lines[-1][:200]!r}"}
 
 
 def _self(*args, env=None) -> dict:
@@ -160,10 +163,12 @@ def peers(args) -> list[dict]:
         with tempfile.TemporaryDirectory() as tmp:
             for integrator, preset in (("exp_euler", "tutorial-normalized"), ("euler", "brette2007-coba")):
                 net = os.path.join(tmp, f"{preset}.npz")
-                e = _run_json([sys.executable, os.path.join(HERE, "peers", "export_network.py"),
-                               "--preset", preset, "--seed", "0", "--out", net, "--no-check"])
-                if "error" in e:
-                    out.append({"peer": f"brian2-{integrator}", **e})
+                e = subprocess.run([sys.executable, os.path.join(HERE, "peers", "export_network.py"),
+                                    "--preset", preset, "--seed", "0", "--out", net, "--no-check"],
+                                   capture_output=True, text=True, cwd=REPO)
+                if e.returncode != 0:
+                    out.append({"peer": f"brian2-{integrator}",
+                                "error": f"export failed: {e.stderr.strip()[-300:]}"})
                     continue
                 r = _run_json([args.brian2_python, os.path.join(HERE, "peers", "brian2_run.py"), net,
                                "--device", "cpp_standalone",
@@ -172,6 +177,12 @@ def peers(args) -> list[dict]:
                                "--out", os.path.join(tmp, f"brian2-{integrator}.npz")])
                 out.append({"peer": f"brian2-{integrator}", **r})
     return out
+
+
+def _save(report, path):
+    from refsim.result import write_text
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    write_text(path, json.dumps(report, indent=1) + "\n")
 
 
 def table(rows, head):
@@ -236,16 +247,16 @@ def main(argv=None) -> int:
                     r.update(loop_s=r["loop_s"] * 1000.0 / duration, scaled=True)
                 report["rows"].append(r)
                 print(json.dumps(r), flush=True)
+                _save(report, args.out)  # a late failure never loses the rows measured
     report["end_to_end"] = end_to_end()
     print(json.dumps(report["end_to_end"]), flush=True)
+    _save(report, args.out)
     if not args.no_peers:
         report["peers"] = peers(args)
         for r in report["peers"]:
             print(json.dumps(r), flush=True)
 
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as fh:
-        json.dump(report, fh, indent=1)
+    _save(report, args.out)
     print_report(report)
     print(f"\nwrote {args.out}")
     return 0
