@@ -35,7 +35,10 @@ the peers on the same machine in the same invocation:
   ``--brainpy-python``), against the ``tutorial`` preset;
 * Brian2 ``cpp_standalone`` (``validation/peers/brian2_run.py``, Python 3.13 venv,
   ``--brian2-python``) on the identical network and initial state: ``exponential_euler`` for
-  ``tutorial-normalized`` and ``euler`` for ``brette2007-coba``.
+  ``tutorial-normalized`` and ``euler`` for ``brette2007-coba``; once with Brian2's default
+  compiler flags (``-ffast-math``: reassociation, reciprocal multiplication, vectorized ``exp``)
+  and once with ``--strict-math`` (IEEE arithmetic as refsim's, no FMA contraction), the fair
+  comparison for a bit-reproducible reference.
 
 Ratios are peer time / refsim time measured in this one invocation: these machines are noisy,
 numbers from different runs should not be divided by each other. Results go to a JSON file
@@ -58,7 +61,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 PRESETS = ("tutorial", "tutorial-normalized", "brette2007-coba")
 PEER_PRESET = {"brainpy": "tutorial", "brian2-exp_euler": "tutorial-normalized",
-               "brian2-euler": "brette2007-coba"}
+               "brian2-euler": "brette2007-coba", "brian2-exp_euler-strict": "tutorial-normalized",
+               "brian2-euler-strict": "brette2007-coba"}
 
 
 def bench_config(preset: str, n: int, duration: float):
@@ -170,12 +174,15 @@ def peers(args) -> list[dict]:
                     out.append({"peer": f"brian2-{integrator}",
                                 "error": f"export failed: {e.stderr.strip()[-300:]}"})
                     continue
-                r = _run_json([args.brian2_python, os.path.join(HERE, "peers", "brian2_run.py"), net,
-                               "--device", "cpp_standalone",
-                               "--integrator", "exponential_euler" if integrator == "exp_euler" else "euler",
-                               "--build-dir", os.path.join(tmp, "build-" + integrator),
-                               "--out", os.path.join(tmp, f"brian2-{integrator}.npz")])
-                out.append({"peer": f"brian2-{integrator}", **r})
+                for strict in (False, True):  # Brian2's default -ffast-math, and without it
+                    name = f"brian2-{integrator}" + ("-strict" if strict else "")
+                    r = _run_json([args.brian2_python, os.path.join(HERE, "peers", "brian2_run.py"), net,
+                                   "--device", "cpp_standalone",
+                                   "--integrator", "exponential_euler" if integrator == "exp_euler" else "euler",
+                                   "--build-dir", os.path.join(tmp, "build-" + name),
+                                   "--out", os.path.join(tmp, name + ".npz")]
+                                  + (["--strict-math"] if strict else []))
+                    out.append({"peer": name, **r})
     return out
 
 
