@@ -43,14 +43,14 @@ order, pull order, spike compaction, chunking).
 from __future__ import annotations
 
 import math
-import operator
 
 import numpy as np
 
 try:  # the kernels must see ``cuda`` as a module global: the simulator swaps it there
     from numba import cuda
+    from numba.cuda import libdevice
 except ImportError:  # numba without its CUDA target; require_cuda() says so when asked
-    cuda = None
+    cuda = libdevice = None
 
 from ..model import Constants, fma_f32
 from ..params import ConfigError
@@ -100,18 +100,44 @@ def transpose(indptr, indices, counts, n_exc):
             np.ascontiguousarray(in_cnt))
 
 
+def _arithmetic(f32: bool, sim: bool):
+    """The three operations whose device and simulator forms differ, as device functions:
+    ``mul`` (a product never contracted into an FMA), ``fma`` (one rounding) and ``expm1``."""
+    if sim:  # Python on NumPy scalars: the oracle's arithmetic
+        @cuda.jit(device=True)
+        def mul(a, b):
+            return a * b
+
+        @cuda.jit(device=True)
+        def fma(a, b, addend):
+            return fma_f32(a, b, addend)[()]
+
+        @cuda.jit(device=True)
+        def expm1(z):
+            return np.expm1(z)
+    else:
+        if f32:
+            @cuda.jit(device=True)
+            def mul(a, b):
+                return libdevice.fmul_rn(a, b)
+        else:
+            @cuda.jit(device=True)
+            def mul(a, b):
+                return libdevice.dmul_rn(a, b)
+
+        @cuda.jit(device=True)
+        def fma(a, b, addend):
+            return cuda.fma(a, b, addend)
+
+        @cuda.jit(device=True)
+        def expm1(z):
+            return math.expm1(z)
+    return mul, fma, expm1
+
+
 def _kernels(c: Constants, sim: bool):
     """Compile the step kernels of one run; constants become compile-time constants."""
-    f32 = c.dtype == np.float32
-    if sim:
-        mul = operator.mul
-        fma = lambda a, b, addend: fma_f32(a, b, addend)[()]  # noqa: E731
-        expm1 = np.expm1
-    else:
-        from numba.cuda import libdevice
-        mul = libdevice.fmul_rn if f32 else libdevice.dmul_rn
-        fma = cuda.fma
-        expm1 = math.expm1
+    mul, fma, expm1 = _arithmetic(c.dtype == np.float32, sim)
     zero, one = c.dtype.type(0), c.dtype.type(1)
     n, n_exc = c.n_neurons, c.n_exc
     dt, V_rest, V_th, V_reset, tau_m, tau_ref = c.dt, c.V_rest, c.V_th, c.V_reset, c.tau_m, c.tau_ref
@@ -145,7 +171,7 @@ def _kernels(c: Constants, sim: bool):
         f = ((V_rest - v) + ((RI_ext + mul(R_g, g_e * (E_e - v))) + mul(R_g, g_i * (E_i - v)))) / tau_m
         if exp_euler:
             J = -(one + (mul(R_g, g_e) + mul(R_g, g_i))) / tau_m
-            h = dt * exprel(dt * J)
+            h = dt * exprel(mul(dt, J))  # mul: libdevice's expm1 must not fuse dt * J
         else:
             h = dt
         return fma(h, f, v) if fused else v + mul(h, f)
