@@ -67,7 +67,10 @@ def assert_valid_config(cfg):
         assert type(v) is PY_TYPES[FIELD_TYPES[name]], (name, v)
         if isinstance(v, float):
             assert math.isfinite(v)
-    assert 1 <= cfg.n_steps < 2**31 and 1 <= cfg.n_neurons < 2**31
+    # a valid config's derived sizes are exact and inside the int32 index range
+    assert cfg.n_neurons == cfg.n_exc + cfg.n_inh <= 2**31 - 1 and cfg.n_neurons >= 1
+    assert cfg.n_steps == round(cfg.duration / cfg.dt) and 1 <= cfg.n_steps <= 2**31 - 1
+    assert abs(cfg.n_steps * cfg.dt - cfg.duration) <= 1e-9 * cfg.duration
     assert refsim.Config.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
 
 
