@@ -99,7 +99,9 @@ class RunawayMonitor:
 
     def __init__(self, config: Config):
         self.refractory_steps = math.floor(config.tau_ref / config.dt + 1e-9) + 1
-        self.window = 10 * self.refractory_steps
+        # a window longer than the run sees the same spikes as one of the run's length; the cap
+        # keeps the step arithmetic in int64 when tau_ref / dt is huge
+        self.window = min(10 * self.refractory_steps, config.n_steps + 1)
         self.n_neurons = config.n_neurons
         self.threshold = 9 * config.n_neurons
         self._steps = np.zeros(0, np.int64)
