@@ -11,6 +11,7 @@ import numpy as np
 from .checks import (RunawayMonitor, describe_neurons, first_nonfinite_step, nonfinite_neurons,
                      replay)
 from .connectivity import Connectivity, check_matches, build_connectivity
+from .elementary import check_fp_environment
 from .engines import DEFAULT_ENGINE, get_engine
 from .model import Constants
 from .params import Config, ConfigError
@@ -161,6 +162,7 @@ def simulate(config: Config, seed: int | None = 0, *, engine: str = DEFAULT_ENGI
     if connectivity is not None:
         check_matches(connectivity, config)
     check_run(config, record, record_vars, connectivity)  # before anything large is allocated
+    check_fp_environment()  # the bits below assume IEEE default rounding, subnormals kept
 
     state_seed = derive_seeds(0 if seed is None else int(seed))[1]
     state = initial_state(config, state_seed, given)  # checks the given arrays: O(N), cheap

@@ -1,0 +1,243 @@
+"""The primitives of :mod:`refsim.elementary` compiled for Numba's CPU target.
+
+Importing this module teaches Numba two things:
+
+* each primitive (``mul``, ``select``, ``trunc``, ``pow2``, ``f32``, ``f64``, ``fma32``) as the
+  single machine operation it names, with no call and no branch, so that a loop over neurons
+  that uses them vectorizes (``select`` is LLVM's ``select``; ``pow2`` writes the exponent
+  field; ``fma32`` is ``llvm.fma.f32``, one ``vfmadd`` on x86-64, a correctly rounded
+  ``fmaf`` elsewhere);
+* every algorithm of :mod:`refsim.elementary` (:data:`JITTED`) as a function that compiled
+  code may call: Numba compiles the very function objects the NumPy oracle calls, so the
+  engines share one source and, since each primitive is the same IEEE operation, one result.
+
+Nothing here is compiled with ``fastmath``: no reassociation, no contraction into FMAs, no
+flush-to-zero.
+
+It also keys Numba's on-disk cache of refsim's compiled functions to the content of all the
+sources compiled into them (:data:`COMPILED_SOURCES`): Numba checks only the file of the
+function itself, so an edit of refsim/elementary.py would otherwise leave the engine's cached
+machine code stale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core.extending import lower_builtin, register_jitable, type_callable
+
+from .. import elementary as el
+
+__all__ = ["JITTED", "HARDWARE_FMA", "fma32"]
+
+
+def _float_operands(context, *args):
+    """The common float type of ``args`` (float32 only if all are float32), else None."""
+    if not all(isinstance(a, types.Float) for a in args):
+        return None
+    return context.unify_types(*args)
+
+
+@type_callable(el.mul)
+def _type_mul(context):
+    return lambda a, b: _float_operands(context, a, b)
+
+
+@lower_builtin(el.mul, types.Float, types.Float)
+def _lower_mul(context, builder, sig, args):
+    a, b = (context.cast(builder, v, t, sig.return_type) for v, t in zip(args, sig.args))
+    return builder.fmul(a, b)
+
+
+@type_callable(el.select)
+def _type_select(context):
+    def typer(cond, a, b):
+        if isinstance(cond, types.Boolean):
+            return context.unify_types(a, b)
+    return typer
+
+
+@lower_builtin(el.select, types.Boolean, types.Any, types.Any)
+def _lower_select(context, builder, sig, args):
+    a, b = (context.cast(builder, v, t, sig.return_type) for v, t in zip(args[1:], sig.args[1:]))
+    return builder.select(args[0], a, b)
+
+
+@type_callable(el.trunc)
+def _type_trunc(context):
+    return lambda x: types.float64 if x == types.float64 else None
+
+
+@lower_builtin(el.trunc, types.float64)
+def _lower_trunc(context, builder, sig, args):
+    return builder.sitofp(builder.fptosi(args[0], ir.IntType(32)), ir.DoubleType())
+
+
+@type_callable(el.pow2)
+def _type_pow2(context):
+    return lambda t: types.float64 if t == types.float64 else None
+
+
+@lower_builtin(el.pow2, types.float64)
+def _lower_pow2(context, builder, sig, args):
+    i64 = ir.IntType(64)
+    k = builder.fptosi(args[0], i64)
+    bits = builder.shl(builder.add(k, ir.Constant(i64, 1023)), ir.Constant(i64, 52))
+    return builder.bitcast(bits, ir.DoubleType())
+
+
+@type_callable(el.f64)
+def _type_f64(context):
+    return lambda x: types.float64 if isinstance(x, types.Float) else None
+
+
+@lower_builtin(el.f64, types.Float)
+def _lower_f64(context, builder, sig, args):
+    return context.cast(builder, args[0], sig.args[0], types.float64)
+
+
+@type_callable(el.f32)
+def _type_f32(context):
+    return lambda x: types.float32 if isinstance(x, types.Float) else None
+
+
+@lower_builtin(el.f32, types.Float)
+def _lower_f32(context, builder, sig, args):
+    return context.cast(builder, args[0], sig.args[0], types.float32)
+
+
+@type_callable(el.f64_bits)
+def _type_f64_bits(context):
+    return lambda x: types.int64 if x == types.float64 else None
+
+
+@lower_builtin(el.f64_bits, types.float64)
+def _lower_f64_bits(context, builder, sig, args):
+    return builder.bitcast(args[0], ir.IntType(64))
+
+
+@type_callable(el.bits_f64)
+def _type_bits_f64(context):
+    return lambda i: types.float64 if i == types.int64 else None
+
+
+@lower_builtin(el.bits_f64, types.int64)
+def _lower_bits_f64(context, builder, sig, args):
+    return builder.bitcast(args[0], ir.DoubleType())
+
+
+def _target_has_fma() -> bool:
+    """Whether the CPU Numba compiles for has a fused multiply-add instruction: x86-64 only
+    with the FMA extension (``NUMBA_CPU_NAME=generic`` has none); the other 64-bit
+    architectures Numba supports all have one."""
+    import platform
+
+    from llvmlite import binding
+    from numba.core import config
+    if platform.machine().lower() not in ("x86_64", "amd64", "i386", "i686"):
+        return True
+    features = (config.CPU_FEATURES if config.CPU_FEATURES is not None
+                else binding.get_host_cpu_features().flatten())
+    return "+fma" in features.split(",")
+
+
+#: ``fma32`` as one instruction (llvm.fma.f32), or, without FMA hardware, refsim's own
+#: round-to-odd algorithm compiled (never a call to the C library's ``fmaf``).
+HARDWARE_FMA = _target_has_fma()
+
+
+@type_callable(el.fma32)
+def _type_fma32(context):
+    return lambda a, b, c: types.float32 if a == b == c == types.float32 else None
+
+
+@lower_builtin(el.fma32, types.float32, types.float32, types.float32)
+def _lower_fma32(context, builder, sig, args):
+    if HARDWARE_FMA:
+        return builder.fma(*args)
+    return context.compile_internal(builder, el.fma32, sig, args)
+
+
+def fma32(a, b, c):
+    """For the engines' compiled code: :func:`refsim.elementary.fma32` of float32 operands.
+
+    Float64 operands get the float64 FMA: no configuration uses it (``Config`` allows fused
+    arithmetic in float32 only), but Numba compiles both sides of every switch.
+    """
+    raise TypeError("fma32 is for compiled code; use refsim.elementary.fma32")
+
+
+@type_callable(fma32)
+def _type_engine_fma32(context):
+    def typer(a, b, c):
+        if a == b == c and a in (types.float32, types.float64):
+            return a
+    return typer
+
+
+@lower_builtin(fma32, types.Float, types.Float, types.Float)
+def _lower_engine_fma32(context, builder, sig, args):
+    if sig.return_type == types.float32:
+        return _lower_fma32(context, builder, sig, args)
+    return builder.fma(*args)
+
+
+#: The algorithms of refsim.elementary that compiled code calls, registered with Numba.
+JITTED = (el._expm1_primary, el.expm1_f64, el.expm1_near_f64, el.expm1_f32, el.xla_expm1_f32,
+          el.exprel_f64, el.exprel_f32, el.exprel_xla_f32, el.exprel_near_f64,
+          el.exprel_near_f32)
+for _f in JITTED:
+    register_jitable(forceinline=True, error_model="numpy")(_f)
+
+
+# -- Numba's cache, keyed to every source compiled into refsim's functions ----------------
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+#: The files whose code ends up in the Numba engine's machine code.
+COMPILED_SOURCES = tuple(os.path.join(d, f) for d, f in (
+    (os.path.dirname(_HERE), "elementary.py"), (_HERE, "numba_primitives.py"),
+    (_HERE, "numba_engine.py")))
+
+
+def _sources_digest() -> str:
+    h = hashlib.sha256()
+    for path in COMPILED_SOURCES:
+        with open(path, "rb") as fh:
+            h.update(fh.read())
+    return h.hexdigest()
+
+
+def _install_cache_locators() -> bool:
+    """Put locators in front of Numba's own that add :func:`_sources_digest` to the stamp of
+    refsim's cached functions. Returns False (Numba's default caching) if this Numba version
+    has no such extension point."""
+    try:
+        from numba.core import caching
+        bases = (caching.UserProvidedCacheLocator, caching.InTreeCacheLocator,
+                 caching.UserWideCacheLocator)
+        classes = caching.CacheImpl._locator_classes
+    except AttributeError:
+        return False
+    digest, refsim_dirs = _sources_digest(), {os.path.dirname(_HERE), _HERE}
+
+    def stamped(base):
+        class Locator(base):
+            def get_source_stamp(self):
+                return (super().get_source_stamp(), digest)
+
+            @classmethod
+            def from_function(cls, py_func, py_file):
+                if os.path.dirname(os.path.abspath(py_file)) not in refsim_dirs:
+                    return None
+                return super().from_function(py_func, py_file)
+        Locator.__name__ = Locator.__qualname__ = "Refsim" + base.__name__
+        return Locator
+    classes[:0] = [stamped(b) for b in bases]
+    return True
+
+
+CACHE_KEYED_TO_SOURCES = _install_cache_locators()
