@@ -16,18 +16,40 @@ projections, E -> all and I -> all, each an exponentially decaying conductance s
 Integrators (``config.integrator``), for one step of length dt applied to dx/dt = f(x)
 with diagonal Jacobian J = df/dx:
 
-* ``exp_euler``: x + dt * exprel(dt J) * f(x), exprel(z) = expm1(z)/z (exprel(0) = 1). For V,
+* ``exp_euler``: x + dt * exprel(dt J) * f(x), exprel(z) = expm1(z)/z (exprel(0) = 1), with
+  the ``expm1`` of ``config.expm1`` (:mod:`refsim.elementary`: refsim's own, the same bits on
+  every machine, by default). For V,
   J = -(1 + (R_g g_e + R_g g_i)) / tau_m; exact when g is frozen over the step. For g,
   J = -1/tau, and the update is exactly g exp(-dt/tau) up to rounding.
 * ``euler``: x + dt * f(x).
 
-With ``fused_update`` (float32 only; the ``tutorial`` preset) the final multiply-add of the V
-update, v + (dt phi) f, is rounded once, as the fused multiply-add that XLA on CPU emits for
-BrainPy; this is what makes the float32 raster match BrainPy's spike for spike.
+Arithmetic (``config.arithmetic``): how each formula of a step is rounded.
 
-The voltage derivative is evaluated as
-``f(v) = ((V_rest - v) + ((RI_ext + R_g (g_e (E_e - v))) + R_g (g_i (E_i - v)))) / tau_m``
-(BrainPy's order of operations: leak, then the external current, then the E and I currents).
+* ``ieee``: every operation as written here, each rounded once in the run's float type:
+
+  - conductance decay ``g + a ((-g) / tau)``;
+  - voltage derivative ``f(v) = ((V_rest - v) + ((RI_ext + R_g (g_e (E_e - v))) + R_g (g_i
+    (E_i - v)))) / tau_m`` (BrainPy's order: leak, external current, E then I currents);
+  - Jacobian ``J = -(1 + (R_g g_e + R_g g_i)) / tau_m``;
+  - update ``v + h f`` with h = dt exprel(dt J) (``exp_euler``) or dt (``euler``).
+
+* ``xla`` (float32; the ``tutorial`` preset): BrainPy 2.9's expressions as XLA:CPU compiles
+  them (read off the optimized HLO and the machine code of BrainPy's step; bit-identical to
+  BrainPy's state after every step). XLA's algebraic simplifier turns a division by a constant
+  into the product with its float32 reciprocal ``r = 1/tau``, and its code generator fuses five
+  multiply-adds into FMAs (one rounding each, ``fma(a, b, c) = a b + c``):
+
+  - conductance decay ``fma(-(g r), a, g)``;
+  - voltage derivative ``((V_rest - v) + fma(g_i (E_i - v), R_g, fma(g_e (E_e - v), R_g,
+    RI_ext))) r_m``;
+  - Jacobian ``fma(g_e, -C, g_i (-C)) + (-r_m)`` with ``C = r_m R_g`` (as XLA folds it);
+  - update ``fma(h, f, v)``.
+
+  The spike test ``((V - V_th) / 10) >= 0`` that BrainPy writes is ``V >= V_th`` exactly (the
+  sign of an exact difference, a positive factor), and its reset ``V + (-10)`` is ``V - jump``.
+
+* ``fused-update`` (float32): ``ieee`` with ``v + h f`` rounded once: refsim 0.1's
+  ``fused_update=True``, its partial emulation of XLA, kept for comparisons.
 
 Step order, ``schedule='brainpy'`` (BrainPy 2.9's ``LIFRef`` + ``AlignPostProj``; spikes act
 one step later). State before step k: V, g_e, g_i, t_last (initially -1e7 ms); t_k = k dt in
@@ -67,40 +89,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import elementary
 from .params import Config
 
-__all__ = ["Constants", "exprel", "fma_f32"]
-
-
-def exprel(z):
-    """(exp(z) - 1) / z elementwise in the dtype of ``z``, with exprel(0) = 1.
-
-    ``expm1`` keeps the result accurate for small |z|; the only special point is z = 0 exactly.
-    """
-    z = np.asarray(z)
-    out = np.ones_like(z)
-    return np.divide(np.expm1(z), z, out=out, where=z != 0)
-
-
-def fma_f32(a, b, c):
-    """round32(a * b + c) with a single rounding, for float32 arrays (a fused multiply-add).
-
-    XLA on CPU contracts BrainPy's ``v + (dt*phi) * f`` into one FMA; NumPy has no FMA, so it is
-    emulated exactly: the float32 product is exact in float64, the float64 sum is rounded *to
-    odd* (TwoSum residual, then the last bit forced odd when inexact), and rounding that to
-    float32 is then correctly rounded (Boldo & Melquiond 2008: 53 >= 24 + 2 bits).
-    """
-    a, b, c = (np.asarray(x, dtype=np.float64) for x in (a, b, c))
-    p = a * b
-    s = p + c
-    bb = s - p
-    err = (p - (s - bb)) + (c - bb)
-    bits = s.view(np.int64)
-    even = (bits & 1) == 0
-    # move one ulp toward the exact value: up in magnitude if err has s's sign, else down
-    toward = np.where((err > 0) == (s > 0), 1, -1)
-    bits = np.where((err != 0) & even, bits + toward, bits)
-    return bits.view(np.float64).astype(np.float32)
+__all__ = ["Constants"]
 
 
 @dataclass(frozen=True)
@@ -110,8 +102,13 @@ class Constants:
     Derived constants (computed once, never inside the loop):
 
     * ``a_e``, ``a_i``: the step factor of the conductance update g <- g + a * ((-g) / tau),
-      a = dt * exprel(-dt/tau) for ``exp_euler``, a = dt for ``euler``.
+      a = dt * exprel(dt * ((-1) / tau)) for ``exp_euler`` (the ``expm1`` of
+      ``config.expm1``, :func:`refsim.elementary.exprel`), a = dt for ``euler``.
     * ``jump``: V_th - V_reset, the soft-reset decrement.
+    * ``r_m``, ``r_e``, ``r_i``: 1/tau_m, 1/tau_e, 1/tau_i rounded to the float type, and
+      ``C = r_m * R_g``: the constants of ``arithmetic='xla'``.
+    * ``xla``: ``arithmetic == 'xla'``; ``fused_update``: v + h f is one FMA (``xla`` or
+      ``fused-update``).
     """
 
     dtype: np.dtype
@@ -134,12 +131,18 @@ class Constants:
     a_e: np.floating
     a_i: np.floating
     jump: np.floating
+    r_m: np.floating
+    r_e: np.floating
+    r_i: np.floating
+    C: np.floating
     t_last_init: np.floating
     exp_euler: bool
     soft_reset: bool
     strict_threshold: bool
     brainpy_schedule: bool
     fused_update: bool
+    xla: bool
+    expm1: str
 
     @classmethod
     def from_config(cls, c: Config) -> "Constants":
@@ -149,7 +152,7 @@ class Constants:
 
         def step_factor(tau):
             # the Jacobian of (-g)/tau is (-1)/tau, as autodiff evaluates it
-            return dt * exprel(dt * (f(-1) / f(tau)))[()] if exp_euler else dt
+            return dt * elementary.exprel(dt * (f(-1) / f(tau)), c.expm1) if exp_euler else dt
 
         return cls(
             dtype=np.dtype(c.dtype), n_exc=c.n_exc, n_neurons=c.n_neurons, dt=dt,
@@ -160,7 +163,9 @@ class Constants:
             jump=f(c.V_th) - f(c.V_reset), t_last_init=f(-1e7),
             exp_euler=exp_euler, soft_reset=c.reset == "soft",
             strict_threshold=c.threshold_test == ">", brainpy_schedule=c.schedule == "brainpy",
-            fused_update=c.fused_update,
+            r_m=f(1) / f(c.tau_m), r_e=f(1) / f(c.tau_e), r_i=f(1) / f(c.tau_i),
+            C=(f(1) / f(c.tau_m)) * f(c.R_g),
+            fused_update=c.arithmetic != "ieee", xla=c.arithmetic == "xla", expm1=c.expm1,
         )
 
     def step_times(self, n_steps: int) -> np.ndarray:

@@ -52,6 +52,8 @@ CHOICES = {
     "reset": ("soft", "hard"),
     "threshold_test": (">=", ">"),
     "dtype": ("float32", "float64"),
+    "expm1": ("portable", "xla", "libm"),
+    "arithmetic": ("ieee", "fused-update", "xla"),
 }
 
 
@@ -117,7 +119,8 @@ class Config:
     reset: str = _p("-", "soft: V <- V - (V_th - V_reset) | hard: V <- V_reset")
     threshold_test: str = _p("-", "'>=' (V >= V_th spikes) | '>' (V > V_th spikes)")
     dtype: str = _p("-", "float32 | float64: the float type of all state and arithmetic")
-    fused_update: bool = _p("-", "round V* = v + (dt*phi)*f once (fused multiply-add), as XLA on CPU does; float32 only")
+    arithmetic: str = _p("-", "how the step's formulas are rounded: ieee (each operation as the specification writes it) | xla (BrainPy's expressions as XLA:CPU compiles them: divisions by time constants become products with float32 reciprocals, five multiply-adds are fused; float32 only) | fused-update (ieee, with v + h*f rounded once: refsim 0.1's fused_update; float32 only)")
+    expm1: str = _p("-", "the expm1 of exp_euler and of the derived constants: portable (refsim.elementary, the same bits on every machine) | xla (XLA:CPU's float32 expm1, emulated exactly: what BrainPy computes; float32 only) | libm (the C library's: machine-dependent, for comparisons with C simulators)")
     dt: float = _p("ms", "time step")
     duration: float = _p("ms", "simulated time; must be a whole number of steps")
 
@@ -152,12 +155,27 @@ class Config:
         """The Config of :meth:`to_dict`'s output (values converted by :func:`coerce`)."""
         if not isinstance(d, dict):
             raise ConfigError(f"config dict = {type(d).__name__}: allowed a dict of field values")
+        if "expm1" not in d and "fused_update" in d:
+            d = _from_refsim_01(d)
         names = {f.name for f in dataclasses.fields(cls)}
         missing = sorted(names - set(d))
         unknown = sorted(set(d) - names)
         if missing or unknown:
             raise ConfigError(f"config dict: missing fields {missing}, unknown fields {unknown}")
         return cls(**{k: coerce(k, v) for k, v in d.items()})
+
+
+def _from_refsim_01(d: dict[str, Any]) -> dict[str, Any]:
+    """A config dict written by refsim 0.1 in this version's terms: 0.1 called the machine's own
+    expm1 (``expm1='libm'``) and had a boolean ``fused_update``."""
+    d = dict(d)
+    fused = d.pop("fused_update")
+    if fused not in (True, False):  # 0.1 wrote a JSON boolean
+        raise ConfigError(f"fused_update = {reprlib.repr(fused)}: allowed True or False "
+                          "(a refsim 0.1 config)")
+    d["arithmetic"] = "fused-update" if fused else "ieee"
+    d["expm1"] = "libm"
+    return d
 
 
 def describe_fields() -> list[tuple[str, str, str]]:
@@ -292,8 +310,12 @@ def _validate(c: Config) -> None:
         fail("duration", f"a whole positive multiple of dt = {c.dt} ms (duration/dt = {ratio!r})")
     if c.dtype == "float32" and round(ratio) >= 2**24:
         fail("duration", f"fewer than 2**24 steps in float32 (step times must be exact integers times dt)")
-    if c.fused_update and c.dtype != "float32":
-        fail("fused_update", "False unless dtype = 'float32' (emulated exactly through float64)")
+    if c.arithmetic != "ieee" and c.dtype != "float32":
+        fail("arithmetic", "'ieee' unless dtype = 'float32' (fused multiply-adds are emulated "
+                           "exactly through float64)")
+    if c.expm1 == "xla" and c.dtype != "float32":
+        fail("expm1", "'portable' or 'libm' unless dtype = 'float32' (XLA's float32 expm1 is "
+                      "emulated; its float64 one is not)")
     if c.conn_rule == "bernoulli" and c.multapses:
         fail("multapses", "False for the bernoulli rule (one Bernoulli trial per ordered pair)")
     # fixed-degree rules: enough candidates for k draws (without multapses), and at least one

@@ -14,7 +14,8 @@ integrator            exponential Euler          exponential Euler            fo
 threshold test        V >= V_th                  V >= V_th                    V > V_th
 schedule              brainpy                    brainpy                      brette
 float type            float32                    float64                      float64
-V update rounding     once (FMA, as XLA)         twice                        twice
+arithmetic            xla (BrainPy's, as XLA)    ieee                         ieee
+expm1                 XLA's float32 (emulated)   portable (refsim's)          portable (not used)
 ===================== ========================== ============================ ===========================
 
 Provenance
@@ -24,7 +25,8 @@ Provenance
     (brainpy 2.9.0, brainstate 0.6.0, brainunit 0.6.0). ``R`` keeps its default of 1 ohm while
     the weights are in mS, so the synapses are 1000x weaker than in the classic model: every
     neuron is driven to V_inf = -40 mV, above threshold, and fires tonically near 50 Hz.
-    float32, BrainPy's RNG rule and step order, so that the raster matches BrainPy's.
+    float32, BrainPy's RNG rule and step order, and its arithmetic as XLA:CPU compiles it
+    (``arithmetic='xla'``, ``expm1='xla'``), so that the raster matches BrainPy's bit for bit.
 ``tutorial-normalized``
     What the tutorial's text describes: the Vogels & Abbott (2005) network with conductances
     in units of the leak conductance, otherwise identical to ``tutorial`` (float64).
@@ -53,7 +55,7 @@ _TUTORIAL = dict(
     V0_mean=-55.0, V0_std=2.0,
     g_e0_mean=0.0, g_e0_std=0.0, g_i0_mean=0.0, g_i0_std=0.0,
     schedule="brainpy", integrator="exp_euler", reset="soft", threshold_test=">=",
-    dtype="float32", fused_update=True, dt=0.1, duration=1000.0,
+    dtype="float32", arithmetic="xla", expm1="xla", dt=0.1, duration=1000.0,
 )
 
 PRESETS: dict[str, tuple[str, dict]] = {
@@ -63,7 +65,7 @@ PRESETS: dict[str, tuple[str, dict]] = {
     ),
     "tutorial-normalized": (
         "the tutorial as its text describes it: weights in units of g_L, asynchronous-irregular, float64",
-        {**_TUTORIAL, "R_g": 1.0, "dtype": "float64", "fused_update": False},
+        {**_TUTORIAL, "R_g": 1.0, "dtype": "float64", "arithmetic": "ieee", "expm1": "portable"},
     ),
     "brette2007-coba": (
         "Brette et al. 2007 benchmark 1 (Vogels & Abbott COBA): Bernoulli p=0.02, no drive, forward Euler, hard reset",
@@ -72,7 +74,7 @@ PRESETS: dict[str, tuple[str, dict]] = {
          "V0_mean": -65.0, "V0_std": 5.0,
          "g_e0_mean": 4.0, "g_e0_std": 1.5, "g_i0_mean": 20.0, "g_i0_std": 12.0,
          "schedule": "brette", "integrator": "euler", "reset": "hard", "threshold_test": ">",
-         "dtype": "float64", "fused_update": False},
+         "dtype": "float64", "arithmetic": "ieee", "expm1": "portable"},
     ),
 }
 

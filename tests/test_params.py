@@ -13,10 +13,12 @@ from refsim import ConfigError
     ("n_exc", -1, "n_exc = -1: allowed n_exc >= 0"),
     ("V_th", float("nan"), "V_th = nan: allowed a finite number"),
     ("reset", "medium", "reset = 'medium': allowed one of 'soft', 'hard'"),
-    ("fused_update", True, None),
+    ("arithmetic", "xla", "arithmetic = 'xla': allowed 'ieee' unless dtype = 'float32'"),
+    ("expm1", "xla", "expm1 = 'xla': allowed 'portable' or 'libm' unless dtype = 'float32'"),
+    ("expm1", "fast", "expm1 = 'fast': allowed one of 'portable', 'xla', 'libm'"),
 ])
 def test_bad_values_raise_config_error_naming_the_field(field, value, message):
-    base = "tutorial-normalized" if field == "fused_update" else "tutorial"
+    base = "tutorial-normalized" if field in ("arithmetic", "expm1") else "tutorial"
     with pytest.raises(ConfigError) as e:
         refsim.get_preset(base, **{field: value})
     assert str(e.value).startswith(field)
@@ -43,3 +45,18 @@ def test_presets_have_the_spec_values():
     assert (t.RI_ext, b.RI_ext, b.w_e, b.w_i) == (20.0, 0.0, 0.6, 6.7)
     assert (b.reset, b.integrator, b.threshold_test, b.schedule) == ("hard", "euler", ">", "brette")
     assert int(t.p_conn * t.n_neurons) == 80 and t.n_steps == 10000
+
+
+def test_config_dicts_of_refsim_01_still_load():
+    """Result files of refsim 0.1 store a config with ``fused_update`` and no ``expm1``: they
+    load as what 0.1 computed (the machine's own expm1, and v + h*f fused or not)."""
+    for preset, fused, arithmetic in (("tutorial", True, "fused-update"),
+                                      ("tutorial-normalized", False, "ieee")):
+        d = refsim.get_preset(preset).to_dict()
+        del d["arithmetic"], d["expm1"]
+        d["fused_update"] = fused
+        cfg = refsim.Config.from_dict(d)
+        assert (cfg.arithmetic, cfg.expm1) == (arithmetic, "libm")
+    d["fused_update"] = "maybe"
+    with pytest.raises(ConfigError, match="fused_update = 'maybe': allowed"):
+        refsim.Config.from_dict(d)

@@ -180,7 +180,7 @@ def test_reversal_potentials_on_the_wrong_side_of_the_threshold_warn_once_each()
     (dict(preset="tutorial-normalized", dt=1e-300), "duration = 1000.0: allowed fewer than 2**31 steps"),
     (dict(preset="tutorial", tau_e=1e-46), "tau_e = 1e-46: allowed tau_e >= 1.4e-45 ms"),
     (dict(preset="tutorial", E_e=1e39), "E_e = 1e+39: allowed |E_e| <= 3.402823e+38"),
-    (dict(preset="tutorial", V0_mean=1e308, V0_std=1e308, dtype="float64", fused_update=False),
+    (dict(preset="tutorial", V0_mean=1e308, V0_std=1e308, dtype="float64", arithmetic="ieee", expm1="portable"),
      None),  # accepted by Config; the draws overflow in simulate (next test)
 ])
 def test_configs_that_would_hang_overflow_or_lose_precision_are_refused(kw, message):
@@ -347,7 +347,7 @@ def test_nonfinite_state_is_detected_at_the_exact_step(schedule, preset, dtype, 
     bad_step = {"brette": 1019, "brainpy": 1018}[schedule] - (896 if dtype == "float32" else 0)
     n_steps = 1100 if dtype == "float64" else 200
     cfg = refsim.get_preset(preset, n_exc=6, n_inh=2, p_conn=0.0, RI_ext=0.0, R_g=0.0, integrator="euler",
-                            tau_e=0.25, dt=0.75, duration=n_steps * 0.75, dtype=dtype, fused_update=False)
+                            tau_e=0.25, dt=0.75, duration=n_steps * 0.75, dtype=dtype, arithmetic="ieee", expm1="portable")
     g = np.zeros(8)
     g[[2, 5]] = 1.0
     V = np.full(8, -60.0)

@@ -49,7 +49,7 @@ def test_conductance_decays_exactly_exponentially():
 def test_first_spike_time_from_reset(dtype):
     """t* = tau_m ln((V_inf - V_reset)/(V_inf - V_th)) = 20 ln 2 = 13.86 ms for V_inf = -40 mV,
     to within one step (plus the step's own delay in the brainpy schedule)."""
-    cfg = one_neuron(RI_ext=20.0, V0_mean=-60.0, V0_std=0.0, dtype=dtype, fused_update=False)
+    cfg = one_neuron(RI_ext=20.0, V0_mean=-60.0, V0_std=0.0, dtype=dtype, arithmetic="ieee", expm1="portable")
     r = refsim.simulate(cfg, seed=0, progress=False)
     t_star = 20.0 * math.log(20.0 / 10.0)
     assert abs(t_star - 13.8629) < 1e-4
@@ -62,7 +62,7 @@ def test_refractory_clamp_length_in_steps(dtype, expected):
     """After a spike V stays clamped while (t_k - t_last) < tau_ref in the float type: 49 steps,
     occasionally 50 where k*dt rounds below 5 ms (MODEL.md section 3, step 6)."""
     # hard reset and a drive that crosses threshold in one step: ISI = clamp length + 1
-    cfg = one_neuron(RI_ext=1e4, V0_mean=-60.0, V0_std=0.0, dtype=dtype, fused_update=False,
+    cfg = one_neuron(RI_ext=1e4, V0_mean=-60.0, V0_std=0.0, dtype=dtype, arithmetic="ieee", expm1="portable",
                      reset="hard", duration=1000.0)
     r = refsim.simulate(cfg, seed=0, record=[0], progress=False)
     isi = np.diff(r.spike_steps)

@@ -28,16 +28,17 @@ Arithmetic
 ----------
 No ``fastmath``: IEEE division, denormals kept. NVVM contracts ``a * b + c`` into a fused
 multiply-add by default even without fastmath; every product that feeds a sum is therefore
-written ``mul(a, b)``, libdevice's ``__nv_dmul_rn``/``__nv_fmul_rn``, which is never contracted,
-and ``fused_update`` uses ``cuda.fma``. ``expm1`` is libdevice's ``__nv_expm1``/``__nv_expm1f``,
-which can differ from glibc's in the last ulp: on a GPU the rasters agree with the CPU engines
-spike for spike until such an ulp first decides a threshold crossing, and statistically after
-(the tolerance table in README.md).
+written ``mul(a, b)`` (:func:`refsim.elementary.mul`), which is libdevice's
+``__nv_dmul_rn``/``__nv_fmul_rn`` on a device and never contracted; ``fused_update`` is
+:func:`refsim.elementary.fma32` (``__fmaf_rn``). ``expm1`` is refsim's own
+(:mod:`refsim.elementary`, registered with numba-cuda by :func:`_register_elementary`): the
+same function objects as the CPU engines, built from the same IEEE operations, so a GPU gives
+the oracle's bits (``expm1='libm'`` alone means the device's own, libdevice's ``expm1``).
 
-Under the simulator, ``mul`` is ``*`` on NumPy scalars, ``fma`` is :func:`refsim.model.fma_f32`
-and ``expm1`` is ``np.expm1`` (the C library's): the arithmetic is the oracle's, so the
-simulator tests demand identical rasters and thereby check everything else (indexing, step
-order, pull order, spike compaction, chunking).
+Under the simulator the kernels are Python on NumPy scalars and call the NumPy forms of the
+same functions: the arithmetic is the oracle's, so the simulator tests demand identical rasters
+and thereby check everything else (indexing, step order, pull order, spike compaction,
+chunking).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ try:  # the kernels must see ``cuda`` as a module global: the simulator swaps it
 except ImportError:  # numba without its CUDA target; require_cuda() says so when asked
     cuda = libdevice = None
 
-from ..model import Constants, fma_f32
+from ..model import Constants
 from ..params import ConfigError
 from ..state import State
 
@@ -100,59 +101,97 @@ def transpose(indptr, indices, counts, n_exc):
             np.ascontiguousarray(in_cnt))
 
 
-def _arithmetic(f32: bool, sim: bool):
-    """The three operations whose device and simulator forms differ, as device functions:
-    ``mul`` (a product never contracted into an FMA), ``fma`` (one rounding) and ``expm1``."""
-    if sim:  # Python on NumPy scalars: the oracle's arithmetic
-        @cuda.jit(device=True)
-        def mul(a, b):
-            return a * b
+_registered = []
 
-        @cuda.jit(device=True)
-        def fma(a, b, addend):
-            return fma_f32(a, b, addend)[()]
 
-        @cuda.jit(device=True)
-        def expm1(z):
-            return np.expm1(z)
-    else:
-        if f32:
-            @cuda.jit(device=True)
-            def mul(a, b):
-                return libdevice.fmul_rn(a, b)
-        else:
-            @cuda.jit(device=True)
-            def mul(a, b):
-                return libdevice.dmul_rn(a, b)
+def _register_elementary():
+    """Teach numba-cuda the primitives of :mod:`refsim.elementary` as device operations, and
+    its algorithms as device functions (once per process; the simulator needs none of it: there
+    the kernels are Python and call the NumPy forms)."""
+    if _registered:
+        return
+    from numba import types
+    from numba.cuda.extending import overload, register_jitable
 
-        @cuda.jit(device=True)
-        def fma(a, b, addend):
-            return cuda.fma(a, b, addend)
+    from .. import elementary as el
 
-        @cuda.jit(device=True)
-        def expm1(z):
-            return math.expm1(z)
-    return mul, fma, expm1
+    f32 = types.float32
+
+    @overload(el.mul, target="cuda")
+    def _mul(a, b):  # products that NVVM may not contract into an FMA
+        if a == b == f32:
+            return lambda a, b: libdevice.fmul_rn(a, b)
+        return lambda a, b: libdevice.dmul_rn(types.float64(a), types.float64(b))
+
+    @overload(el.select, target="cuda")
+    def _select(cond, a, b):
+        return lambda cond, a, b: a if cond else b
+
+    @overload(el.trunc, target="cuda")
+    def _trunc(x):
+        return lambda x: types.float64(types.int32(x))
+
+    @overload(el.pow2, target="cuda")
+    def _pow2(t):
+        return lambda t: libdevice.longlong_as_double((types.int64(t) + 1023) << 52)
+
+    @overload(el.f64, target="cuda")
+    def _f64(x):
+        return lambda x: types.float64(x)
+
+    @overload(el.f32, target="cuda")
+    def _f32(x):
+        return lambda x: types.float32(x)
+
+    @overload(el.fma32, target="cuda")
+    def _fma32(a, b, c):  # float64 is never fused (Config), but both branches are compiled
+        if a == b == c == f32:
+            return lambda a, b, c: libdevice.fmaf_rn(a, b, c)
+        return lambda a, b, c: libdevice.fma_rn(a, b, c)
+
+    from .numba_primitives import JITTED
+    for fn in JITTED:
+        register_jitable(fn)
+    _registered.append(True)
+
+
+def _exprel(c: Constants, sim: bool):
+    """exprel of the run's float type and ``expm1`` choice: refsim.elementary's own functions,
+    the ones the CPU engines call; ``libm`` means the machine's own expm1 (libdevice's on a
+    device, the C library's in the simulator)."""
+    from .. import elementary as el
+    if c.expm1 == "portable":
+        return el.exprel_f32 if c.dtype == np.float32 else el.exprel_f64
+    if c.expm1 == "xla":
+        return el.exprel_xla_f32
+    if sim:
+        return lambda z: el.exprel(z, "libm")
+    one = c.dtype.type(1)
+
+    @cuda.jit(device=True)
+    def exprel_device(z):
+        return math.expm1(z) / z if z != 0 else one
+    return exprel_device
 
 
 def _kernels(c: Constants, sim: bool):
     """Compile the step kernels of one run; constants become compile-time constants."""
-    mul, fma, expm1 = _arithmetic(c.dtype == np.float32, sim)
+    from ..elementary import fma32 as fma, mul
+    if not sim:
+        _register_elementary()
+    exprel = _exprel(c, sim)
     zero, one = c.dtype.type(0), c.dtype.type(1)
     n, n_exc = c.n_neurons, c.n_exc
     dt, V_rest, V_th, V_reset, tau_m, tau_ref = c.dt, c.V_rest, c.V_th, c.V_reset, c.tau_m, c.tau_ref
     RI_ext, R_g, E_e, E_i, w_e, w_i = c.RI_ext, c.R_g, c.E_e, c.E_i, c.w_e, c.w_i
     tau_e, tau_i, a_e, a_i, jump = c.tau_e, c.tau_i, c.a_e, c.a_i, c.jump
+    r_m, r_e, r_i, minus_C = c.r_m, c.r_e, c.r_i, -c.C
     exp_euler, soft_reset, strict = c.exp_euler, c.soft_reset, c.strict_threshold
-    fused = c.fused_update
+    fused, xla = c.fused_update, c.xla
 
     @cuda.jit(device=True)
     def spike_test(v):
         return v > V_th if strict else v >= V_th
-
-    @cuda.jit(device=True)
-    def exprel(z):
-        return expm1(z) / z if z != 0 else one
 
     @cuda.jit(device=True)
     def pull(spiking, lo, hi, w, in_src, in_cnt):
@@ -163,15 +202,29 @@ def _kernels(c: Constants, sim: bool):
         return x
 
     @cuda.jit(device=True)
-    def integrate_conductance(g, tau, a):
+    def integrate_conductance(g, tau, r, a):
+        if xla:
+            return fma(-mul(g, r), a, g)
         return g + mul(a, (-g) / tau)
 
     @cuda.jit(device=True)
+    def membrane_rhs(v, g_e, g_i):
+        if xla:
+            current = fma(mul(g_i, E_i - v), R_g, fma(mul(g_e, E_e - v), R_g, RI_ext))
+            return mul((V_rest - v) + current, r_m)
+        return ((V_rest - v) + ((RI_ext + mul(R_g, g_e * (E_e - v))) + mul(R_g, g_i * (E_i - v)))) / tau_m
+
+    @cuda.jit(device=True)
+    def membrane_jacobian(g_e, g_i):
+        if xla:
+            return fma(g_e, minus_C, mul(g_i, minus_C)) + (-r_m)
+        return -(one + (mul(R_g, g_e) + mul(R_g, g_i))) / tau_m
+
+    @cuda.jit(device=True)
     def integrate_voltage(v, g_e, g_i):
-        f = ((V_rest - v) + ((RI_ext + mul(R_g, g_e * (E_e - v))) + mul(R_g, g_i * (E_i - v)))) / tau_m
+        f = membrane_rhs(v, g_e, g_i)
         if exp_euler:
-            J = -(one + (mul(R_g, g_e) + mul(R_g, g_i))) / tau_m
-            h = dt * exprel(mul(dt, J))  # mul: libdevice's expm1 must not fuse dt * J
+            h = dt * exprel(mul(dt, membrane_jacobian(g_e, g_i)))
         else:
             h = dt
         return fma(h, f, v) if fused else v + mul(h, f)
@@ -205,8 +258,8 @@ def _kernels(c: Constants, sim: bool):
         x_e = pull(spk_prev, in_ptr[j], in_split[j], w_e, in_src, in_cnt)
         x_i = pull(spk_prev, in_split[j], in_ptr[j + 1], w_i, in_src, in_cnt)
         # 3. conductances
-        ge = integrate_conductance(g_e[j], tau_e, a_e) + x_e
-        gi = integrate_conductance(g_i[j], tau_i, a_i) + x_i
+        ge = integrate_conductance(g_e[j], tau_e, r_e, a_e) + x_e
+        gi = integrate_conductance(g_i[j], tau_i, r_i, a_i) + x_i
         g_e[j] = ge
         g_i[j] = gi
         # 4. reset
@@ -236,8 +289,8 @@ def _kernels(c: Constants, sim: bool):
             v = V_reset
         else:
             v = integrate_voltage(V[j], g_e[j], g_i[j])
-        g_e[j] = integrate_conductance(g_e[j], tau_e, a_e)
-        g_i[j] = integrate_conductance(g_i[j], tau_i, a_i)
+        g_e[j] = integrate_conductance(g_e[j], tau_e, r_e, a_e)
+        g_i[j] = integrate_conductance(g_i[j], tau_i, r_i, a_i)
         # 3. spikes; 5. reset
         s = spike_test(v)
         spk[j] = s

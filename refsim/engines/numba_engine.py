@@ -1,12 +1,18 @@
-"""The Numba engine: the NumPy engine's step functions as compiled loops, one neuron at a time.
+"""The Numba engine: the NumPy engine's step functions as compiled loops over neurons.
 
 Every function mirrors its namesake in :mod:`refsim.engines.numpy_engine` and performs the same
 floating-point operations in the same order, so the two engines give bit-identical rasters (the
-tests check this). What differs is only what a loop allows and an array expression does not:
+tests check this). The elementary functions are not mirrored but shared: this engine compiles
+the very functions of :mod:`refsim.elementary` that the oracle calls on arrays
+(:mod:`refsim.engines.numba_primitives`). What differs is only what a loop allows and an array
+expression does not:
 
-* steps 3-7 of a step are fused into one pass over the neurons (each neuron's update reads only
-  its own state and the scattered input, so the order of neurons does not matter);
-* refractory neurons skip the voltage update whose result the clamp would discard;
+* the neurons are updated in blocks of :data:`BLOCK`, each in three vectorizable passes (no
+  call, no branch on data: the choices of the oracle's ``np.where`` are LLVM ``select``
+  instructions): (a) steps 3-5 up to the Jacobian, (b) the step factors h, (c) steps 5-7;
+* the step factors of a block whose arguments dt*J all lie in |z| < 0.5 ln 2 use the k = 0 arm
+  of refsim's expm1 alone (:func:`refsim.elementary.expm1_near_f64`: the same bits, a third of
+  the work); any other block evaluates the whole function;
 * the spikes of a step are kept as an ascending list of neuron indices, which is step 1 of the
   next step (``spike_test`` of V after step 7 is exactly the spikes recorded in step 7);
 * the scatter buffers x_e, x_i are zeroed by the neuron that consumes them.
@@ -23,55 +29,84 @@ from collections import namedtuple
 from dataclasses import fields
 
 import numpy as np
-from numba import njit
-from numba.core.extending import intrinsic
+from numba import njit, types
+from numba.core.extending import overload
 
+from .. import elementary as el
 from ..model import Constants
 from ..state import State
+from . import numba_primitives  # noqa: F401  (registers refsim.elementary with Numba)
+from .numba_primitives import fma32
 
-__all__ = ["spike_test", "exprel", "fma_f32", "scatter", "integrate_conductance",
-           "membrane_rhs", "membrane_jacobian", "step_factor", "advance", "integrate_voltage",
-           "reset", "step_brainpy", "step_brette", "run_steps",
-           "kernel_constants"]
+__all__ = ["spike_test", "step_factors", "scatter", "integrate_conductance",
+           "membrane_rhs", "membrane_jacobian", "advance", "reset", "step_brainpy",
+           "step_brette", "run_steps", "kernel_constants", "BLOCK", "EXPM1_CODES"]
 
 _jit = njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
+#: How refsim.elementary's functions are compiled (numba_primitives): inlined by LLVM into the
+#: loops that call them (``forceinline``), with no zero-division checks that would branch.
+_INLINED = {"forceinline": True, "error_model": "numpy"}
 
-#: Constants as a namedtuple Numba can pass (a frozen dataclass it cannot), plus ``one`` in the
-#: float type: Numba types ``1 + float32`` as float64, where NumPy keeps float32 (NEP 50).
+#: Neurons per block of the neuron passes: the scratch of a block stays in the L1 cache.
+BLOCK = 256
+
+#: ``Constants.expm1`` as the integer the compiled code branches on (once per block).
+EXPM1_CODES = {name: code for code, name in enumerate(el.IMPLEMENTATIONS)}
+_PORTABLE, _XLA, _LIBM = (EXPM1_CODES[name] for name in ("portable", "xla", "libm"))
+
+#: Constants as a namedtuple Numba can pass (a frozen dataclass it cannot), with ``expm1`` as
+#: its integer code and ``one`` in the float type: Numba types ``1 + float32`` as float64, where
+#: NumPy keeps float32 (NEP 50).
 KernelConstants = namedtuple(
     "KernelConstants", [f.name for f in fields(Constants) if f.name != "dtype"] + ["one"])
 
 
 def kernel_constants(c: Constants) -> KernelConstants:
     """The scalars of ``c`` as a :data:`KernelConstants` tuple."""
-    return KernelConstants(*(getattr(c, name) for name in KernelConstants._fields[:-1]),
-                           one=c.dtype.type(1))
+    values = {name: getattr(c, name) for name in KernelConstants._fields[:-1]}
+    values["expm1"] = EXPM1_CODES[c.expm1]
+    return KernelConstants(**values, one=c.dtype.type(1))
 
+
+# -- exprel, by float type: refsim.elementary's functions, chosen when Numba types the call --
+
+def _exprel_portable(z):
+    """exprel_f32 or exprel_f64 by the type of z."""
+
+
+def _exprel_portable_near(z):
+    """exprel_near_f32 or exprel_near_f64 by the type of z (|z| < NEAR_LIMIT)."""
+
+
+def _exprel_xla(z):
+    """exprel_xla_f32 (float32 only: Config refuses expm1='xla' in float64)."""
+
+
+@overload(_exprel_portable, jit_options=_INLINED)
+def _ov_exprel_portable(z):
+    return (lambda z: el.exprel_f32(z)) if z == types.float32 else (lambda z: el.exprel_f64(z))
+
+
+@overload(_exprel_portable_near, jit_options=_INLINED)
+def _ov_exprel_portable_near(z):
+    if z == types.float32:
+        return lambda z: el.exprel_near_f32(z)
+    return lambda z: el.exprel_near_f64(z)
+
+
+@overload(_exprel_xla, jit_options=_INLINED)
+def _ov_exprel_xla(z):
+    if z == types.float32:
+        return lambda z: el.exprel_xla_f32(z)
+    return lambda z: z * np.nan  # unreachable: no float64 emulation of XLA exists
+
+
+# -- the step functions, one neuron at a time ---------------------------------------------
 
 @_jit
 def spike_test(v, c):
     """v > V_th or v >= V_th, by ``threshold_test``."""
     return v > c.V_th if c.strict_threshold else v >= c.V_th
-
-
-@_jit
-def exprel(z, c):
-    """(exp(z) - 1) / z with exprel(0) = 1, as :func:`refsim.model.exprel` (the same libm
-    ``expm1``/``expm1f`` NumPy calls)."""
-    return np.expm1(z) / z if z != 0 else c.one
-
-
-@intrinsic
-def fma_f32(typingctx, a, b, addend):
-    """round(a * b + addend) with a single rounding: :func:`refsim.model.fma_f32` for scalars.
-
-    Emitted as LLVM's ``llvm.fma`` (one ``vfmadd`` instruction on x86-64 with FMA, a correctly
-    rounded libm ``fmaf`` call elsewhere). IEEE 754 defines the fused multiply-add as exactly the
-    single rounding that the NumPy engine emulates with round-to-odd, so both give the same bits.
-    """
-    def codegen(context, builder, signature, args):
-        return builder.fma(*args)
-    return a(a, b, addend), codegen
 
 
 @_jit
@@ -85,47 +120,110 @@ def scatter(spikes, lo, hi, w, indptr, indices, counts, x):
 
 
 @_jit
-def integrate_conductance(g, tau, a):
-    """One step of dg/dt = -g/tau: g + a * ((-g) / tau)."""
+def integrate_conductance(g, tau, r, a, c):
+    """One step of dg/dt = -g/tau: g + a * ((-g) / tau), or fma(-(g * r), a, g) for ``xla``."""
+    if c.xla:
+        return fma32(-(g * r), a, g)
     return g + a * ((-g) / tau)
 
 
 @_jit
 def membrane_rhs(v, g_e, g_i, c):
     """f = dV/dt at v (mV/ms)."""
+    if c.xla:
+        current = fma32(g_i * (c.E_i - v), c.R_g, fma32(g_e * (c.E_e - v), c.R_g, c.RI_ext))
+        return ((c.V_rest - v) + current) * c.r_m
     return ((c.V_rest - v) + ((c.RI_ext + c.R_g * (g_e * (c.E_e - v))) + c.R_g * (g_i * (c.E_i - v)))) / c.tau_m
 
 
 @_jit
 def membrane_jacobian(g_e, g_i, c):
     """J = df/dv (1/ms)."""
+    if c.xla:
+        return fma32(g_e, -c.C, g_i * -c.C) + (-c.r_m)
     return -(c.one + (c.R_g * g_e + c.R_g * g_i)) / c.tau_m
 
 
+# The passes below run over one block of neurons, given as array views, with the index j from
+# 0: LLVM then knows that j is never negative (Numba wraps negative indices around), so that the
+# accesses are consecutive and the loop vectorizes.
+
 @_jit
-def step_factor(J, c):
-    """h in v <- v + h * f (ms): dt * exprel(dt * J) for ``exp_euler``, dt for ``euler``."""
-    return c.dt * exprel(c.dt * J, c) if c.exp_euler else c.dt
+def _factors_portable(h, c):
+    """h[j] <- dt * exprel(dt * h[j]), refsim's portable exprel: the k = 0 arm alone when every
+    |dt * J| of the block is below 0.5 ln 2 (the same bits), else the whole function."""
+    near = True
+    for j in range(h.size):
+        near &= abs(c.dt * h[j]) < el.NEAR_LIMIT  # nan is not near
+    if near:
+        for j in range(h.size):
+            h[j] = c.dt * _exprel_portable_near(c.dt * h[j])
+    else:
+        _factors_portable_far(h, c)
+
+
+@_jit
+def _factors_portable_far(h, c):
+    for j in range(h.size):
+        h[j] = c.dt * _exprel_portable(c.dt * h[j])
+
+
+@_jit
+def _factors_xla(h, c):
+    for j in range(h.size):
+        h[j] = c.dt * _exprel_xla(c.dt * h[j])
+
+
+@_jit
+def _factors_libm(h, c):
+    for j in range(h.size):
+        z = c.dt * h[j]
+        h[j] = c.dt * (np.expm1(z) / z if z != 0 else c.one)
+
+
+@_jit
+def step_factors(h, c):
+    """h[j] <- step_factor(h[j]) for a block, in place: the Jacobian J in, dt * exprel(dt * J)
+    out for ``exp_euler`` (the expm1 of ``c.expm1``), dt for ``euler``.
+
+    The implementation is chosen once per block, outside the loops, so that each loop is
+    straight-line vector code (the libm one excepted: it calls the C library).
+    """
+    if not c.exp_euler:
+        h[:] = c.dt
+    elif c.expm1 == _PORTABLE:
+        _factors_portable(h, c)
+    elif c.expm1 == _XLA:
+        _factors_xla(h, c)
+    else:  # libm: machine-dependent on purpose
+        _factors_libm(h, c)
 
 
 @_jit
 def advance(v, h, f, c):
-    """v + h * f, rounded once (FMA) when ``fused_update``, else twice."""
-    return fma_f32(h, f, v) if c.fused_update else v + h * f
-
-
-@_jit
-def integrate_voltage(v, g_e, g_i, c):
-    """One step of the membrane equation from v with conductances g_e, g_i frozen."""
-    return advance(v, step_factor(membrane_jacobian(g_e, g_i, c), c), membrane_rhs(v, g_e, g_i, c), c)
+    """v + h * f, rounded once (FMA) for ``arithmetic`` 'xla' and 'fused-update', else twice."""
+    return fma32(h, f, v) if c.fused_update else v + h * f
 
 
 @_jit
 def reset(v, s, c):
     """Soft: v - (V_th - V_reset) if s; hard: V_reset if s."""
-    if not s:
-        return v
-    return v - c.jump if c.soft_reset else c.V_reset
+    return el.select(s, v - c.jump if c.soft_reset else c.V_reset, v)
+
+
+@_jit
+def _collect(flags, spikes):
+    """Write the indices of the set ``flags`` to ``spikes`` in ascending order; return how many.
+    ``flags`` is padded with zeros to a multiple of 8 and read 8 at a time."""
+    n = 0
+    words = flags.view(np.uint64)
+    for w in range(words.size):
+        if words[w] != 0:
+            for j in range(8 * w, 8 * w + 8):
+                if flags[j]:
+                    spikes[n] = j
+                    n += 1
+    return n
 
 
 @_jit
@@ -138,12 +236,48 @@ def _split(spikes, n_spikes, n_exc):
 
 
 @_jit
-def _step_factors(h, active, c):
-    """h[j] = step_factor(h[j]) for the active neurons: the libm ``expm1`` calls, gathered in one
-    tight loop so that the arithmetic around them stays vectorizable."""
-    for j in range(h.size):
-        if active[j]:
-            h[j] = step_factor(h[j], c)
+def _neurons_brainpy(V, g_e, g_i, t_last, t_k, c, x_e, x_i, v, f, h, flags):
+    """Steps 3-7 of BrainPy's order for one block of neurons (array views), in three passes."""
+    for j in range(V.size):
+        # 3. conductances: decay, then the jump at full weight
+        g_e[j] = integrate_conductance(g_e[j], c.tau_e, c.r_e, c.a_e, c) + x_e[j]
+        g_i[j] = integrate_conductance(g_i[j], c.tau_i, c.r_i, c.a_i, c) + x_i[j]
+        x_e[j] = 0
+        x_i[j] = 0
+        # 4. reset (step 1's spike test, per neuron)
+        v[j] = reset(V[j], spike_test(V[j], c), c)
+        # 5. (first part) the candidate's slope and Jacobian
+        f[j] = membrane_rhs(v[j], g_e[j], g_i[j], c)
+        h[j] = membrane_jacobian(g_e[j], g_i[j], c)
+    # 5. (second part) h = step_factor(J)
+    step_factors(h, c)
+    for j in range(V.size):
+        # 5.-6. the candidate replaces v unless clamped
+        V[j] = el.select((t_k - t_last[j]) < c.tau_ref, v[j], advance(v[j], h[j], f[j], c))
+        # 7. this step's spikes
+        s = spike_test(V[j], c)
+        t_last[j] = el.select(s, t_k, t_last[j])
+        flags[j] = s
+
+
+@_jit
+def _neurons_brette(V, g_e, g_i, t_last, t_k, c, f, h, flags):
+    """Steps 1-3 and 5 of Brette et al.'s order for one block of neurons (array views)."""
+    for j in range(V.size):
+        # 1. (first part) slope and Jacobian from the old values; conductances decay
+        f[j] = membrane_rhs(V[j], g_e[j], g_i[j], c)
+        h[j] = membrane_jacobian(g_e[j], g_i[j], c)
+        g_e[j] = integrate_conductance(g_e[j], c.tau_e, c.r_e, c.a_e, c)
+        g_i[j] = integrate_conductance(g_i[j], c.tau_i, c.r_i, c.a_i, c)
+    step_factors(h, c)
+    for j in range(V.size):
+        # 1.-2. the new V, or V_reset while clamped
+        vn = el.select((t_k - t_last[j]) < c.tau_ref, c.V_reset, advance(V[j], h[j], f[j], c))
+        # 3. this step's spikes; 5. reset
+        s = spike_test(vn, c)
+        V[j] = reset(vn, s, c)
+        t_last[j] = el.select(s, t_k, t_last[j])
+        flags[j] = s
 
 
 @_jit
@@ -151,67 +285,30 @@ def step_brainpy(V, g_e, g_i, t_last, t_k, indptr, indices, counts, c, spikes, n
     """One step in BrainPy's order. ``spikes[:n_spikes]`` holds step 1's result (the previous
     step's spikes) on entry and this step's spikes on return; returns their number.
 
-    ``work`` = (x_e, x_i, f, h, active): scatter buffers (all zero on entry and on return) and
-    per-neuron scratch of the voltage update, which runs in three passes over the neurons.
+    ``work`` = (x_e, x_i, v, f, h, flags): scatter buffers (all zero on entry and on return),
+    per-neuron scratch of the voltage update and the spike flags.
     """
-    x_e, x_i, f, h, active = work
+    x_e, x_i, v, f, h, flags = work
     # 2. scatter
     m = _split(spikes, n_spikes, c.n_exc)
     scatter(spikes, 0, m, c.w_e, indptr, indices, counts, x_e)
     scatter(spikes, m, n_spikes, c.w_i, indptr, indices, counts, x_i)
-    for j in range(V.size):
-        # 3. conductances: decay, then the jump at full weight
-        g_e[j] = integrate_conductance(g_e[j], c.tau_e, c.a_e) + x_e[j]
-        g_i[j] = integrate_conductance(g_i[j], c.tau_i, c.a_i) + x_i[j]
-        x_e[j] = 0
-        x_i[j] = 0
-        # 4. reset (step 1's spike test, per neuron)
-        V[j] = reset(V[j], spike_test(V[j], c), c)
-        # 5. (first part) the candidate's slope and Jacobian; 6. who is clamped
-        f[j] = membrane_rhs(V[j], g_e[j], g_i[j], c)
-        if c.exp_euler:
-            h[j] = membrane_jacobian(g_e[j], g_i[j], c)
-        active[j] = not ((t_k - t_last[j]) < c.tau_ref)
-    # 5. (second part) h = step_factor(J)
-    _step_factors(h, active, c)
-    n_new = 0
-    for j in range(V.size):
-        # 5.-6. the candidate replaces v unless clamped
-        if active[j]:
-            V[j] = advance(V[j], h[j], f[j], c)
-        # 7. this step's spikes
-        if spike_test(V[j], c):
-            t_last[j] = t_k
-            spikes[n_new] = j
-            n_new += 1
-    return n_new
+    for lo in range(0, V.size, BLOCK):
+        b = slice(lo, min(lo + BLOCK, V.size))
+        _neurons_brainpy(V[b], g_e[b], g_i[b], t_last[b], t_k, c, x_e[b], x_i[b], v[b], f[b],
+                         h[b], flags[b])
+    return _collect(flags, spikes)
 
 
 @_jit
 def step_brette(V, g_e, g_i, t_last, t_k, indptr, indices, counts, c, spikes, work):
     """One step in Brette et al.'s order; writes this step's spikes to ``spikes`` and returns
     their number. ``work`` as for :func:`step_brainpy`."""
-    x_e, x_i, f, h, active = work
-    for j in range(V.size):
-        # 1. (first part) slope and Jacobian from the old values; 2. who is clamped
-        f[j] = membrane_rhs(V[j], g_e[j], g_i[j], c)
-        if c.exp_euler:
-            h[j] = membrane_jacobian(g_e[j], g_i[j], c)
-        active[j] = not ((t_k - t_last[j]) < c.tau_ref)
-        g_e[j] = integrate_conductance(g_e[j], c.tau_e, c.a_e)
-        g_i[j] = integrate_conductance(g_i[j], c.tau_i, c.a_i)
-    _step_factors(h, active, c)
-    n_new = 0
-    for j in range(V.size):
-        # 1.-2. the new V, or V_reset while clamped
-        v = advance(V[j], h[j], f[j], c) if active[j] else c.V_reset
-        # 3. this step's spikes; 5. reset
-        s = spike_test(v, c)
-        V[j] = reset(v, s, c)
-        if s:
-            t_last[j] = t_k
-            spikes[n_new] = j
-            n_new += 1
+    x_e, x_i, v, f, h, flags = work
+    for lo in range(0, V.size, BLOCK):
+        b = slice(lo, min(lo + BLOCK, V.size))
+        _neurons_brette(V[b], g_e[b], g_i[b], t_last[b], t_k, c, f[b], h[b], flags[b])
+    n_new = _collect(flags, spikes)
     # 4. delivered at once
     m = _split(spikes, n_new, c.n_exc)
     scatter(spikes, 0, m, c.w_e, indptr, indices, counts, x_e)
@@ -237,7 +334,7 @@ def _run(V, g_e, g_i, t_last, times, k_start, k_stop, indptr, indices, counts, c
     """Steps k_start .. k_stop-1; returns the spikes as (step, neuron) int32 arrays."""
     n = V.size
     work = (np.zeros(n, V.dtype), np.zeros(n, V.dtype), np.empty(n, V.dtype),
-            np.empty(n, V.dtype), np.empty(n, np.bool_))
+            np.empty(n, V.dtype), np.empty(n, V.dtype), np.zeros(-(-n // 8) * 8, np.bool_))
     spikes = np.empty(n, np.int32)
     n_spikes = 0
     if c.brainpy_schedule:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..model import Constants, exprel, fma_f32
+from .. import elementary
+from ..model import Constants
 from ..state import State
 
 __all__ = ["spike_test", "scatter", "integrate_conductance", "membrane_rhs",
@@ -43,29 +44,51 @@ def scatter(spiking, first_row, w, conn_arrays, c: Constants):
     return x
 
 
-def integrate_conductance(g, tau, a):
-    """One step of dg/dt = -g/tau: g + a * ((-g) / tau) (a from Constants: a_e or a_i)."""
+def integrate_conductance(g, tau, r, a, c: Constants):
+    """One step of dg/dt = -g/tau (a from Constants: a_e or a_i; r = 1/tau: r_e or r_i).
+
+    ``ieee``: g + a * ((-g) / tau); ``xla``: fma(-(g * r), a, g).
+    """
+    if c.xla:
+        return elementary.fma_f32(-(g * r), a, g)
     return g + a * ((-g) / tau)
 
 
 def membrane_rhs(v, g_e, g_i, c: Constants):
-    """f = dV/dt at v (mV/ms): ((V_rest - v) + RI_ext + R_g g_e (E_e - v) + R_g g_i (E_i - v)) / tau_m."""
+    """f = dV/dt at v (mV/ms).
+
+    ``ieee``: ((V_rest - v) + ((RI_ext + R_g (g_e (E_e - v))) + R_g (g_i (E_i - v)))) / tau_m;
+    ``xla``: ((V_rest - v) + fma(g_i (E_i - v), R_g, fma(g_e (E_e - v), R_g, RI_ext))) * r_m.
+    """
+    if c.xla:
+        current = elementary.fma_f32(g_e * (c.E_e - v), c.R_g, c.RI_ext)
+        current = elementary.fma_f32(g_i * (c.E_i - v), c.R_g, current)
+        return ((c.V_rest - v) + current) * c.r_m
     return ((c.V_rest - v) + ((c.RI_ext + c.R_g * (g_e * (c.E_e - v))) + c.R_g * (g_i * (c.E_i - v)))) / c.tau_m
 
 
 def membrane_jacobian(g_e, g_i, c: Constants):
-    """J = df/dv (1/ms): -(1 + R_g g_e + R_g g_i) / tau_m."""
+    """J = df/dv (1/ms).
+
+    ``ieee``: -(1 + (R_g g_e + R_g g_i)) / tau_m; ``xla``: fma(g_e, -C, g_i (-C)) + (-r_m).
+    """
+    if c.xla:
+        return elementary.fma_f32(g_e, -c.C, g_i * -c.C) + (-c.r_m)
     return -(1 + (c.R_g * g_e + c.R_g * g_i)) / c.tau_m
 
 
 def step_factor(J, c: Constants):
-    """h in v <- v + h * f (ms): dt * exprel(dt * J) for ``exp_euler``, dt for ``euler``."""
-    return c.dt * exprel(c.dt * J) if c.exp_euler else c.dt
+    """h in v <- v + h * f (ms): dt * exprel(dt * J) for ``exp_euler``, dt for ``euler``.
+
+    exprel is :func:`refsim.elementary.exprel` with the ``expm1`` of the config (every case of
+    the function is evaluated for every neuron and one kept, as the compiled engines do).
+    """
+    return c.dt * elementary.exprel(c.dt * J, c.expm1) if c.exp_euler else c.dt
 
 
 def advance(v, h, f, c: Constants):
-    """v + h * f, rounded once (FMA) when ``fused_update``, else twice."""
-    return fma_f32(h, f, v) if c.fused_update else v + h * f
+    """v + h * f, rounded once (FMA) for ``arithmetic`` 'xla' and 'fused-update', else twice."""
+    return elementary.fma_f32(h, f, v) if c.fused_update else v + h * f
 
 
 def integrate_voltage(v, g_e, g_i, c: Constants):
@@ -86,8 +109,8 @@ def step_brainpy(state: State, t_k, conn, c: Constants):
     x_e = scatter(s[:c.n_exc], 0, c.w_e, conn, c)
     x_i = scatter(s[c.n_exc:], c.n_exc, c.w_i, conn, c)
     # 3. conductances: decay, then the jump at full weight
-    state.g_e = integrate_conductance(state.g_e, c.tau_e, c.a_e) + x_e
-    state.g_i = integrate_conductance(state.g_i, c.tau_i, c.a_i) + x_i
+    state.g_e = integrate_conductance(state.g_e, c.tau_e, c.r_e, c.a_e, c) + x_e
+    state.g_i = integrate_conductance(state.g_i, c.tau_i, c.r_i, c.a_i, c) + x_i
     # 4. reset
     v = reset(state.V, s, c)
     # 5. candidate
@@ -105,8 +128,8 @@ def step_brette(state: State, t_k, conn, c: Constants):
     """One step in Brette et al.'s order (spikes act in the same step). Returns its spikes."""
     # 1. integrate V, g_e, g_i from the old values
     V_new = integrate_voltage(state.V, state.g_e, state.g_i, c)
-    g_e = integrate_conductance(state.g_e, c.tau_e, c.a_e)
-    g_i = integrate_conductance(state.g_i, c.tau_i, c.a_i)
+    g_e = integrate_conductance(state.g_e, c.tau_e, c.r_e, c.a_e, c)
+    g_i = integrate_conductance(state.g_i, c.tau_i, c.r_i, c.a_i, c)
     # 2. refractory clamp
     refractory = (t_k - state.t_last) < c.tau_ref
     V_new = np.where(refractory, c.V_reset, V_new)
