@@ -205,6 +205,34 @@ class SimulationResult:
         m[self.spike_steps, self.spike_neurons] = True
         return m
 
+    def digest(self) -> dict[str, str]:
+        """SHA-256 digests (hex) of the raster and of the final state: what "the same bits"
+        means, in a form any simulator can compute.
+
+        * ``raster``: the spikes in order (steps non-decreasing, neurons ascending within a
+          step), as the little-endian int64 steps followed by the little-endian int32 neurons;
+        * ``state``: the final V, g_e, g_i and t_last, each as little-endian numbers of the run's
+          float type, concatenated in that order (empty for an interrupted run).
+
+        Examples
+        --------
+        >>> import refsim
+        >>> cfg = refsim.get_preset("brette2007-coba", n_exc=40, n_inh=10, duration=20.0)
+        >>> d = refsim.simulate(cfg, seed=0, progress=False).digest()
+        >>> sorted(d), len(d["raster"])
+        (['raster', 'state'], 64)
+        """
+        import hashlib
+        raster = hashlib.sha256()
+        raster.update(np.ascontiguousarray(self.spike_steps, "<i8").tobytes())
+        raster.update(np.ascontiguousarray(self.spike_neurons, "<i4").tobytes())
+        state = hashlib.sha256()
+        dtype = np.dtype(self.config.dtype).newbyteorder("<")
+        for name in (*STATE_VARIABLES, "t_last"):
+            if name in self.final_state:
+                state.update(np.ascontiguousarray(self.final_state[name], dtype).tobytes())
+        return {"raster": raster.hexdigest(), "state": state.hexdigest()}
+
     def spike_counts(self) -> np.ndarray:
         """Spikes per neuron, shape (N,)."""
         return np.bincount(self.spike_neurons, minlength=self.config.n_neurons)

@@ -1,0 +1,70 @@
+"""The golden digests: every CPU engine reproduces the committed SHA-256 of each golden run.
+
+Reference: ``tests/data/golden_digests.json``, written by ``validation/golden_digests.py
+--write`` (the machine it was made on is recorded in the file). A digest is
+``SimulationResult.digest()``: SHA-256 of the raster (little-endian int64 steps, then int32
+neurons) and of the final state (V, g_e, g_i, t_last as little-endian numbers of the run's
+float type). The README promises that any IEEE-754 machine, OS, NumPy build and engine
+reproduces them; tests/test_machine_independence.py checks the quick ones in processes that
+see other CPUs.
+"""
+import json
+from pathlib import Path
+
+import pytest
+
+import refsim
+
+GOLDEN = json.loads((Path(__file__).parent / "data" / "golden_digests.json").read_text())
+CASES = {c["name"]: c for c in GOLDEN["cases"]}
+
+
+def run(case, engine):
+    cfg = refsim.get_preset(case["preset"], **case["overrides"])
+    r = refsim.simulate(cfg, case["seed"], engine=engine, progress=False)
+    assert r.complete and r.n_spikes == case["n_spikes"]
+    return r.digest()
+
+
+def test_the_golden_cases_cover_every_switch():
+    """The table exercises what it claims: every preset at three seeds, both float types, both
+    schedules, integrators, resets and threshold tests, every arithmetic, both portable
+    functions, expm1's general path, and never the machine-dependent libm."""
+    configs = [refsim.get_preset(c["preset"], **c["overrides"]) for c in CASES.values()]
+    for field in ("schedule", "integrator", "reset", "threshold_test", "dtype", "arithmetic"):
+        assert {getattr(c, field) for c in configs} == set(refsim.params.CHOICES[field]), field
+    assert {c.expm1 for c in configs} == {"portable", "xla"}
+    for preset in refsim.preset_names():
+        assert {c["seed"] for c in CASES.values() if c["preset"] == preset and not c["overrides"]} == {0, 1, 2}
+    assert all(c["n_spikes"] >= 20 if n.startswith("tiny") else c["n_spikes"] > 300
+               for n, c in CASES.items())
+
+
+@pytest.mark.parametrize("engine", ["numpy", "numba"])
+@pytest.mark.parametrize("name", [n for n, c in CASES.items() if c["quick"]])
+def test_quick_cases(name, engine):
+    case = CASES[name]
+    assert run(case, engine) == {"raster": case["raster"], "state": case["state"]}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("engine", ["numpy", "numba"])
+@pytest.mark.parametrize("name", [n for n, c in CASES.items() if not c["quick"]])
+def test_full_cases(name, engine):
+    """The full second of N = 4000 networks (seconds per run with the oracle)."""
+    case = CASES[name]
+    assert run(case, engine) == {"raster": case["raster"], "state": case["state"]}
+
+
+@pytest.mark.cudasim
+@pytest.mark.parametrize("name", [n for n in CASES if n.startswith("tiny")])
+def test_cuda_kernels_in_the_simulator(name):
+    """The CUDA kernels (in Numba's simulator) give the same digests on the tiny cases: both
+    schedules, integrators and float types, XLA's arithmetic and expm1's general path (the
+    simulator runs every thread as Python, so larger networks would take minutes)."""
+    pytest.importorskip("numba.cuda")
+    import os
+    if os.environ.get("REFSIM_REAL_GPU") == "1":
+        pytest.skip("the simulator is replaced by a real GPU")
+    assert run(CASES[name], "cuda") == {"raster": CASES[name]["raster"],
+                                         "state": CASES[name]["state"]}
