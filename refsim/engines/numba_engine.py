@@ -149,23 +149,22 @@ def membrane_jacobian(g_e, g_i, c):
 # accesses are consecutive and the loop vectorizes.
 
 @_jit
-def _factors_portable(h, c):
-    """h[j] <- dt * exprel(dt * h[j]), refsim's portable exprel: the k = 0 arm alone when every
-    |dt * J| of the block is below 0.5 ln 2 (the same bits), else the whole function."""
-    near = True
+def _factors_portable(h, z, c):
+    """h[j] <- dt * exprel(dt * h[j]) with refsim's portable exprel (z: scratch).
+
+    Every lane first takes the k = 0 arm of expm1 alone, which *is* the whole function where
+    |dt J| < 0.5 ln 2 (nearly every neuron, nearly always); the few other lanes are then
+    recomputed with the whole function. The bits are those of the whole function everywhere.
+    """
+    far = False
     for j in range(h.size):
-        near &= abs(c.dt * h[j]) < el.NEAR_LIMIT  # nan is not near
-    if near:
+        z[j] = c.dt * h[j]
+        far |= not (abs(z[j]) < el.NEAR_LIMIT)  # nan is not near
+        h[j] = c.dt * _exprel_portable_near(z[j])
+    if far:
         for j in range(h.size):
-            h[j] = c.dt * _exprel_portable_near(c.dt * h[j])
-    else:
-        _factors_portable_far(h, c)
-
-
-@_jit
-def _factors_portable_far(h, c):
-    for j in range(h.size):
-        h[j] = c.dt * _exprel_portable(c.dt * h[j])
+            if not (abs(z[j]) < el.NEAR_LIMIT):
+                h[j] = c.dt * _exprel_portable(z[j])
 
 
 @_jit
@@ -182,17 +181,15 @@ def _factors_libm(h, c):
 
 
 @_jit
-def step_factors(h, c):
-    """h[j] <- step_factor(h[j]) for a block, in place: the Jacobian J in, dt * exprel(dt * J)
-    out for ``exp_euler`` (the expm1 of ``c.expm1``), dt for ``euler``.
+def step_factors(h, z, c):
+    """h[j] <- step_factor(h[j]) for a block of ``exp_euler`` neurons, in place: the Jacobian J
+    in, dt * exprel(dt * J) out, with the expm1 of ``c.expm1`` (z: scratch).
 
     The implementation is chosen once per block, outside the loops, so that each loop is
     straight-line vector code (the libm one excepted: it calls the C library).
     """
-    if not c.exp_euler:
-        h[:] = c.dt
-    elif c.expm1 == _PORTABLE:
-        _factors_portable(h, c)
+    if c.expm1 == _PORTABLE:
+        _factors_portable(h, z, c)
     elif c.expm1 == _XLA:
         _factors_xla(h, c)
     else:  # libm: machine-dependent on purpose
@@ -236,8 +233,9 @@ def _split(spikes, n_spikes, n_exc):
 
 
 @_jit
-def _neurons_brainpy(V, g_e, g_i, t_last, t_k, c, x_e, x_i, v, f, h, flags):
-    """Steps 3-7 of BrainPy's order for one block of neurons (array views), in three passes."""
+def _neurons_brainpy(V, g_e, g_i, t_last, t_k, c, x_e, x_i, v, f, h, z, flags):
+    """Steps 3-7 of BrainPy's order for one block of neurons (array views), in three passes
+    (two for ``euler``, whose step factor is dt)."""
     for j in range(V.size):
         # 3. conductances: decay, then the jump at full weight
         g_e[j] = integrate_conductance(g_e[j], c.tau_e, c.r_e, c.a_e, c) + x_e[j]
@@ -248,9 +246,13 @@ def _neurons_brainpy(V, g_e, g_i, t_last, t_k, c, x_e, x_i, v, f, h, flags):
         v[j] = reset(V[j], spike_test(V[j], c), c)
         # 5. (first part) the candidate's slope and Jacobian
         f[j] = membrane_rhs(v[j], g_e[j], g_i[j], c)
-        h[j] = membrane_jacobian(g_e[j], g_i[j], c)
-    # 5. (second part) h = step_factor(J)
-    step_factors(h, c)
+    if c.exp_euler:
+        for j in range(V.size):
+            h[j] = membrane_jacobian(g_e[j], g_i[j], c)
+        # 5. (second part) h = step_factor(J)
+        step_factors(h, z, c)
+    else:
+        h[:] = c.dt
     for j in range(V.size):
         # 5.-6. the candidate replaces v unless clamped
         V[j] = el.select((t_k - t_last[j]) < c.tau_ref, v[j], advance(v[j], h[j], f[j], c))
@@ -261,15 +263,19 @@ def _neurons_brainpy(V, g_e, g_i, t_last, t_k, c, x_e, x_i, v, f, h, flags):
 
 
 @_jit
-def _neurons_brette(V, g_e, g_i, t_last, t_k, c, f, h, flags):
+def _neurons_brette(V, g_e, g_i, t_last, t_k, c, f, h, z, flags):
     """Steps 1-3 and 5 of Brette et al.'s order for one block of neurons (array views)."""
+    if c.exp_euler:
+        for j in range(V.size):
+            h[j] = membrane_jacobian(g_e[j], g_i[j], c)
+        step_factors(h, z, c)
+    else:
+        h[:] = c.dt
     for j in range(V.size):
-        # 1. (first part) slope and Jacobian from the old values; conductances decay
+        # 1. (first part) slope from the old values; conductances decay
         f[j] = membrane_rhs(V[j], g_e[j], g_i[j], c)
-        h[j] = membrane_jacobian(g_e[j], g_i[j], c)
         g_e[j] = integrate_conductance(g_e[j], c.tau_e, c.r_e, c.a_e, c)
         g_i[j] = integrate_conductance(g_i[j], c.tau_i, c.r_i, c.a_i, c)
-    step_factors(h, c)
     for j in range(V.size):
         # 1.-2. the new V, or V_reset while clamped
         vn = el.select((t_k - t_last[j]) < c.tau_ref, c.V_reset, advance(V[j], h[j], f[j], c))
@@ -285,10 +291,10 @@ def step_brainpy(V, g_e, g_i, t_last, t_k, indptr, indices, counts, c, spikes, n
     """One step in BrainPy's order. ``spikes[:n_spikes]`` holds step 1's result (the previous
     step's spikes) on entry and this step's spikes on return; returns their number.
 
-    ``work`` = (x_e, x_i, v, f, h, flags): scatter buffers (all zero on entry and on return),
-    per-neuron scratch of the voltage update and the spike flags.
+    ``work`` = (x_e, x_i, v, f, h, z, flags): scatter buffers (all zero on entry and on
+    return), per-neuron scratch of the voltage update and the spike flags.
     """
-    x_e, x_i, v, f, h, flags = work
+    x_e, x_i, v, f, h, z, flags = work
     # 2. scatter
     m = _split(spikes, n_spikes, c.n_exc)
     scatter(spikes, 0, m, c.w_e, indptr, indices, counts, x_e)
@@ -296,7 +302,7 @@ def step_brainpy(V, g_e, g_i, t_last, t_k, indptr, indices, counts, c, spikes, n
     for lo in range(0, V.size, BLOCK):
         b = slice(lo, min(lo + BLOCK, V.size))
         _neurons_brainpy(V[b], g_e[b], g_i[b], t_last[b], t_k, c, x_e[b], x_i[b], v[b], f[b],
-                         h[b], flags[b])
+                         h[b], z[b], flags[b])
     return _collect(flags, spikes)
 
 
@@ -304,10 +310,10 @@ def step_brainpy(V, g_e, g_i, t_last, t_k, indptr, indices, counts, c, spikes, n
 def step_brette(V, g_e, g_i, t_last, t_k, indptr, indices, counts, c, spikes, work):
     """One step in Brette et al.'s order; writes this step's spikes to ``spikes`` and returns
     their number. ``work`` as for :func:`step_brainpy`."""
-    x_e, x_i, v, f, h, flags = work
+    x_e, x_i, v, f, h, z, flags = work
     for lo in range(0, V.size, BLOCK):
         b = slice(lo, min(lo + BLOCK, V.size))
-        _neurons_brette(V[b], g_e[b], g_i[b], t_last[b], t_k, c, f[b], h[b], flags[b])
+        _neurons_brette(V[b], g_e[b], g_i[b], t_last[b], t_k, c, f[b], h[b], z[b], flags[b])
     n_new = _collect(flags, spikes)
     # 4. delivered at once
     m = _split(spikes, n_new, c.n_exc)
@@ -334,7 +340,8 @@ def _run(V, g_e, g_i, t_last, times, k_start, k_stop, indptr, indices, counts, c
     """Steps k_start .. k_stop-1; returns the spikes as (step, neuron) int32 arrays."""
     n = V.size
     work = (np.zeros(n, V.dtype), np.zeros(n, V.dtype), np.empty(n, V.dtype),
-            np.empty(n, V.dtype), np.empty(n, V.dtype), np.zeros(-(-n // 8) * 8, np.bool_))
+            np.empty(n, V.dtype), np.empty(n, V.dtype), np.empty(n, V.dtype),
+            np.zeros(-(-n // 8) * 8, np.bool_))
     spikes = np.empty(n, np.int32)
     n_spikes = 0
     if c.brainpy_schedule:
