@@ -1,9 +1,14 @@
-"""The ``tutorial`` preset reproduces BrainPy 2.9 itself.
+"""The ``tutorial`` preset reproduces BrainPy 2.9 itself, bit for bit.
 
-Reference: tests/data/brainpy29_tutorial_seed0.npz, exported by
-validation/brainpy/export_fixture.py (brainpy 2.9.0, brainstate 0.6.0, jax 0.12.0.1, Python
-3.12; see validation/brainpy/README.md): BrainPy's V0 (JAX RNG), its spikes of the first 3000
-steps, its per-neuron spike counts over the full 1 s, and hashes of its connectivity.
+References (BrainPy 2.9.0, brainstate 0.6.0, jax 0.12.0.1, Python 3.12; see
+validation/brainpy/README.md):
+
+* tests/data/brainpy29_tutorial_seed0.npz, exported by validation/brainpy/export_fixture.py:
+  BrainPy's V0 (JAX RNG), its spikes of the first 3000 steps, its per-neuron spike counts over
+  the full 1 s, and hashes of its connectivity;
+* tests/data/brainpy29_tutorial_seeds.npz, exported by
+  validation/brainpy/export_seed_digests.py from run_brainpy.py's runs of seeds 0-9: BrainPy's
+  V0 and the SHA-256 of its whole-second raster and of V of six neurons over 2000 steps.
 """
 import hashlib
 from pathlib import Path
@@ -46,3 +51,27 @@ def test_tutorial_full_second_spike_counts_equal_brainpy(bp):
                         initial={"V": bp["V0"]}, progress=False)
     np.testing.assert_array_equal(r.spike_counts(), bp["spike_count_per_neuron"])
     assert r.n_spikes == int(bp["n_spikes_total"])
+
+
+@pytest.fixture(scope="module")
+def seeds():
+    with np.load(FIXTURE.parent / "brainpy29_tutorial_seeds.npz", allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+@pytest.mark.slow
+@pytest.mark.brainpy
+@pytest.mark.parametrize("i", range(10))
+def test_tutorial_whole_second_equals_brainpy_for_ten_seeds(seeds, i):
+    """Seeds 0-9 with BrainPy's V0: the raster of the whole second and V of six neurons after
+    each of 2000 steps have BrainPy's SHA-256 (arithmetic='xla', expm1='xla'; refsim 0.1
+    differed from step 6009 in seed 1 and 8334 in seed 2)."""
+    seed, V0 = int(seeds["seeds"][i]), seeds["V0"][i]
+    cfg = refsim.get_preset("tutorial")
+    r = refsim.simulate(cfg, seed, initial={"V": V0}, progress=False)
+    assert r.n_spikes == int(seeds["n_spikes"][i])
+    assert r.digest()["raster"] == str(seeds["raster_sha256"][i])
+    short = refsim.simulate(cfg.replace(duration=200.0), seed, initial={"V": V0},
+                            record=seeds["record"], record_vars=("V",), progress=False)
+    trace = hashlib.sha256(np.ascontiguousarray(short.traces["V"], "<f4").tobytes())
+    assert trace.hexdigest() == str(seeds["V_trace_sha256"][i])
