@@ -11,8 +11,8 @@
 * ``numpy_features``: NumPy's CPU features as this process sees them; ``numba_cpu``: the CPU
   Numba compiles for, and whether ``fma32`` is its FMA instruction there;
 * with ``--asm``: for the engine's neuron passes and step-factor loops, the packed (vector)
-  divisions, the widest vector register and the calls found in their code (the loops must
-  vectorize with no call).
+  arithmetic instructions, the widest vector register and the calls found in their code (the
+  loops must vectorize with no call).
 """
 import hashlib
 import json
@@ -66,7 +66,8 @@ def assembly():
     refsim.simulate(refsim.get_preset("tutorial-normalized", n_exc=40, n_inh=10, duration=1.0,
                                       g_i0_mean=200.0), 0, progress=False)
     out = {}
-    for f in (ne._neurons_brainpy, ne._neurons_brette, ne._factors_portable, ne._factors_xla):
+    for f in (ne._conductances_reset_slope, ne._jacobians, ne._candidate_clamp_spikes,
+              ne._brette_neurons, ne._factors_portable, ne._factors_xla):
         for sig in f.signatures:
             ll = f.inspect_llvm(sig)
             name = f.py_func.__name__
@@ -77,7 +78,7 @@ def assembly():
             asm = f.inspect_asm(sig)
             widest = next((r for r in ("zmm", "ymm", "xmm") if f"%{r}" in asm), "none")
             out[f"{name} {sig[0].dtype}"] = {
-                "packed_divisions": len(re.findall(r"\bv?divp[sd]\s", asm)),
+                "packed_arithmetic": len(re.findall(r"\bv?(?:add|sub|mul|div|fn?m(?:add|sub)\w*)p[sd]\s", asm)),
                 # LLVM intrinsics are instructions; Numba's reference counting and the call of
                 # step_factors happen once per block, outside the loops over neurons
                 "calls": [c for c in calls if not (c.startswith(("llvm.", "NRT_"))

@@ -7,12 +7,14 @@ the very functions of :mod:`refsim.elementary` that the oracle calls on arrays
 (:mod:`refsim.engines.numba_primitives`). What differs is only what a loop allows and an array
 expression does not:
 
-* the neurons are updated in blocks of :data:`BLOCK`, each in three vectorizable passes (no
-  call, no branch on data: the choices of the oracle's ``np.where`` are LLVM ``select``
-  instructions): (a) steps 3-5 up to the Jacobian, (b) the step factors h, (c) steps 5-7;
-* the step factors of a block whose arguments dt*J all lie in |z| < 0.5 ln 2 use the k = 0 arm
-  of refsim's expm1 alone (:func:`refsim.elementary.expm1_near_f64`: the same bits, a third of
-  the work); any other block evaluates the whole function;
+* the neurons are updated in blocks of :data:`BLOCK` (array views, indexed from 0), each in a
+  few passes that are separately compiled functions: vector loops with no call and no branch
+  on data (the choices of the oracle's ``np.where`` are LLVM ``select`` instructions). In
+  BrainPy's order: steps 3-5 up to the slope, the Jacobians, the step factors, steps 5-7; in
+  Brette's: the Jacobians and step factors, then one pass;
+* refsim's portable expm1 is evaluated for every lane by its k = 0 arm alone
+  (:func:`refsim.elementary.expm1_near_f64`, a third of the work), which is the whole function
+  where |dt J| < 0.5 ln 2; the few other lanes are then recomputed with the whole function;
 * the spikes of a step are kept as an ascending list of neuron indices, which is step 1 of the
   next step (``spike_test`` of V after step 7 is exactly the spikes recorded in step 7);
 * the scatter buffers x_e, x_i are zeroed by the neuron that consumes them.
@@ -47,8 +49,9 @@ _jit = njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
 #: loops that call them (``forceinline``), with no zero-division checks that would branch.
 _INLINED = {"forceinline": True, "error_model": "numpy"}
 
-#: Neurons per block of the neuron passes: the scratch of a block stays in the L1 cache.
-BLOCK = 256
+#: Neurons per block of the neuron passes: the scratch of a block stays in the L1 cache (256,
+#: 512 and 1024 measured within noise of each other at N = 4000).
+BLOCK = 512
 
 #: ``Constants.expm1`` as the integer the compiled code branches on (once per block).
 EXPM1_CODES = {name: code for code, name in enumerate(el.IMPLEMENTATIONS)}
@@ -149,22 +152,31 @@ def membrane_jacobian(g_e, g_i, c):
 # accesses are consecutive and the loop vectorizes.
 
 @_jit
-def _factors_portable(h, z, c):
-    """h[j] <- dt * exprel(dt * h[j]) with refsim's portable exprel (z: scratch).
+def _factors_portable(h, z, far, lanes, c):
+    """h[j] <- dt * exprel(dt * h[j]) with refsim's portable exprel (z, far, lanes: scratch).
 
     Every lane first takes the k = 0 arm of expm1 alone, which *is* the whole function where
     |dt J| < 0.5 ln 2 (nearly every neuron, nearly always); the few other lanes are then
-    recomputed with the whole function. The bits are those of the whole function everywhere.
+    listed and recomputed one by one with the whole function. The bits are those of the
+    whole function everywhere, at the cost of the k = 0 arm. (The list keeps the recomputation
+    scalar: a loop over all lanes with an ``if`` would be vectorized with masked stores,
+    evaluating the whole function for every lane.)
     """
-    far = False
+    n_far = 0
     for j in range(h.size):
         z[j] = c.dt * h[j]
-        far |= not (abs(z[j]) < el.NEAR_LIMIT)  # nan is not near
+        far[j] = not (abs(z[j]) < el.NEAR_LIMIT)  # nan is not near
+        n_far += far[j]
         h[j] = c.dt * _exprel_portable_near(z[j])
-    if far:
+    if n_far:
+        m = 0
         for j in range(h.size):
-            if not (abs(z[j]) < el.NEAR_LIMIT):
-                h[j] = c.dt * _exprel_portable(z[j])
+            if far[j]:
+                lanes[m] = j
+                m += 1
+        for k in range(m):
+            j = lanes[k]
+            h[j] = c.dt * _exprel_portable(z[j])
 
 
 @_jit
@@ -181,15 +193,15 @@ def _factors_libm(h, c):
 
 
 @_jit
-def step_factors(h, z, c):
+def step_factors(h, z, far, lanes, c):
     """h[j] <- step_factor(h[j]) for a block of ``exp_euler`` neurons, in place: the Jacobian J
-    in, dt * exprel(dt * J) out, with the expm1 of ``c.expm1`` (z: scratch).
+    in, dt * exprel(dt * J) out, with the expm1 of ``c.expm1`` (z, far, lanes: scratch).
 
     The implementation is chosen once per block, outside the loops, so that each loop is
     straight-line vector code (the libm one excepted: it calls the C library).
     """
     if c.expm1 == _PORTABLE:
-        _factors_portable(h, z, c)
+        _factors_portable(h, z, far, lanes, c)
     elif c.expm1 == _XLA:
         _factors_xla(h, c)
     else:  # libm: machine-dependent on purpose
@@ -232,10 +244,12 @@ def _split(spikes, n_spikes, n_exc):
     return m
 
 
+# The neuron passes: each loop is its own compiled function, optimized (and vectorized) on its
+# own; written as one function with several loops, the same code ran at half the speed.
+
 @_jit
-def _neurons_brainpy(V, g_e, g_i, t_last, t_k, c, x_e, x_i, v, f, h, z, flags):
-    """Steps 3-7 of BrainPy's order for one block of neurons (array views), in three passes
-    (two for ``euler``, whose step factor is dt)."""
+def _conductances_reset_slope(V, g_e, g_i, x_e, x_i, v, f, c):
+    """BrainPy's steps 3, 4 and the slope of 5 for a block of neurons."""
     for j in range(V.size):
         # 3. conductances: decay, then the jump at full weight
         g_e[j] = integrate_conductance(g_e[j], c.tau_e, c.r_e, c.a_e, c) + x_e[j]
@@ -244,18 +258,24 @@ def _neurons_brainpy(V, g_e, g_i, t_last, t_k, c, x_e, x_i, v, f, h, z, flags):
         x_i[j] = 0
         # 4. reset (step 1's spike test, per neuron)
         v[j] = reset(V[j], spike_test(V[j], c), c)
-        # 5. (first part) the candidate's slope and Jacobian
+        # 5. (first part) the candidate's slope
         f[j] = membrane_rhs(v[j], g_e[j], g_i[j], c)
-    if c.exp_euler:
-        for j in range(V.size):
-            h[j] = membrane_jacobian(g_e[j], g_i[j], c)
-        # 5. (second part) h = step_factor(J)
-        step_factors(h, z, c)
-    else:
-        h[:] = c.dt
+
+
+@_jit
+def _jacobians(g_e, g_i, h, c):
+    """h[j] <- J of neuron j (the step factors' input)."""
+    for j in range(h.size):
+        h[j] = membrane_jacobian(g_e[j], g_i[j], c)
+
+
+@_jit
+def _candidate_clamp_spikes(V, t_last, t_k, v, f, h, flags, c):
+    """BrainPy's steps 5 (the candidate), 6 and 7 for a block of neurons."""
     for j in range(V.size):
         # 5.-6. the candidate replaces v unless clamped
-        V[j] = el.select((t_k - t_last[j]) < c.tau_ref, v[j], advance(v[j], h[j], f[j], c))
+        step = h[j] if c.exp_euler else c.dt
+        V[j] = el.select((t_k - t_last[j]) < c.tau_ref, v[j], advance(v[j], step, f[j], c))
         # 7. this step's spikes
         s = spike_test(V[j], c)
         t_last[j] = el.select(s, t_k, t_last[j])
@@ -263,22 +283,15 @@ def _neurons_brainpy(V, g_e, g_i, t_last, t_k, c, x_e, x_i, v, f, h, z, flags):
 
 
 @_jit
-def _neurons_brette(V, g_e, g_i, t_last, t_k, c, f, h, z, flags):
-    """Steps 1-3 and 5 of Brette et al.'s order for one block of neurons (array views)."""
-    if c.exp_euler:
-        for j in range(V.size):
-            h[j] = membrane_jacobian(g_e[j], g_i[j], c)
-        step_factors(h, z, c)
-    else:
-        h[:] = c.dt
+def _brette_neurons(V, g_e, g_i, t_last, t_k, h, flags, c):
+    """Brette et al.'s steps 1-3 and 5 for a block of neurons, the step factors given."""
     for j in range(V.size):
-        # 1. (first part) slope from the old values; conductances decay
-        f[j] = membrane_rhs(V[j], g_e[j], g_i[j], c)
+        # 1. V from the old values (or V_reset while clamped, 2.); conductances decay
+        f = membrane_rhs(V[j], g_e[j], g_i[j], c)
         g_e[j] = integrate_conductance(g_e[j], c.tau_e, c.r_e, c.a_e, c)
         g_i[j] = integrate_conductance(g_i[j], c.tau_i, c.r_i, c.a_i, c)
-    for j in range(V.size):
-        # 1.-2. the new V, or V_reset while clamped
-        vn = el.select((t_k - t_last[j]) < c.tau_ref, c.V_reset, advance(V[j], h[j], f[j], c))
+        step = h[j] if c.exp_euler else c.dt
+        vn = el.select((t_k - t_last[j]) < c.tau_ref, c.V_reset, advance(V[j], step, f, c))
         # 3. this step's spikes; 5. reset
         s = spike_test(vn, c)
         V[j] = reset(vn, s, c)
@@ -291,18 +304,22 @@ def step_brainpy(V, g_e, g_i, t_last, t_k, indptr, indices, counts, c, spikes, n
     """One step in BrainPy's order. ``spikes[:n_spikes]`` holds step 1's result (the previous
     step's spikes) on entry and this step's spikes on return; returns their number.
 
-    ``work`` = (x_e, x_i, v, f, h, z, flags): scatter buffers (all zero on entry and on
-    return), per-neuron scratch of the voltage update and the spike flags.
+    ``work`` = (x_e, x_i, v, f, h, z, flags, lanes): scatter buffers (all zero on entry and
+    on return), per-neuron scratch of the voltage update, the spike flags, and a block's worth
+    of lane indices.
     """
-    x_e, x_i, v, f, h, z, flags = work
+    x_e, x_i, v, f, h, z, flags, lanes = work
     # 2. scatter
     m = _split(spikes, n_spikes, c.n_exc)
     scatter(spikes, 0, m, c.w_e, indptr, indices, counts, x_e)
     scatter(spikes, m, n_spikes, c.w_i, indptr, indices, counts, x_i)
-    for lo in range(0, V.size, BLOCK):
+    for lo in range(0, V.size, BLOCK):  # 3.-7., one block of neurons at a time
         b = slice(lo, min(lo + BLOCK, V.size))
-        _neurons_brainpy(V[b], g_e[b], g_i[b], t_last[b], t_k, c, x_e[b], x_i[b], v[b], f[b],
-                         h[b], z[b], flags[b])
+        _conductances_reset_slope(V[b], g_e[b], g_i[b], x_e[b], x_i[b], v[b], f[b], c)
+        if c.exp_euler:
+            _jacobians(g_e[b], g_i[b], h[b], c)  # 5. h = step_factor(J), new conductances
+            step_factors(h[b], z[b], flags[b], lanes, c)
+        _candidate_clamp_spikes(V[b], t_last[b], t_k, v[b], f[b], h[b], flags[b], c)
     return _collect(flags, spikes)
 
 
@@ -310,10 +327,13 @@ def step_brainpy(V, g_e, g_i, t_last, t_k, indptr, indices, counts, c, spikes, n
 def step_brette(V, g_e, g_i, t_last, t_k, indptr, indices, counts, c, spikes, work):
     """One step in Brette et al.'s order; writes this step's spikes to ``spikes`` and returns
     their number. ``work`` as for :func:`step_brainpy`."""
-    x_e, x_i, v, f, h, z, flags = work
-    for lo in range(0, V.size, BLOCK):
+    x_e, x_i, v, f, h, z, flags, lanes = work
+    for lo in range(0, V.size, BLOCK):  # 1.-3. and 5., one block of neurons at a time
         b = slice(lo, min(lo + BLOCK, V.size))
-        _neurons_brette(V[b], g_e[b], g_i[b], t_last[b], t_k, c, f[b], h[b], z[b], flags[b])
+        if c.exp_euler:
+            _jacobians(g_e[b], g_i[b], h[b], c)  # 1. h = step_factor(J), old conductances
+            step_factors(h[b], z[b], flags[b], lanes, c)
+        _brette_neurons(V[b], g_e[b], g_i[b], t_last[b], t_k, h[b], flags[b], c)
     n_new = _collect(flags, spikes)
     # 4. delivered at once
     m = _split(spikes, n_new, c.n_exc)
@@ -341,7 +361,7 @@ def _run(V, g_e, g_i, t_last, times, k_start, k_stop, indptr, indices, counts, c
     n = V.size
     work = (np.zeros(n, V.dtype), np.zeros(n, V.dtype), np.empty(n, V.dtype),
             np.empty(n, V.dtype), np.empty(n, V.dtype), np.empty(n, V.dtype),
-            np.zeros(-(-n // 8) * 8, np.bool_))
+            np.zeros(-(-n // 8) * 8, np.bool_), np.empty(BLOCK, np.intp))
     spikes = np.empty(n, np.int32)
     n_spikes = 0
     if c.brainpy_schedule:
