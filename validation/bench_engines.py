@@ -3,7 +3,7 @@
 
 Run with refsim's environment from the repository root::
 
-    python validation/bench_engines.py                      # the full table (~10 min)
+    python validation/bench_engines.py                      # the full table (~15 min)
     python validation/bench_engines.py --sizes 4000 --repeats 1 --no-peers   # a quick look
 
 For every engine, preset and network size N it runs 1 s of network time (dt = 0.1 ms) in a
@@ -18,6 +18,16 @@ fresh worker process, so that each row's peak RSS is its own, and reports:
   ``summary()`` are not computed, their temporaries are the analysis's, not the engine's);
 * ``compile_s`` (Numba only): the first call in a process with an empty Numba cache directory,
   minus the same call once the cache is warm.
+
+**Before and after, side by side.** Every engine row is also run with the refsim of
+``--baseline`` (a git revision, default the last commit before refsim computed its own
+``expm1``), exported with ``git archive`` to a temporary directory and put first on the
+workers' ``PYTHONPATH``: rows ``numba@before`` and ``numpy@before``. The ratio after/before
+is printed per preset and N.
+
+**A hand-written C loop** of the same step (``validation/c_loop/coba.c``, libm's ``expm1``,
+``gcc -O3 -march=native -ffp-contract=off``) runs on the identical network in the same
+invocation (``--no-c-loop`` skips it); refsim / C is printed per preset and N.
 
 The ``cuda`` engine (when a real GPU is usable, or with ``--engines cuda``) adds rows for N in
 ``--gpu-sizes`` (4 000 to 4 000 000); its warm-up run compiles the kernels.
@@ -60,6 +70,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 PRESETS = ("tutorial", "tutorial-normalized", "brette2007-coba")
+#: The last commit before refsim computed its own expm1 (numba engine calling libm; 0.1.0).
+BASELINE = "6131547"
 PEER_PRESET = {"brainpy": "tutorial", "brian2-exp_euler": "tutorial-normalized",
                "brian2-euler": "brette2007-coba", "brian2-exp_euler-strict": "tutorial-normalized",
                "brian2-euler-strict": "brette2007-coba"}
@@ -74,7 +86,7 @@ def bench_config(preset: str, n: int, duration: float):
 
 
 def worker(engine: str, preset: str, n: int, duration: float, repeats: int) -> dict:
-    """One row: run in its own process (see main)."""
+    """One row: run in its own process (see main), with whichever refsim is importable."""
     import numpy as np
 
     import refsim
@@ -98,7 +110,8 @@ def worker(engine: str, preset: str, n: int, duration: float, repeats: int) -> d
         best = r if best is None or r.wall_time < best.wall_time else best
     events = float(np.bincount(best.spike_neurons, minlength=cfg.n_neurons) @ conn.out_degree())
     return {
-        "engine": engine, "preset": preset, "n": n, "duration_ms": duration,
+        "engine": engine, "refsim_path": os.path.dirname(refsim.__file__),
+        "preset": preset, "n": n, "duration_ms": duration,
         "steps": best.steps_done, "synapses": int(conn.n_synapses), "spikes": int(best.n_spikes),
         # rates only: the ISI statistics of summary() would add their own temporaries to the RSS
         "rate_e_hz": float(np.mean(firing_rates(best)[:cfg.n_exc])), "build_s": build_s,
@@ -138,6 +151,30 @@ def _run_json(cmd, env=None, timeout=1800) -> dict:
 
 def _self(*args, env=None) -> dict:
     return _run_json([sys.executable, os.path.abspath(__file__), *map(str, args)], env=env)
+
+
+def export_baseline(rev: str, directory: str) -> str:
+    """The refsim of git revision ``rev``, as files in ``directory`` (for PYTHONPATH)."""
+    archive = subprocess.run(["git", "-C", REPO, "archive", rev, "refsim"], capture_output=True,
+                             check=True).stdout
+    subprocess.run(["tar", "-x", "-C", directory], input=archive, check=True)
+    return subprocess.run(["git", "-C", REPO, "rev-parse", "--short", rev], capture_output=True,
+                          text=True, check=True).stdout.strip()
+
+
+def c_loop_row(preset: str, n: int) -> dict:
+    """The C loop on the preset's network at size n (validation/c_loop/run_c_loop.py)."""
+    sys.path.insert(0, os.path.join(HERE, "c_loop"))
+    try:
+        from run_c_loop import run_c_loop
+        r = run_c_loop(preset, 0, None if n == 4000 else n)
+    except Exception as e:  # a failing row must not lose the table
+        return {"engine": "C loop", "preset": preset, "n": n, "error": repr(e)[-300:]}
+    finally:
+        sys.path.pop(0)
+    return {"engine": "C loop", "preset": preset, "n": n, "loop_s": r["loop_s"],
+            "us_per_step": r["us_per_step"], "spikes": r["n_spikes"], "flags": r["compile_flags"],
+            "gcc": r["gcc_version"]}
 
 
 def end_to_end() -> dict:
@@ -212,6 +249,12 @@ def main(argv=None) -> int:
     ap.add_argument("--brainpy-python", default="/work/venvs/bp312/bin/python")
     ap.add_argument("--brian2-python", default="/work/venvs/peer313/bin/python")
     ap.add_argument("--no-peers", action="store_true")
+    ap.add_argument("--baseline", default=BASELINE,
+                    help="git revision of the 'before' rows ('' to skip them)")
+    ap.add_argument("--before-max-n", type=int, default=40000,
+                    help="largest N of the 'before' rows")
+    ap.add_argument("--no-c-loop", action="store_true")
+    ap.add_argument("--c-loop-max-n", type=int, default=40000)
     ap.add_argument("--out", default=os.path.join(HERE, "results", "bench_engines.json"))
     ap.add_argument("--worker", nargs=4, metavar=("ENGINE", "PRESET", "N", "DURATION"),
                     help=argparse.SUPPRESS)
@@ -242,6 +285,10 @@ def main(argv=None) -> int:
                 r = _self("--compile-worker", dtype, env={**os.environ, "NUMBA_CACHE_DIR": cache})
             report["compile"].append(r)
             print(f"compile numba {dtype}: {r.get('compile_s', r.get('error'))}", flush=True)
+    before_dir = tempfile.mkdtemp(prefix="refsim_before_") if args.baseline else None
+    if before_dir:
+        report["baseline"] = export_baseline(args.baseline, before_dir)
+        before_env = {**os.environ, "PYTHONPATH": before_dir}
     for n in sorted(set(args.sizes) | (set(args.gpu_sizes) if "cuda" in args.engines else set())):
         for preset in args.presets:
             for engine in args.engines:
@@ -249,12 +296,25 @@ def main(argv=None) -> int:
                     continue
                 duration = 100.0 if engine == "numpy" and n > args.numpy_max_n else 1000.0
                 repeats = args.repeats if n <= 4000 else 1  # large runs: one repeat
-                r = _self("--worker", engine, preset, n, duration, "--repeats", repeats)
-                if "error" not in r and duration != 1000.0:
-                    r.update(loop_s=r["loop_s"] * 1000.0 / duration, scaled=True)
+                versions = [("", None)]
+                if before_dir and engine != "cuda" and n <= args.before_max_n:
+                    versions.append(("@before", before_env))
+                for label, env in versions:  # after, then before: side by side
+                    r = _self("--worker", engine, preset, n, duration, "--repeats", repeats,
+                              env=env)
+                    r["engine"] = engine + label
+                    if "error" not in r and duration != 1000.0:
+                        r.update(loop_s=r["loop_s"] * 1000.0 / duration, scaled=True)
+                    report["rows"].append(r)
+                    print(json.dumps(r), flush=True)
+                    _save(report, args.out)  # a late failure never loses the rows measured
+            if not args.no_c_loop and n <= args.c_loop_max_n:
+                r = c_loop_row(preset, n)
                 report["rows"].append(r)
                 print(json.dumps(r), flush=True)
-                _save(report, args.out)  # a late failure never loses the rows measured
+                _save(report, args.out)
+    if before_dir:
+        shutil.rmtree(before_dir, ignore_errors=True)
     report["end_to_end"] = end_to_end()
     print(json.dumps(report["end_to_end"]), flush=True)
     _save(report, args.out)
@@ -270,13 +330,15 @@ def main(argv=None) -> int:
 
 
 def print_report(report):
-    rows = [r for r in report["rows"] if "error" not in r]
+    rows = [r for r in report["rows"] if "error" not in r and r["engine"] != "C loop"]
+    num = lambda r, k, f: format(r[k], f) if k in r else "-"  # noqa: E731
     print("\n" + table([[r["engine"], r["preset"], r["n"], r["spikes"], f"{r['loop_s']:.3f}"
                          + ("*" if r.get("scaled") else ""), f"{r['us_per_step']:.1f}",
-                         f"{r['events_per_s']:.3g}", f"{r['spikes_per_s']:.3g}",
-                         f"{r['build_s']:.2f}", f"{r['peak_rss_mib']:.0f}"] for r in rows],
+                         num(r, "events_per_s", ".3g"), num(r, "spikes_per_s", ".3g"),
+                         num(r, "build_s", ".2f"), num(r, "peak_rss_mib", ".0f")] for r in rows],
                        ["engine", "preset", "N", "spikes", "loop_s", "us/step", "events/s",
                         "spikes/s", "build_s", "RSS MiB"]))
+    print_comparison(report)
     if any(r.get("scaled") for r in rows):
         print("* NumPy engine run for 100 ms, loop_s scaled to 1 s")
     for r in report["rows"]:
@@ -297,6 +359,28 @@ def print_report(report):
         print(f"peer {p['peer']} on {preset}: loop {p['loop_s']:.3f} s "
               f"(compile {p.get('compile_s', 0):.1f} s) vs refsim numba {numba4k[preset]:.3f} s: "
               f"ratio peer/refsim = {p['loop_s'] / numba4k[preset]:.2f}")
+
+
+def print_comparison(report):
+    """us/step side by side per (preset, N): after, before, the C loop, and the ratios."""
+    by = {}
+    for r in report["rows"]:
+        if "error" not in r:
+            by[(r["preset"], r["n"], r["engine"])] = r["us_per_step"]
+    keys = sorted({(p, n) for p, n, _ in by}, key=lambda k: (k[1], PRESETS.index(k[0])))
+    out = []
+    for p, n in keys:
+        g = lambda e: by.get((p, n, e))  # noqa: E731
+        f = lambda v: "-" if v is None else f"{v:.1f}"  # noqa: E731
+        ratio = lambda a, b: "-" if a is None or b is None else f"{a / b:.2f}"  # noqa: E731
+        out.append([p, n, f(g("numba")), f(g("numba@before")), ratio(g("numba"), g("numba@before")),
+                    f(g("numpy")), f(g("numpy@before")), ratio(g("numpy"), g("numpy@before")),
+                    f(g("C loop")), ratio(g("numba"), g("C loop"))])
+    if out:
+        print(f"\nus per step, this refsim vs refsim {report.get('baseline', '(no baseline)')} and "
+              "the C loop (libm expm1), one invocation:")
+        print(table(out, ["preset", "N", "numba", "numba before", "after/before", "numpy",
+                          "numpy before", "after/before", "C loop", "numba/C"]))
 
 
 def _real_gpu() -> bool:
