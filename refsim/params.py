@@ -341,7 +341,15 @@ def _validate(c: Config) -> None:
 
 
 def _warn(c: Config) -> None:
-    """Allowed but probably unintended: reversal potentials on the wrong side of the threshold."""
+    """Allowed but probably unintended: reversal potentials on the wrong side of the threshold;
+    XLA's arithmetic where XLA would compile other forms than the tutorial's."""
+    if c.arithmetic == "xla" and (c.R_g == 1.0 or c.RI_ext == 0.0):
+        which = "R_g = 1 (XLA then fuses g (E - v) itself)" if c.R_g == 1.0 else \
+            "RI_ext = 0 (XLA then starts the current's sum at the I current)"
+        warnings.warn(f"arithmetic = 'xla' with {which}: refsim emulates the forms XLA compiles "
+                      "for BrainPy's tutorial (R_g != 1, RI_ext != 0); with these constants XLA "
+                      "compiles other forms (docs/model.md, 'Arithmetic')", ConfigWarning,
+                      stacklevel=4)
     if c.E_e <= c.V_th:
         warnings.warn(f"E_e = {c.E_e!r}: expected E_e > V_th = {c.V_th} mV (excitation pulls V "
                       "toward E_e, so it can never drive a spike)", ConfigWarning, stacklevel=4)

@@ -1,4 +1,4 @@
-"""The three named configurations of the specification (MODEL.md section 2).
+"""The three named configurations of the specification (docs/model.md, "Parameters").
 
 ===================== ========================== ============================ ===========================
                       ``tutorial``               ``tutorial-normalized``      ``brette2007-coba``

@@ -8,7 +8,7 @@ from refsim import ConfigError
 
 
 def test_brainpy_rule_equals_legacy_numpy_draw_and_out_degree_80():
-    """MODEL.md section 4: np.random.seed(s); randint(0, 4000, (3200, 80)); randint(..., (800, 80))."""
+    """docs/model.md (connectivity): np.random.seed(s); randint(0, 4000, (3200, 80)); randint(..., (800, 80))."""
     conn = refsim.build_connectivity(refsim.get_preset("tutorial"), 7)
     np.random.seed(7)
     te = np.random.randint(0, 4000, (3200, 80))

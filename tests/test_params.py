@@ -38,7 +38,7 @@ def test_unknown_preset_suggests_closest_name():
 
 
 def test_presets_have_the_spec_values():
-    """MODEL.md section 2."""
+    """docs/model.md, the parameter table."""
     t, n, b = (refsim.get_preset(p) for p in refsim.preset_names())
     assert (t.R_g, n.R_g, b.R_g) == (1e-3, 1.0, 1.0)
     assert (t.dtype, n.dtype, b.dtype) == ("float32", "float64", "float64")
@@ -60,3 +60,17 @@ def test_config_dicts_of_refsim_01_still_load():
     d["fused_update"] = "maybe"
     with pytest.raises(ConfigError, match="fused_update = 'maybe': allowed"):
         refsim.Config.from_dict(d)
+
+
+def test_xla_arithmetic_warns_where_xla_would_compile_other_forms():
+    """arithmetic='xla' is the tutorial's XLA program (R_g != 1, RI_ext != 0, verified against
+    BrainPy); with R_g = 1 or RI_ext = 0 XLA fuses differently (docs/model.md), so a
+    ConfigWarning names the constant. The tutorial itself is silent."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        refsim.get_preset("tutorial")
+    with pytest.warns(refsim.ConfigWarning, match=r"arithmetic = 'xla' with R_g = 1"):
+        refsim.get_preset("tutorial", R_g=1.0)
+    with pytest.warns(refsim.ConfigWarning, match=r"arithmetic = 'xla' with RI_ext = 0"):
+        refsim.get_preset("tutorial", RI_ext=0.0)

@@ -60,7 +60,7 @@ def test_first_spike_time_from_reset(dtype):
 @pytest.mark.parametrize("dtype,expected", [("float32", {49, 50}), ("float64", {49, 50})])
 def test_refractory_clamp_length_in_steps(dtype, expected):
     """After a spike V stays clamped while (t_k - t_last) < tau_ref in the float type: 49 steps,
-    occasionally 50 where k*dt rounds below 5 ms (MODEL.md section 3, step 6)."""
+    occasionally 50 where k*dt rounds below 5 ms (docs/model.md, step order, step 6)."""
     # hard reset and a drive that crosses threshold in one step: ISI = clamp length + 1
     cfg = one_neuron(RI_ext=1e4, V0_mean=-60.0, V0_std=0.0, dtype=dtype, arithmetic="ieee", expm1="portable",
                      reset="hard", duration=1000.0)

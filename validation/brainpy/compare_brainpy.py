@@ -11,15 +11,18 @@ Run with refsim's environment from the repository root, after ``validation/ensem
 For each seed:
 
 (a) **tutorial as written** (``run_brainpy.py --variant tutorial``: R = 1 ohm, mS weights)
-    against refsim's ``tutorial`` preset (float32, fused V update) run on BrainPy's
+    against refsim's ``tutorial`` preset (float32, BrainPy's arithmetic as XLA compiles it) run
+    on BrainPy's
     connectivity and BrainPy's V0 (drawn by JAX, so it is imported): spike for spike over the
     whole second (first differing step, per-neuron counts) and the statistics.
 (b) **normalized units** (``--variant normalized``: weights in siemens, R * g = 0.6 / 6.7)
     against
 
-    * ``tutorial-normalized`` with ``dtype=float32, fused_update=True`` on BrainPy's
-      connectivity and V0: BrainPy's arithmetic, so spike for spike is the test;
-    * the same with ``fused_update=False`` (how much the FMA matters here);
+    * ``tutorial-normalized`` with ``dtype=float32, arithmetic='xla', expm1='xla'`` on
+      BrainPy's connectivity and V0: the tutorial's XLA arithmetic. Not BrainPy's bit for bit:
+      BrainPy keeps g in mS and converts the siemens weights in the jump, which XLA fuses into
+      ``fma(x, 1000, g)`` (docs/validation.md); the rasters part after a few hundred steps;
+    * the same with ``arithmetic='ieee'`` (float32 as the specification writes it);
     * the ``tutorial-normalized`` preset itself (float64) on the same network and V0: float32
       vs float64 in a chaotic network, so the rasters part early and the test is statistical:
       z = (BrainPy - refsim) / seed SD per statistic (``ensembles.json``, t_start = 200 ms),
@@ -28,7 +31,7 @@ For each seed:
 
     The unit check is a trace check: V of the recorded neurons (``run_brainpy.py --record``)
     after each of the first 2000 steps, BrainPy vs refsim, max |difference|.
-(c) **float32 vs float64 as such**: ``tutorial-normalized`` in float32 + FMA (BrainPy's
+(c) **float32 vs float64 as such**: ``tutorial-normalized`` in float32, XLA's arithmetic (BrainPy's
     arithmetic) over the ensemble's seeds (``--jobs`` processes) against the float64 ensemble
     of ``ensembles.json``: difference of the means over its standard error, per statistic.
 
@@ -179,7 +182,7 @@ def markdown(results: dict) -> str:
         md.append(f"| {r['brainpy']} | {r['refsim']} | {r['seed']} | " + " | ".join(cells) + " |")
     n = len(results["ensemble_seeds"])
     md += ["", f"## float32 vs float64: `tutorial-normalized` ensembles ({n} seeds, refsim's own V0)", "",
-           "| statistic | float32 + FMA (BrainPy's arithmetic) | float64 (the preset) | "
+           "| statistic | float32, XLA's arithmetic (BrainPy's) | float64 (the preset) | "
            "difference / its standard error |", "|---|---|---|---|"]
     for k, v in results["float32_ensemble"].items():
         md.append(f"| {k} | {v['float32_mean']:.4g} ± {v['float32_sd']:.2g} | {v['float64_mean']:.4g} ± "
@@ -225,11 +228,12 @@ def main(argv=None) -> int:
         if seed == seeds[0]:
             write_report(c, res, bp["trains"], os.path.join(args.out_dir, "brainpy", f"tutorial_s{seed}"))
 
-        # (b) normalized units vs tutorial-normalized (float32 + FMA, float32, float64)
+        # (b) normalized units vs tutorial-normalized (float32 xla, float32 ieee, float64)
         bp = load_brainpy(run_brainpy("normalized", seed, args))
         cases = []
-        for label, over in (("`tutorial-normalized` float32, FMA", dict(dtype="float32", fused_update=True)),
-                            ("`tutorial-normalized` float32", dict(dtype="float32")),
+        for label, over in (("`tutorial-normalized` float32, xla",
+                             dict(dtype="float32", arithmetic="xla", expm1="xla")),
+                            ("`tutorial-normalized` float32, ieee", dict(dtype="float32")),
                             ("`tutorial-normalized` (float64)", {})):
             res, same = run_refsim("tutorial-normalized", bp, seed, **over)
             cases.append((label.replace("`", ""), bp, res))
@@ -251,10 +255,10 @@ def main(argv=None) -> int:
             print(f"seed {seed} BrainPy {r['brainpy']:22s} vs {r['refsim']:38s} spikes {r['n_spikes_brainpy']} / "
                   f"{r['n_spikes_refsim']}, first differing step {r['first_differing_step']}, "
                   f"max|dV| {r['trace_max_abs_dV_mV']['first_2000_steps']:.3g} mV", flush=True)
-    # (c) is float32 itself a systematic change? refsim's tutorial-normalized in float32 + FMA
+    # (c) is float32 itself a systematic change? refsim's tutorial-normalized in float32, xla
     # (= BrainPy's arithmetic) over the ensemble's seeds, against the float64 ensemble
     rows32 = run_ensemble("tutorial-normalized", ens["seeds"], jobs=args.jobs, t_start=args.t_start,
-                          overrides=dict(dtype="float32", fused_update=True))
+                          overrides=dict(dtype="float32", arithmetic="xla", expm1="xla"))
     s32, s64 = summarize(rows32), ens_sd["tutorial-normalized"]
     results["float32_ensemble"] = {
         k: {"float32_mean": s32[k]["mean"], "float32_sd": s32[k]["sd"], "float64_mean": s64[k]["mean"],
