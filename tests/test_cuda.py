@@ -112,3 +112,27 @@ def test_real_gpu_full_tutorial_normalized_agrees_with_the_cpu_engines():
     assert first_step >= 2000
     for key in ("rate_e_hz", "rate_i_hz"):
         assert abs(g.summary()[key] / c.summary()[key] - 1) < 0.005
+
+
+@pytest.mark.slow
+def test_device_code_has_no_fma_but_the_ones_asked_for():
+    """Without a GPU, the kernels compiled to PTX by NVIDIA's compiler (NVVM, from the
+    nvidia-cuda-nvcc wheel; validation/cuda_ptx_check.py) for every preset: no flush-to-zero,
+    no fused multiply-add in the ieee presets with refsim's portable expm1, and in the tutorial
+    exactly XLA's 16 (10 in its expm1, 6 in its arithmetic). The device computes the oracle's
+    operations, by construction."""
+    import importlib.util
+    import subprocess
+    import sys
+    from pathlib import Path
+    if importlib.util.find_spec("nvidia.cuda_nvcc") is None:
+        pytest.skip("needs NVIDIA's NVVM (pip install nvidia-cuda-nvcc-cu12)")
+    script = Path(__file__).parents[1] / "validation" / "cuda_ptx_check.py"
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    p = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True,
+                       timeout=900)
+    assert p.returncode == 0, p.stderr[-3000:]
+    lines = [ln for ln in p.stdout.splitlines() if "fma.rn" in ln]
+    assert len(lines) == 9  # 3 presets x 3 kernels
+    assert all(".ftz 0" in ln for ln in lines)
+    assert sum("fma.rn 16" in ln for ln in lines) == 2 and sum("fma.rn  0" in ln for ln in lines) == 7
