@@ -19,6 +19,7 @@ import sys
 import warnings
 
 from .engines import DEFAULT_ENGINE, ENGINES
+from .elementary import FloatingPointModeError
 from .params import ConfigError, ConfigWarning, coerce, describe_fields
 from .presets import PRESETS, get_preset
 
@@ -196,7 +197,7 @@ def main(argv=None) -> int:
         warnings.showwarning = show
         try:
             return args.func(args)
-        except ConfigError as e:
+        except (ConfigError, FloatingPointModeError) as e:
             print(f"refsim: error: {e}", file=sys.stderr)
             return EXIT_BAD_INPUT
         except OSError as e:  # e.g. a full disk while writing the outputs

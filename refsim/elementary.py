@@ -108,6 +108,7 @@ import math
 import numpy as np
 
 __all__ = ["IMPLEMENTATIONS", "expm1", "exprel", "fma_f32", "check_fp_environment",
+           "FloatingPointModeError",
            "expm1_f64", "expm1_near_f64", "expm1_f32", "xla_expm1_f32",
            "exprel_f64", "exprel_f32", "exprel_xla_f32", "exprel_near_f64", "exprel_near_f32",
            "NEAR_LIMIT"]
@@ -484,9 +485,13 @@ def fma_f32(a, b, c):
 # The floating-point environment these bits assume
 # --------------------------------------------------------------------------------------
 
+class FloatingPointModeError(RuntimeError):
+    """The process's floating-point mode is not IEEE 754's default (see check_fp_environment)."""
+
+
 def check_fp_environment() -> None:
-    """Raise RuntimeError unless NumPy's arithmetic is IEEE round-to-nearest-even with
-    subnormals kept (no flush-to-zero, no denormals-are-zero).
+    """Raise :class:`FloatingPointModeError` unless NumPy's arithmetic is IEEE
+    round-to-nearest-even with subnormals kept (no flush-to-zero, no denormals-are-zero).
 
     A library built with ``-ffast-math`` can switch the whole process to flush-to-zero when it
     is loaded, and ``fesetround`` changes the rounding mode; either would change refsim's bits
@@ -503,6 +508,6 @@ def check_fp_environment() -> None:
             and (-one - 2.0**-53)[0] == -1.0 and (one + 2.0**-52 + 2.0**-54)[0] == 1.0 + 2.0**-52):
         problems.append("the rounding mode is not round-to-nearest-even")
     if problems:
-        raise RuntimeError("refsim needs IEEE-754 default arithmetic: " + "; ".join(problems)
+        raise FloatingPointModeError("refsim needs IEEE-754 default arithmetic: " + "; ".join(problems)
                            + " (a library built with -ffast-math, or fesetround, changed the "
                            "process's floating-point mode)")

@@ -221,7 +221,8 @@ def test_float64_expm1_is_glibcs_generic_build_bit_for_bit():
 @pytest.mark.skipif(os.uname().machine != "x86_64", reason="sets the x86 MXCSR register")
 def test_flush_to_zero_mode_is_refused():
     """A process whose SSE unit flushes subnormals to zero (MXCSR FTZ and DAZ, as a library
-    built with -ffast-math sets them) is refused before a run, with the cause named."""
+    built with -ffast-math sets them) is refused before a run, with the cause named (the CLI
+    prints it and exits with 2)."""
     code = ("import numpy as np, refsim\n"
             "from numba import njit, types\n"
             "from numba.core.extending import intrinsic\n"
@@ -242,9 +243,15 @@ def test_flush_to_zero_mode_is_refused():
             "cfg = refsim.get_preset('brette2007-coba', n_exc=8, n_inh=2, duration=1.0)\n"
             "try:\n"
             "    refsim.simulate(cfg, 0, progress=False)\n"
-            "except RuntimeError as e:\n"
-            "    print('REFUSED', e)\n")
+            "except refsim.elementary.FloatingPointModeError as e:\n"
+            "    print('REFUSED', e)\n"
+            "import refsim.cli, tempfile\n"
+            "code = refsim.cli.main(['run', '--preset', 'brette2007-coba', '--set', 'n_exc=8',"
+            " '--set', 'n_inh=2', '--set', 'duration=1.0', '--no-progress', '--out',"
+            " tempfile.mkdtemp()])\n"
+            "print('EXIT', code)\n")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert "REFUSED refsim needs IEEE-754 default arithmetic: subnormal float64 numbers are " \
            "flushed to zero" in p.stdout, p.stderr[-2000:]
+    assert "EXIT 2" in p.stdout and "refsim: error: refsim needs IEEE-754" in p.stderr
     el.check_fp_environment()  # this process is in the default mode
