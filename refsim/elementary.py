@@ -108,10 +108,8 @@ import math
 import numpy as np
 
 __all__ = ["IMPLEMENTATIONS", "expm1", "exprel", "fma_f32", "check_fp_environment",
-           "FloatingPointModeError",
-           "expm1_f64", "expm1_near_f64", "expm1_f32", "xla_expm1_f32",
-           "exprel_f64", "exprel_f32", "exprel_xla_f32", "exprel_near_f64", "exprel_near_f32",
-           "NEAR_LIMIT"]
+           "FloatingPointModeError", "expm1_f64", "expm1_f32", "xla_expm1_f32",
+           "exprel_f64", "exprel_f32", "exprel_xla_f32"]
 
 #: Values of ``Config.expm1``: which expm1 the model uses.
 IMPLEMENTATIONS = ("portable", "xla", "libm")
@@ -179,7 +177,8 @@ def fma32(a, b, c):
     bits = f64_bits(s)
     # one float64 ulp toward the exact value: up in magnitude if err has s's sign, else down
     toward = select((err > 0.0) == (s > 0.0), 1, -1)
-    bits = select((err != 0.0) & ((bits & 1) == 0), bits + toward, bits)
+    # (err != err: s is infinite or nan, which the float32 rounding keeps as it is)
+    bits = select((err != 0.0) & (err == err) & ((bits & 1) == 0), bits + toward, bits)
     return f32(bits_f64(bits))
 
 
@@ -290,7 +289,7 @@ def expm1_f32(x):
 # --------------------------------------------------------------------------------------
 
 _X_LOG2E = np.float32(_hex("0x1.715476p+0"))
-_X_HI = np.float32(_hex("0x1.62e42ep+6"))  # 88.72283935546875: +inf above
+_X_HI = np.float32(_hex("0x1.62e42ep+6"))  # 88.72283172607422 (0x42b17217): +inf above
 _X_LO = np.float32(-18.0)                   # -1 below
 _X_LN2_HI = np.float32(_hex("0x1.62e4p-1"))
 _X_LN2_LO = np.float32(_hex("0x1.7f7d1cp-20"))
@@ -348,14 +347,17 @@ def xla_expm1_f32(x):
 # --------------------------------------------------------------------------------------
 
 def exprel_f64(z):
-    """expm1(z) / z in float64 (portable expm1), 1 at z = 0."""
-    return select(z == 0.0, 1.0, expm1_f64(z) / select(z == 0.0, 1.0, z))
+    """expm1(z) / z in float64 (portable expm1), 1 at z = 0, +inf at +inf."""
+    r = select(z == 0.0, 1.0, expm1_f64(z) / select(z == 0.0, 1.0, z))
+    return select(z == math.inf, z, r)
 
 
 def exprel_f32(z):
-    """expm1(z) / z in float32 (portable expm1, then a float32 division), 1 at z = 0."""
+    """expm1(z) / z in float32 (portable expm1, then a float32 division), 1 at z = 0, +inf at
+    +inf."""
     zs = select(z == _X_ZERO, _X_ONE, z)
-    return select(z == _X_ZERO, _X_ONE, f32(expm1_f64(f64(z))) / zs)
+    r = select(z == _X_ZERO, _X_ONE, f32(expm1_f64(f64(z))) / zs)
+    return select(z == _X_INF, z, r)
 
 
 def exprel_near_f64(z):
@@ -370,9 +372,11 @@ def exprel_near_f32(z):
 
 
 def exprel_xla_f32(z):
-    """xla_expm1_f32(z) / z in float32, 1 at z = 0 (BrainPy's exprel on XLA:CPU)."""
+    """xla_expm1_f32(z) / z in float32, 1 at z = 0, +inf at +inf (BrainPy's exprel on XLA:CPU,
+    away from |z| <= 1e-4, where BrainPy uses a series that refsim does not emulate)."""
     zs = select(z == _X_ZERO, _X_ONE, z)
-    return select(z == _X_ZERO, _X_ONE, xla_expm1_f32(z) / zs)
+    r = select(z == _X_ZERO, _X_ONE, xla_expm1_f32(z) / zs)
+    return select(z == _X_INF, z, r)
 
 
 # --------------------------------------------------------------------------------------
@@ -418,10 +422,10 @@ _KERNELS = {
 }
 
 
-def _check(x, impl):
+def _check(x, impl, name="x"):
     x = np.asarray(x)
     if x.dtype not in (np.float32, np.float64):
-        raise TypeError(f"x dtype = {x.dtype}: allowed float32 or float64")
+        raise TypeError(f"{name} dtype = {x.dtype}: allowed float32 or float64")
     if impl not in IMPLEMENTATIONS:
         raise ValueError(f"impl = {impl!r}: allowed one of {', '.join(map(repr, IMPLEMENTATIONS))}")
     if impl == "xla" and x.dtype != np.float32:
@@ -468,7 +472,7 @@ def exprel(z, impl: str = "portable"):
     >>> float(exprel(np.float64(0.0))), float(exprel(np.float64(-0.01)))
     (1.0, 0.9950166250831946)
     """
-    z = _check(z, impl)
+    z = _check(z, impl, "z")
     if impl == "libm":
         with np.errstate(all="ignore"):
             return np.where(z == 0, z.dtype.type(1), _expm1_libm(z) / np.where(z == 0, 1, z))[()]
@@ -477,8 +481,22 @@ def exprel(z, impl: str = "portable"):
 
 
 def fma_f32(a, b, c):
-    """round32(a * b + c) with a single rounding, elementwise (see :func:`fma32`)."""
-    return fma32(a, b, c)[()]
+    """round32(a * b + c) with a single rounding, elementwise, for float32 arrays or scalars
+    (see :func:`fma32`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refsim.elementary import fma_f32
+    >>> a = np.float32(1 + 2**-12)              # a * a = 1 + 2**-11 + 2**-24: a float32 tie
+    >>> float(fma_f32(a, a, np.float32(2**-60))) == 1 + 2**-11 + 2**-23   # one rounding: up
+    True
+    """
+    for name, v in (("a", a), ("b", b), ("c", c)):
+        if np.asarray(v).dtype != np.float32:
+            raise TypeError(f"{name} dtype = {np.asarray(v).dtype}: allowed float32")
+    with np.errstate(invalid="ignore"):  # inf - inf in the residual of an infinite sum
+        return fma32(a, b, c)[()]
 
 
 # --------------------------------------------------------------------------------------

@@ -44,7 +44,7 @@ time (k+1) dt. In the limit the crossing is at V = V_th exactly, so the soft res
 V - (V_th - V_reset) and the hard reset both give V_reset: **delay 0, reset to V_reset at the
 crossing, refractory for tau_ref**. ``schedule='brette'`` delivers in the step that detects
 the spike: the same limit. The threshold test (``>=`` or ``>``) differs only on a set of
-measure zero, and ``integrator``, ``dtype``, ``fused_update`` and ``dt`` do not enter the
+measure zero, and ``integrator``, ``dtype``, ``arithmetic``, ``expm1`` and ``dt`` do not enter the
 continuous model; this solver ignores them and computes in float64.
 
 "The preset's synaptic delay" is therefore 0 for every built-in preset, which is the default
@@ -123,7 +123,7 @@ class ExactResult:
     spike_neurons : ndarray of int32
         Neuron index of each spike.
     config : Config
-        The configuration (its integrator, dt, dtype and fused_update are not used).
+        The configuration (its integrator, dt, dtype, arithmetic and expm1 are not used).
     seed : int or None
     delay : float
         Synaptic delay, ms (0: conductances jump at the spike time).

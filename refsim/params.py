@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import reprlib
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from .elementary import IMPLEMENTATIONS
 
 __all__ = ["Config", "ConfigError", "ConfigWarning", "describe_fields"]
 
@@ -52,7 +55,7 @@ CHOICES = {
     "reset": ("soft", "hard"),
     "threshold_test": (">=", ">"),
     "dtype": ("float32", "float64"),
-    "expm1": ("portable", "xla", "libm"),
+    "expm1": IMPLEMENTATIONS,  # refsim.elementary's
     "arithmetic": ("ieee", "fused-update", "xla"),
 }
 
@@ -119,7 +122,7 @@ class Config:
     reset: str = _p("-", "soft: V <- V - (V_th - V_reset) | hard: V <- V_reset")
     threshold_test: str = _p("-", "'>=' (V >= V_th spikes) | '>' (V > V_th spikes)")
     dtype: str = _p("-", "float32 | float64: the float type of all state and arithmetic")
-    arithmetic: str = _p("-", "how the step's formulas are rounded: ieee (each operation as the specification writes it) | xla (BrainPy's expressions as XLA:CPU compiles them: divisions by time constants become products with float32 reciprocals, five multiply-adds are fused; float32 only) | fused-update (ieee, with v + h*f rounded once: refsim 0.1's fused_update; float32 only)")
+    arithmetic: str = _p("-", "how the step's formulas are rounded (docs/model.md): ieee (each operation as written) | xla (BrainPy's step as XLA:CPU compiles it: products with float32 reciprocals, six FMAs; float32 only) | fused-update (ieee with v + h*f rounded once, refsim 0.1's fused_update; float32 only)")
     expm1: str = _p("-", "the expm1 of exp_euler and of the derived constants: portable (refsim.elementary, the same bits on every machine) | xla (XLA:CPU's float32 expm1, emulated exactly: what BrainPy computes; float32 only) | libm (the C library's: machine-dependent, for comparisons with C simulators)")
     dt: float = _p("ms", "time step")
     duration: float = _p("ms", "simulated time; must be a whole number of steps")
@@ -166,11 +169,13 @@ class Config:
 
 
 def _from_refsim_01(d: dict[str, Any]) -> dict[str, Any]:
-    """A config dict written by refsim 0.1 in this version's terms: 0.1 called the machine's own
-    expm1 (``expm1='libm'``) and had a boolean ``fused_update``."""
+    """A config dict written by refsim 0.1 in this version's terms: 0.1 had a boolean
+    ``fused_update`` and called the machine's own expm1, read as ``expm1='libm'`` (its Numba
+    engine called the C library's; its NumPy engine called ``np.expm1``, which on some CPUs is
+    NumPy's own SIMD code: neither is reproducible elsewhere, which is why 0.2 has its own)."""
     d = dict(d)
     fused = d.pop("fused_update")
-    if fused not in (True, False):  # 0.1 wrote a JSON boolean
+    if not isinstance(fused, bool):  # 0.1 wrote a JSON boolean
         raise ConfigError(f"fused_update = {reprlib.repr(fused)}: allowed True or False "
                           "(a refsim 0.1 config)")
     d["arithmetic"] = "fused-update" if fused else "ieee"
@@ -310,10 +315,12 @@ def _validate(c: Config) -> None:
         fail("duration", f"a whole positive multiple of dt = {c.dt} ms (duration/dt = {ratio!r})")
     if c.dtype == "float32" and round(ratio) >= 2**24:
         fail("duration", f"fewer than 2**24 steps in float32 (step times must be exact integers times dt)")
-    if c.arithmetic != "ieee" and c.dtype != "float32":
+    if c.dtype != "float32" and c.arithmetic != "ieee":
+        also = (" (and expm1 = 'xla': allowed 'portable' or 'libm'); with dtype = "
+                f"{c.dtype!r} set arithmetic='ieee', expm1='portable'") if c.expm1 == "xla" else ""
         fail("arithmetic", "'ieee' unless dtype = 'float32' (fused multiply-adds are emulated "
-                           "exactly through float64)")
-    if c.expm1 == "xla" and c.dtype != "float32":
+                           f"exactly through float64){also}")
+    if c.dtype != "float32" and c.expm1 == "xla":
         fail("expm1", "'portable' or 'libm' unless dtype = 'float32' (XLA's float32 expm1 is "
                       "emulated; its float64 one is not)")
     if c.conn_rule == "bernoulli" and c.multapses:
@@ -340,6 +347,20 @@ def _validate(c: Config) -> None:
         fail("conn_rng", "'pcg64' unless autapses and multapses are both True (BrainPy's rule draws with replacement)")
 
 
+def _caller_level() -> int:
+    """The stacklevel of a warning raised here that points at the first frame outside refsim
+    and the dataclasses machinery (the user's call of get_preset, replace or Config)."""
+    import sys
+    here = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None:
+        path = os.path.abspath(frame.f_code.co_filename)
+        if not (path.startswith(here + os.sep) or path == dataclasses.__file__):
+            return level
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def _warn(c: Config) -> None:
     """Allowed but probably unintended: reversal potentials on the wrong side of the threshold;
     XLA's arithmetic where XLA would compile other forms than the tutorial's."""
@@ -349,10 +370,10 @@ def _warn(c: Config) -> None:
         warnings.warn(f"arithmetic = 'xla' with {which}: refsim emulates the forms XLA compiles "
                       "for BrainPy's tutorial (R_g != 1, RI_ext != 0); with these constants XLA "
                       "compiles other forms (docs/model.md, 'Arithmetic')", ConfigWarning,
-                      stacklevel=4)
+                      stacklevel=_caller_level())
     if c.E_e <= c.V_th:
         warnings.warn(f"E_e = {c.E_e!r}: expected E_e > V_th = {c.V_th} mV (excitation pulls V "
-                      "toward E_e, so it can never drive a spike)", ConfigWarning, stacklevel=4)
+                      "toward E_e, so it can never drive a spike)", ConfigWarning, stacklevel=_caller_level())
     if c.E_i >= c.V_th:
         warnings.warn(f"E_i = {c.E_i!r}: expected E_i < V_th = {c.V_th} mV (inhibition pulls V "
-                      "toward E_i, above the threshold: it excites)", ConfigWarning, stacklevel=4)
+                      "toward E_i, above the threshold: it excites)", ConfigWarning, stacklevel=_caller_level())

@@ -4,10 +4,10 @@
 
 * ``digests``: {case name: {engine: digest dict}} for the quick cases of
   ``tests/data/golden_digests.json``, with the NumPy and the Numba engine;
-* ``numpy_expm1``: SHA-256 of ``np.expm1`` on fixed float32 and float64 arguments, and
-  ``libm_expm1`` of the C library's (through Numba's ``math.expm1``): the machine-dependent
-  functions refsim does not use, so that the parent can show the child really computes
-  differently from it;
+* ``expm1``: SHA-256 of ``np.expm1`` (``numpy_float32``, ``numpy_float64``) and of the C
+  library's expm1 through Numba's ``math.expm1`` (``libm_float32``, ``libm_float64``) on fixed
+  arguments: the machine-dependent functions refsim does not use, so that the parent can
+  show the child really computes differently from it;
 * ``numpy_features``: NumPy's CPU features as this process sees them; ``numba_cpu``: the CPU
   Numba compiles for, and whether ``fma32`` is its FMA instruction there;
 * with ``--asm``: for the engine's neuron passes and step-factor loops, the packed (vector)

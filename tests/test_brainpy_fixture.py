@@ -75,3 +75,16 @@ def test_tutorial_whole_second_equals_brainpy_for_ten_seeds(seeds, i):
                             record=seeds["record"], record_vars=("V",), progress=False)
     trace = hashlib.sha256(np.ascontiguousarray(short.traces["V"], "<f4").tobytes())
     assert trace.hexdigest() == str(seeds["V_trace_sha256"][i])
+
+
+def test_tutorial_constants_are_the_ones_xla_folds():
+    """The constants of the tutorial's step, as float32 bit patterns, are those in XLA's
+    optimized HLO of BrainPy's step (jit_scan.cpu_after_optimizations, jaxlib 0.12; see
+    validation/brainpy/README.md, section 5): the conductance factors a_e, a_i (folded with
+    expm1), the reciprocals 1/tau_m, 1/tau_e, 1/tau_i and the Jacobian's C = (1/tau_m) R_g."""
+    from refsim.model import Constants
+    c = Constants.from_config(refsim.get_preset("tutorial"))
+    got = {k: hex(int(np.float32(getattr(c, k)).view(np.uint32)))
+           for k in ("a_e", "a_i", "r_m", "r_e", "r_i", "C")}
+    assert got == {"a_e": "0x3dcac3fe", "a_i": "0x3dcbc787", "r_m": "0x3d4ccccd",
+                   "r_e": "0x3e4ccccd", "r_i": "0x3dcccccd", "C": "0x3851b718"}

@@ -17,6 +17,7 @@ pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
 @pytest.mark.parametrize("preset,overrides", [
     ("tutorial", {}),                                       # float32, arithmetic='xla'
     ("tutorial", {"arithmetic": "ieee"}),
+    ("tutorial", {"arithmetic": "fused-update"}),
     ("tutorial-normalized", {"reset": "hard", "threshold_test": ">"}),
     ("brette2007-coba", {}),                                # Brette's order, forward Euler
     ("brette2007-coba", {"integrator": "exp_euler", "dtype": "float32"}),

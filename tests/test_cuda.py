@@ -1,13 +1,14 @@
-"""The CUDA engine against the NumPy oracle.
+"""The CUDA engine against the NumPy oracle: the same bits.
 
 Without a GPU (CI) the kernels run in Numba's CUDA simulator (tests/conftest.py sets
-NUMBA_ENABLE_CUDASIM=1), where their arithmetic is the oracle's (see refsim/engines/cuda_engine.py),
-so every comparison here is exact: same spikes, traces and final state, bit for bit. The
-reference values are the NumPy engine's runs of the same configuration and seed.
+NUMBA_ENABLE_CUDASIM=1), where they are Python calling the NumPy forms of refsim's elementary
+functions, so every comparison here is exact: same spikes, traces and final state, bit for bit.
+The reference values are the NumPy engine's runs of the same configuration and seed. The device
+code itself is checked by compiling it to PTX offline (no FMA but the ones asked for).
 
-With ``REFSIM_REAL_GPU=1`` on a machine with an NVIDIA GPU, the ``gpu`` tests compare the real
-device with the CPU engines under the tolerance table of README.md (libdevice's expm1 is not
-glibc's).
+With ``REFSIM_REAL_GPU=1`` on a machine with an NVIDIA GPU, the same tests run on the device,
+where the claim is the same (refsim's own expm1, uncontractable products, IEEE division), and
+the ``gpu`` test adds the full 1 s of ``tutorial-normalized``.
 """
 import os
 
@@ -34,7 +35,7 @@ WEAK_G0 = dict(g_e0_mean=1.0, g_e0_std=0.5, g_i0_mean=2.0, g_i0_std=1.0)
 # Small (32-neuron) versions of the presets with every switch exercised at least once, and
 # enough drive that neurons spike and interact within 150 steps.
 CASES = {
-    "tutorial (float32, FMA, BrainPy order)": ("tutorial", dict(R_g=1.0, w_e=2.0, w_i=8.0)),
+    "tutorial (float32, XLA's arithmetic and expm1)": ("tutorial", dict(R_g=0.5, w_e=4.0, w_i=16.0)),
     "tutorial-normalized (float64)": ("tutorial-normalized", dict(w_e=3.0, w_i=10.0)),
     "brette2007-coba (Euler, hard reset, >)": ("brette2007-coba", dict(RI_ext=40.0, **WEAK_G0)),
     "brette order, exp. Euler, float32": ("brette2007-coba", dict(RI_ext=40.0, integrator="exp_euler",
@@ -43,7 +44,6 @@ CASES = {
 
 
 @pytest.mark.cudasim
-@pytest.mark.skipif(REAL_GPU, reason="exact agreement holds in the simulator, not on a device")
 @pytest.mark.parametrize("case", list(CASES))
 def test_cuda_kernels_match_numpy_in_the_simulator(case):
     """Property: the CUDA kernels (pull scatter, step order, spike compaction, traces) give the
@@ -57,7 +57,6 @@ def test_cuda_kernels_match_numpy_in_the_simulator(case):
 
 
 @pytest.mark.cudasim
-@pytest.mark.skipif(REAL_GPU, reason="exact agreement holds in the simulator, not on a device")
 def test_cuda_spike_buffer_overflow_reruns_the_chunk():
     """Every neuron spikes every step (4800 spikes against a first buffer of 1024): the chunk is
     re-run with a large enough buffer and the raster is still the oracle's."""
@@ -100,18 +99,14 @@ def test_missing_gpu_or_package_gives_one_clear_error(monkeypatch):
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not REAL_GPU, reason="needs REFSIM_REAL_GPU=1 and an NVIDIA GPU")
-def test_real_gpu_full_tutorial_normalized_agrees_with_the_cpu_engines():
-    """On a device, float64, N = 4000, 1 s: identical spikes for at least the first 2000 steps
-    and E/I rates within 0.5 % of the Numba engine's (issue 4's tolerance)."""
+def test_real_gpu_full_tutorial_normalized_is_bit_identical_to_the_cpu_engines():
+    """On a device, float64, N = 4000, 1 s: the Numba engine's raster and final state, bit for
+    bit (the device runs refsim's own expm1, not libdevice's)."""
     cfg = refsim.get_preset("tutorial-normalized")
     g = refsim.simulate(cfg, 0, engine="cuda", progress=False)
     c = refsim.simulate(cfg, 0, engine="numba", progress=False)
-    first = np.flatnonzero((g.spike_steps[:min(g.n_spikes, c.n_spikes)] != c.spike_steps[:min(g.n_spikes, c.n_spikes)])
-                           | (g.spike_neurons[:min(g.n_spikes, c.n_spikes)] != c.spike_neurons[:min(g.n_spikes, c.n_spikes)]))
-    first_step = c.spike_steps[first[0]] if first.size else cfg.n_steps
-    assert first_step >= 2000
-    for key in ("rate_e_hz", "rate_i_hz"):
-        assert abs(g.summary()[key] / c.summary()[key] - 1) < 0.005
+    assert g.n_spikes > 50_000
+    assert g.digest() == c.digest()
 
 
 @pytest.mark.slow
@@ -125,8 +120,10 @@ def test_device_code_has_no_fma_but_the_ones_asked_for():
     import subprocess
     import sys
     from pathlib import Path
-    if importlib.util.find_spec("nvidia.cuda_nvcc") is None:
-        pytest.skip("needs NVIDIA's NVVM (pip install nvidia-cuda-nvcc-cu12)")
+    if None in (importlib.util.find_spec("nvidia.cuda_nvcc"),
+                importlib.util.find_spec("nvidia.cuda_nvrtc")):
+        pytest.skip("needs NVIDIA's NVVM and NVRTC (pip install nvidia-cuda-nvcc-cu12 "
+                    "nvidia-cuda-nvrtc-cu12)")
     script = Path(__file__).parents[1] / "validation" / "cuda_ptx_check.py"
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
     p = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True,

@@ -123,7 +123,8 @@ def test_special_values():
 @given(st.floats(-el.NEAR_LIMIT, el.NEAR_LIMIT, exclude_max=True, exclude_min=True))
 def test_near_arm_equals_the_whole_function(x):
     """Property: on |x| < 0.5 ln 2 the fast path (the k = 0 arm alone) gives the bits of the
-    whole function, in float64 and in float32 (the Numba engine picks it per block)."""
+    whole function, in float64 and in float32 (the Numba engine takes it for every neuron and
+    recomputes the others)."""
     a = np.array([x, x / 3, -x, x * 1e-10])
     assert np.all(same_bits(el.expm1_near_f64(a), el.expm1(a)))
     assert np.all(same_bits(el.exprel_near_f64(a), el.exprel(a)))
@@ -133,8 +134,13 @@ def test_near_arm_equals_the_whole_function(x):
 
 def test_near_arm_covers_the_whole_range_densely():
     """The same on 10**6 arguments spread over (-0.5 ln 2, 0.5 ln 2), in both float types,
-    and the table's branch-boundary neighbours that lie inside the range."""
+    and the table's arguments that lie inside the range (its branch-boundary neighbours and
+    tiny values among them)."""
     x = np.linspace(-el.NEAR_LIMIT, el.NEAR_LIMIT, 10**6 + 2)[1:-1]
+    _, _, (t, _, _, _, _) = table("expm1_f64")
+    t = t[np.abs(t) < el.NEAR_LIMIT]
+    assert t.size >= 30
+    x = np.concatenate([x, t])
     assert np.all(same_bits(el.expm1_near_f64(x), el.expm1(x)))
     x32 = x.astype(np.float32)
     x32 = x32[np.abs(x32) < el.NEAR_LIMIT]
@@ -173,6 +179,15 @@ def test_fma_emulation_is_the_correctly_rounded_fma():
         best = min(cands, key=lambda v: (abs(Fraction(float(v)) - exact),
                                          int(np.array(v).view(np.uint32)) & 1))
         assert got[i] == best, i
+    # special operands: infinities, nan, signed zeros, overflow (IEEE 754's fma)
+    f = np.float32
+    inf, nan, big = f(np.inf), f(np.nan), f(3e38)
+    sa = np.array([-inf, 1, inf, inf, 0, -0.0, big, 1, nan, -1], f)
+    sb = np.array([1, 1, 0, 1, 5, 1, big, -0.0, 1, 0], f)
+    sc = np.array([0, -inf, 1, -inf, -0.0, -0.0, 0, 0, 0, -0.0], f)
+    want = np.array([-inf, -inf, nan, nan, 0.0, -0.0, inf, 0.0, nan, -0.0], f)
+    got_s = el.fma_f32(sa, sb, sc)
+    assert np.all(same_bits(got_s, want)), got_s
     # the cases are discriminating: a float64 evaluation double-rounds the tie at 0, and the
     # float32 evaluation with two roundings differs on many triples
     assert got[0] != (a[0].astype(np.float64) * b[0] + c[0]).astype(np.float32)

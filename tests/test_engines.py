@@ -11,7 +11,7 @@ import sys
 
 import numpy as np
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, event, given
 from hypothesis import strategies as st
 
 import refsim
@@ -34,7 +34,7 @@ def assert_same_run(a, b):
 
 
 # Every switch of the model, drawn independently; drive and weights large enough that neurons
-# spike and interact, conductances large enough that some blocks take expm1's general path.
+# spike and interact, conductances large enough that some neurons take expm1's general path.
 networks = st.fixed_dictionaries({
     "preset": st.sampled_from(refsim.preset_names()),
     "n_exc": st.integers(1, 40), "n_inh": st.integers(1, 12),
@@ -72,15 +72,35 @@ def test_numba_matches_numpy_bit_for_bit_on_random_networks(d, seed):
     a, b = (refsim.simulate(cfg, seed, engine=e, record=record, progress=False)
             for e in ("numba", "numpy"))
     assume(b.n_spikes >= cfg.n_neurons)
+    for field in ("schedule", "integrator", "dtype", "arithmetic", "expm1"):
+        event(f"{field}={getattr(cfg, field)}")  # the mix, with --hypothesis-show-statistics
+    assert_same_run(a, b)
+
+
+@pytest.mark.parametrize("schedule", ["brainpy", "brette"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_several_blocks_with_a_partial_one(schedule, dtype):
+    """N = 1300 = 2 x 512 + 276 neurons: the block loop's full and partial blocks, with expm1's
+    general path in each (g_i = 150 on every third neuron), give the oracle's bits in both
+    schedules and float types."""
+    from refsim.engines.numba_engine import BLOCK
+    cfg = refsim.get_preset("tutorial-normalized", n_exc=1040, n_inh=260, duration=40.0,
+                            schedule=schedule, dtype=dtype)
+    assert cfg.n_neurons > 2 * BLOCK and cfg.n_neurons % BLOCK
+    init = {"g_i": np.where(np.arange(cfg.n_neurons) % 3 == 0, 150.0, 0.0)}
+    rec = [0, 511, 512, 1023, 1024, cfg.n_neurons - 1]  # both ends of every block
+    a, b = (refsim.simulate(cfg, 8, engine=e, initial=init, record=rec, progress=False)
+            for e in ("numba", "numpy"))
+    assert b.n_spikes > 500
     assert_same_run(a, b)
 
 
 def test_blocks_on_both_paths_of_expm1_agree():
-    """The Numba engine takes the k = 0 arm of expm1 alone for blocks whose |dt J| are all below
-    0.5 ln 2 and the whole function otherwise; with strong conductances on every other neuron
+    """The Numba engine takes the k = 0 arm of expm1 for every neuron and recomputes those with
+    |dt J| >= 0.5 ln 2 with the whole function; with strong conductances on every other neuron
     every block has both kinds at first, then (as they decay) only small ones. Both engines
-    agree bit for bit, and the premise holds: some steps have |dt J| above the limit, others
-    not (computed from the oracle's recorded conductances)."""
+    agree bit for bit, and the premise holds: the recorded neurons' |dt J| (computed from the
+    oracle's conductances) are on both sides of the limit, and on one side only later."""
     from refsim.elementary import NEAR_LIMIT
     cfg = refsim.get_preset("tutorial-normalized", n_exc=800, n_inh=200, duration=60.0)
     g_i = np.where(np.arange(cfg.n_neurons) % 2 == 0, 150.0, 0.0)
@@ -126,9 +146,17 @@ def test_compiled_fma_equals_the_numpy_fma():
     a[:4] = np.float32(1 + 2**-12)
     b[:4] = np.float32(1 + 2**-12)  # a*b = 1 + 2^-11 + 2^-24: a tie in float32
     c[:4] = np.float32([2**-60, -(2**-60), 0.0, 2**-50])
+    # and IEEE 754's special cases: infinities, nan, signed zeros, overflow
+    f = np.float32
+    a[4:14] = [-np.inf, 1, np.inf, np.inf, 0, -0.0, 3e38, 1, np.nan, -1]
+    b[4:14] = [1, 1, 0, 1, 5, 1, 3e38, -0.0, 1, 0]
+    c[4:14] = [0, -np.inf, 1, -np.inf, -0.0, -0.0, 0, 0, 0, -0.0]
     out = np.empty_like(a)
     fused(a, b, c, out)
-    np.testing.assert_array_equal(out, elementary.fma_f32(a, b, c))
+    ref = elementary.fma_f32(a, b, c)
+    assert np.array_equal(out.view(np.uint32)[~np.isnan(ref)], ref.view(np.uint32)[~np.isnan(ref)])
+    assert np.array_equal(np.isnan(out), np.isnan(ref)) and np.isnan(ref).sum() == 3
+    assert np.isneginf(out[4]) and np.isneginf(out[5]) and str(out[9]) == "-0.0"
     # and the emulation is not a plain float32 evaluation on these inputs
     assert np.count_nonzero(out != a * b + c) > 1000
     assert out[0] == np.float32(1 + 2**-11 + 2**-23) and out[1] == np.float32(1 + 2**-11)

@@ -34,6 +34,13 @@ def test_the_golden_cases_cover_every_switch():
     for field in ("schedule", "integrator", "reset", "threshold_test", "dtype", "arithmetic"):
         assert {getattr(c, field) for c in configs} == set(refsim.params.CHOICES[field]), field
     assert {c.expm1 for c in configs} == {"portable", "xla"}
+    portable_exp = [c for c in configs if c.expm1 == "portable" and c.integrator == "exp_euler"]
+    assert {c.dtype for c in portable_exp} == {"float32", "float64"}  # both portable functions
+    # expm1's general path: initial conductances that put |dt J| above 0.5 ln 2
+    from refsim.elementary import NEAR_LIMIT
+    assert any(c.integrator == "exp_euler" and c.expm1 == "portable"
+               and c.dt * (1 + c.R_g * (c.g_e0_mean + c.g_i0_mean)) / c.tau_m > NEAR_LIMIT
+               for c in configs)
     for preset in refsim.preset_names():
         assert {c["seed"] for c in CASES.values() if c["preset"] == preset and not c["overrides"]} == {0, 1, 2}
     assert all(c["n_spikes"] >= 20 if n.startswith("tiny") else c["n_spikes"] > 300
@@ -62,9 +69,6 @@ def test_cuda_kernels_in_the_simulator(name):
     """The CUDA kernels (in Numba's simulator) give the same digests on the tiny cases: both
     schedules, integrators and float types, XLA's arithmetic and expm1's general path (the
     simulator runs every thread as Python, so larger networks would take minutes)."""
-    pytest.importorskip("numba.cuda")
-    import os
-    if os.environ.get("REFSIM_REAL_GPU") == "1":
-        pytest.skip("the simulator is replaced by a real GPU")
+    pytest.importorskip("numba.cuda")  # with REFSIM_REAL_GPU=1: on the device itself
     assert run(CASES[name], "cuda") == {"raster": CASES[name]["raster"],
                                          "state": CASES[name]["state"]}

@@ -197,8 +197,9 @@ def step_factors(h, z, far, lanes, c):
     """h[j] <- step_factor(h[j]) for a block of ``exp_euler`` neurons, in place: the Jacobian J
     in, dt * exprel(dt * J) out, with the expm1 of ``c.expm1`` (z, far, lanes: scratch).
 
-    The implementation is chosen once per block, outside the loops, so that each loop is
-    straight-line vector code (the libm one excepted: it calls the C library).
+    The implementation is chosen once per block, outside the loops, so that each main loop is
+    straight-line vector code (the libm one excepted: it calls the C library; the portable
+    one's recomputation of its few far lanes is scalar on purpose).
     """
     if c.expm1 == _PORTABLE:
         _factors_portable(h, z, far, lanes, c)

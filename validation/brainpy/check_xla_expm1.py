@@ -132,8 +132,8 @@ def _verify(chunk: int = 1 << 22, quick: bool = False) -> int:
     # Spot checks: specials, outside-range values, random bit patterns, odd sizes.
     rng = np.random.default_rng(0)
     spots = np.concatenate([
-        np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 88.72283935546875,
-                  np.nextafter(_F32(88.72283935546875), _F32(np.inf)), 88.0, 89.0,
+        np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 88.72283172607422,
+                  np.nextafter(_F32(88.72283172607422), _F32(np.inf)), 88.0, 89.0,
                   -18.0, np.nextafter(_F32(-18.0), _F32(-np.inf)), -17.32868, -20.0,
                   -100.0, 1e-45, -1e-45, 1e-38, -1e-38, 1.1754944e-38, 3e38, -3e38],
                  _F32),

@@ -11,7 +11,7 @@
  * IEEE arithmetic only: no -ffast-math (no reassociation, no flush-to-zero), and
  * -ffp-contract=off so that no a*b+c is fused into an FMA. The only FMAs are the explicit
  * fmaf() calls of Config.arithmetic 'fused-update' (v + h f) and 'xla' (BrainPy's step as
- * XLA:CPU compiles it: five FMAs and products with reciprocals), float only, as refsim's
+ * XLA:CPU compiles it: six FMAs and products with reciprocals), float only, as refsim's
  * fma_f32. exprel(z) = expm1(z)/z (1 at z == 0) calls libm's expm1 / expm1f, as refsim does
  * with Config.expm1 = 'libm'.
  *
