@@ -128,6 +128,10 @@ def test_device_code_has_no_fma_but_the_ones_asked_for():
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
     p = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True,
                        timeout=900)
+    if p.returncode and "has no attribute 'row_stack'" in p.stderr:
+        import numpy
+        pytest.skip(f"numba-cuda's device target needs np.row_stack, which NumPy "
+                    f"{numpy.__version__} removed (the 'cuda' extra pins numpy<2.5)")
     assert p.returncode == 0, p.stderr[-3000:]
     lines = [ln for ln in p.stdout.splitlines() if "fma.rn" in ln]
     assert len(lines) == 9  # 3 presets x 3 kernels
