@@ -26,7 +26,8 @@ from .presets import PRESETS, get_preset
 EXIT_BAD_INPUT, EXIT_STOPPED, EXIT_INTERRUPTED = 2, 3, 130
 
 
-def _parse_set(items):
+def parse_set(items):
+    """``--set name=value`` items as {field: value}, each converted to the field's type."""
     out = {}
     for item in items:
         if "=" not in item:
@@ -43,7 +44,7 @@ def cmd_run(args) -> int:
     from .simulate import simulate
     from .state import load_initial_state
 
-    overrides = _parse_set(args.set)
+    overrides = parse_set(args.set)
     for name in ("duration", "dt", "dtype"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
@@ -101,7 +102,7 @@ def cmd_compare(args) -> int:
 def cmd_ensemble(args) -> int:
     from .ensemble import parse_seeds, run_ensemble, summarize
     from .result import write_text
-    overrides = _parse_set(args.set)
+    overrides = parse_set(args.set)
     seeds = parse_seeds(args.seeds)
     rows = run_ensemble(args.preset, seeds, jobs=args.jobs, overrides=overrides,
                         t_start=args.t_start, engine=args.engine)

@@ -122,17 +122,10 @@ def machine() -> dict:
     import numba
     import numpy as np
     from numpy._core._multiarray_umath import __cpu_features__ as features
+    from bench_engines import _cpu
     return {"cpu": _cpu(), "platform": platform.platform(), "python": platform.python_version(),
             "numpy": np.__version__, "numba": numba.__version__,
             "numpy_cpu_features": sorted(k for k, v in features.items() if v)}
-
-
-def _cpu() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            return next(ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor()
 
 
 def main(argv=None) -> int:

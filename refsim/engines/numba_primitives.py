@@ -90,24 +90,17 @@ def _lower_pow2(context, builder, sig, args):
     return builder.bitcast(bits, ir.DoubleType())
 
 
-@type_callable(el.f64)
-def _type_f64(context):
-    return lambda x: types.float64 if isinstance(x, types.Float) else None
+def _register_conversion(fn, to):
+    """``fn(x)``: x converted to the float type ``to`` (fpext, or fptrunc rounding once)."""
+    type_callable(fn)(lambda context: lambda x: to if isinstance(x, types.Float) else None)
+
+    @lower_builtin(fn, types.Float)
+    def lower(context, builder, sig, args):
+        return context.cast(builder, args[0], sig.args[0], to)
 
 
-@lower_builtin(el.f64, types.Float)
-def _lower_f64(context, builder, sig, args):
-    return context.cast(builder, args[0], sig.args[0], types.float64)
-
-
-@type_callable(el.f32)
-def _type_f32(context):
-    return lambda x: types.float32 if isinstance(x, types.Float) else None
-
-
-@lower_builtin(el.f32, types.Float)
-def _lower_f32(context, builder, sig, args):
-    return context.cast(builder, args[0], sig.args[0], types.float32)
+_register_conversion(el.f64, types.float64)
+_register_conversion(el.f32, types.float32)
 
 
 @type_callable(el.f64_bits)

@@ -227,13 +227,11 @@ def main(argv=None) -> int:
     p.add_argument("--engine", default="numba", choices=["numba", "numpy"],
                    help="refsim engine of --check (numpy: the oracle; slow with expm1='libm')")
     args = p.parse_args(argv)
-    from refsim.params import coerce
-    overrides = {}
-    for item in args.set:
-        name, sep, value = item.partition("=")
-        if not sep:
-            p.error(f"--set {item!r}: expected FIELD=VALUE")
-        overrides[name.strip()] = coerce(name.strip(), value)
+    from refsim.cli import parse_set
+    try:
+        overrides = parse_set(args.set)
+    except refsim.ConfigError as e:
+        p.error(str(e))
     r = run_c_loop(args.preset, args.seed, args.n, args.duration, args.workdir, args.check,
                    args.engine, overrides)
     line = f"C loop: {r['preset']} seed {r['seed']} N = {r['n']}: {r['loop_s']:.4f} s " \

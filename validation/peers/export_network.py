@@ -54,7 +54,7 @@ import scipy.sparse as sp
 
 import refsim
 from refsim.connectivity import build_connectivity, from_sparse
-from refsim.params import coerce
+from refsim.cli import parse_set
 from refsim.simulate import derive_seeds
 from refsim.state import initial_state
 
@@ -107,12 +107,10 @@ def main(argv=None) -> int:
     g.add_argument("--no-check", dest="check", action="store_false")
     args = p.parse_args(argv)
 
-    overrides = {}
-    for item in args.set:
-        name, sep, value = item.partition("=")
-        if not sep:
-            p.error(f"--set {item!r}: expected FIELD=VALUE")
-        overrides[name.strip()] = coerce(name.strip(), value)
+    try:
+        overrides = parse_set(args.set)
+    except refsim.ConfigError as e:
+        p.error(str(e))
     for name in ("n_exc", "n_inh", "duration"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
