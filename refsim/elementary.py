@@ -383,6 +383,17 @@ def exprel_xla_f32(z):
 # The machine's own expm1 (impl = 'libm'): machine-dependent on purpose
 # --------------------------------------------------------------------------------------
 
+def exprel_libm(z, one):
+    """expm1(z) / z with the machine's own expm1, for one float32 or float64 scalar in compiled
+    code (the Numba engine: the C library's expm1/expm1f; the CUDA engine: libdevice's).
+
+    The one place where refsim calls a transcendental function it does not own, and only for
+    ``expm1='libm'``: machine-dependent on purpose. (NumPy arrays: :func:`exprel` with
+    ``impl='libm'``.) ``one`` is 1 in the type of z.
+    """
+    return math.expm1(z) / z if z != 0 else one
+
+
 def _libm_expm1f():
     name = ctypes.util.find_library("m")
     lib = ctypes.CDLL(name) if name else ctypes.CDLL(None)

@@ -147,7 +147,6 @@ def test_compiled_fma_equals_the_numpy_fma():
     b[:4] = np.float32(1 + 2**-12)  # a*b = 1 + 2^-11 + 2^-24: a tie in float32
     c[:4] = np.float32([2**-60, -(2**-60), 0.0, 2**-50])
     # and IEEE 754's special cases: infinities, nan, signed zeros, overflow
-    f = np.float32
     a[4:14] = [-np.inf, 1, np.inf, np.inf, 0, -0.0, 3e38, 1, np.nan, -1]
     b[4:14] = [1, 1, 0, 1, 5, 1, 3e38, -0.0, 1, 0]
     c[4:14] = [0, -np.inf, 1, -np.inf, -0.0, -0.0, 0, 0, 0, -0.0]

@@ -67,6 +67,8 @@ import sys
 import tempfile
 import time
 
+from peer_pythons import BRAINPY_PYTHON, PEER_PYTHON  # validation/, the script's directory
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 PRESETS = ("tutorial", "tutorial-normalized", "brette2007-coba")
@@ -246,8 +248,8 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=3, help="runs per row; the best counts")
     ap.add_argument("--numpy-max-n", type=int, default=40000,
                     help="above this N the NumPy engine runs 100 ms, scaled to 1 s")
-    ap.add_argument("--brainpy-python", default="/work/venvs/bp312/bin/python")
-    ap.add_argument("--brian2-python", default="/work/venvs/peer313/bin/python")
+    ap.add_argument("--brainpy-python", default=BRAINPY_PYTHON)
+    ap.add_argument("--brian2-python", default=PEER_PYTHON)
     ap.add_argument("--no-peers", action="store_true")
     ap.add_argument("--baseline", default=BASELINE,
                     help="git revision of the 'before' rows ('' to skip them)")

@@ -4,8 +4,8 @@
 Run with refsim's environment from the repository root, after ``ensembles.py`` (whose SDs
 are the tolerance)::
 
-    /work/venvs/dev311/bin/python validation/cross_simulator.py                 # seeds 0:5, ~12 min
-    /work/venvs/dev311/bin/python validation/cross_simulator.py --seeds 0 --reuse   # recompare only
+    python validation/cross_simulator.py                 # seeds 0:5, ~12 min
+    python validation/cross_simulator.py --seeds 0 --reuse   # recompare only
 
 For each preset (``tutorial-normalized``, ``brette2007-coba``) and seed it
 
@@ -60,6 +60,7 @@ from refsim.ensemble import parse_seeds
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "peers"))
 from compare import refsim_run  # noqa: E402  (validation/peers/compare.py)
+from peer_pythons import PEER_PYTHON  # noqa: E402  (validation/, the script's directory)
 
 PRESETS = ("tutorial-normalized", "brette2007-coba")
 PEERS = {  # name -> (script, extra arguments, label)
@@ -202,7 +203,7 @@ def main(argv=None) -> int:
     ap.add_argument("--t-start", type=float, default=200.0)
     ap.add_argument("--sd-factor", type=float, default=2.0)
     ap.add_argument("--jobs", type=int, default=2, help="peer runs at once")
-    ap.add_argument("--peer-python", default="/work/venvs/peer313/bin/python")
+    ap.add_argument("--peer-python", default=PEER_PYTHON)
     ap.add_argument("--work-dir", default="/tmp/refsim_cross")
     ap.add_argument("--out-dir", default=os.path.join(HERE, "results"))
     ap.add_argument("--ensembles", default=os.path.join(HERE, "results", "ensembles.json"))

@@ -3,8 +3,8 @@
 
 Run with refsim's environment from the repository root::
 
-    /work/venvs/dev311/bin/python validation/ensembles.py              # 20 seeds, 1.5-3 min on 2 cores
-    /work/venvs/dev311/bin/python validation/ensembles.py --seeds 0:10 --jobs 1
+    python validation/ensembles.py              # 20 seeds, 1.5-3 min on 2 cores
+    python validation/ensembles.py --seeds 0:10 --jobs 1
 
 For each preset (``tutorial``, ``tutorial-normalized``, ``brette2007-coba``; full network,
 N = 4000, 1 s, dt = 0.1 ms) it runs every seed of ``--seeds`` with

@@ -43,7 +43,6 @@ chunking).
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
@@ -170,7 +169,7 @@ def _exprel(c: Constants, sim: bool):
 
     @cuda.jit(device=True)
     def exprel_device(z):
-        return math.expm1(z) / z if z != 0 else one
+        return el.exprel_libm(z, one)
     return exprel_device
 
 

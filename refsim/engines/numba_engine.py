@@ -188,8 +188,7 @@ def _factors_xla(h, c):
 @_jit
 def _factors_libm(h, c):
     for j in range(h.size):
-        z = c.dt * h[j]
-        h[j] = c.dt * (np.expm1(z) / z if z != 0 else c.one)
+        h[j] = c.dt * el.exprel_libm(c.dt * h[j], c.one)
 
 
 @_jit

@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import os
 
-import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.core.extending import lower_builtin, register_jitable, type_callable
@@ -180,7 +179,7 @@ def _lower_engine_fma32(context, builder, sig, args):
 
 
 #: The algorithms of refsim.elementary that compiled code calls, registered with Numba.
-JITTED = (el._expm1_primary, el.expm1_f64, el.expm1_near_f64, el.expm1_f32, el.xla_expm1_f32,
+JITTED = (el.exprel_libm, el._expm1_primary, el.expm1_f64, el.expm1_near_f64, el.expm1_f32, el.xla_expm1_f32,
           el.exprel_f64, el.exprel_f32, el.exprel_xla_f32, el.exprel_near_f64,
           el.exprel_near_f32)
 for _f in JITTED:

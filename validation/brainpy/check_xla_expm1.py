@@ -3,8 +3,8 @@
 
 Run with the BrainPy venv's interpreter (it has jax; see README.md beside this file)::
 
-    /work/venvs/bp312/bin/python validation/brainpy/check_xla_expm1.py           # ~30 min
-    /work/venvs/bp312/bin/python validation/brainpy/check_xla_expm1.py --quick   # [-1, 1] only
+    $REFSIM_BRAINPY_PYTHON validation/brainpy/check_xla_expm1.py           # ~30 min
+    $REFSIM_BRAINPY_PYTHON validation/brainpy/check_xla_expm1.py --quick   # [-1, 1] only
 
 The function checked is ``refsim.elementary.xla_expm1_f32`` (and ``fma32``), loaded from the
 file ``refsim/elementary.py`` (NumPy only; refsim itself need not be installed in this venv).

@@ -5,8 +5,8 @@ Run with refsim's environment from the repository root, after ``validation/ensem
 (whose SDs are the statistical tolerance); it calls ``run_brainpy.py`` with the BrainPy venv
 (``--bp-python``, Python 3.12) and exchanges ``.npz`` files with it::
 
-    /work/venvs/dev311/bin/python validation/brainpy/compare_brainpy.py            # seeds 0:3, ~2 min
-    /work/venvs/dev311/bin/python validation/brainpy/compare_brainpy.py --seeds 0 --reuse
+    python validation/brainpy/compare_brainpy.py            # seeds 0:3, ~2 min
+    python validation/brainpy/compare_brainpy.py --seeds 0 --reuse
 
 For each seed:
 
@@ -61,6 +61,9 @@ from refsim.analysis import SpikeTrains, statistics
 from refsim.compare import compare, first_difference_ms, write_report
 from refsim.connectivity import build_connectivity
 from refsim.ensemble import parse_seeds, run_ensemble, summarize
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from peer_pythons import BRAINPY_PYTHON  # noqa: E402  (validation/peer_pythons.py)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(os.path.dirname(HERE), "results")
@@ -195,7 +198,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", default="0:3")
     ap.add_argument("--t-start", type=float, default=200.0)
     ap.add_argument("--sd-factor", type=float, default=2.0)
-    ap.add_argument("--bp-python", default="/work/venvs/bp312/bin/python")
+    ap.add_argument("--bp-python", default=BRAINPY_PYTHON)
     ap.add_argument("--work-dir", default="/tmp/refsim_brainpy")
     ap.add_argument("--out-dir", default=RESULTS)
     ap.add_argument("--ensembles", default=os.path.join(RESULTS, "ensembles.json"))

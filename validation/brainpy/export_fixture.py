@@ -4,7 +4,7 @@
 Run with the BrainPy venv's interpreter (see README.md beside this file), NOT with refsim's
 environment:
 
-    /work/venvs/bp312/bin/python validation/brainpy/export_fixture.py --seed 0
+    $REFSIM_BRAINPY_PYTHON validation/brainpy/export_fixture.py --seed 0
 
 It builds the tutorial's ``EINet`` exactly as in the tutorial text (same class, same
 parameters, dt = 0.1 ms, 1000 ms, 20 mA input, JAX's default float32), seeded from

@@ -28,6 +28,9 @@ import sys
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from peer_pythons import BRAINPY_PYTHON  # noqa: E402  (validation/peer_pythons.py)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(os.path.dirname(os.path.dirname(HERE)), "tests", "data",
                    "brainpy29_tutorial_seeds.npz")
@@ -43,7 +46,7 @@ def raster_sha256(steps, neurons) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
-    ap.add_argument("--bp-python", default="/work/venvs/bp312/bin/python")
+    ap.add_argument("--bp-python", default=BRAINPY_PYTHON)
     ap.add_argument("--runs-dir", default="/tmp/refsim_brainpy_seeds")
     ap.add_argument("--out", default=OUT)
     args = ap.parse_args(argv)

@@ -4,8 +4,8 @@
 Run with the BrainPy venv's interpreter (see README.md beside this file), NOT with refsim's
 environment; ``compare_brainpy.py`` (refsim's environment) calls it and reads its files::
 
-    /work/venvs/bp312/bin/python validation/brainpy/run_brainpy.py --variant tutorial --seed 0 --out /tmp/bp_tut_s0.npz
-    /work/venvs/bp312/bin/python validation/brainpy/run_brainpy.py --variant normalized --seed 0 --out /tmp/bp_norm_s0.npz
+    $REFSIM_BRAINPY_PYTHON validation/brainpy/run_brainpy.py --variant tutorial --seed 0 --out /tmp/bp_tut_s0.npz
+    $REFSIM_BRAINPY_PYTHON validation/brainpy/run_brainpy.py --variant normalized --seed 0 --out /tmp/bp_norm_s0.npz
 
 Variants
 --------

@@ -3,7 +3,7 @@
 
 Run with the BrainPy venv's interpreter (see README.md beside this file)::
 
-    /work/venvs/bp312/bin/python validation/brainpy/time_tutorial.py --repeats 3
+    $REFSIM_BRAINPY_PYTHON validation/brainpy/time_tutorial.py --repeats 3
 
 It reuses the tutorial's ``EINet`` and its simulation cell from ``export_fixture.py`` (seed 0),
 runs it once (tracing and compilation included) and then ``--repeats`` more times after

@@ -19,7 +19,6 @@ import json
 import os
 import sys
 
-import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from compare_brainpy import RESULTS, load_brainpy, run_refsim  # noqa: E402

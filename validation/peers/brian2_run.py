@@ -2,7 +2,7 @@
 
 Runs in the peer environment (Python 3.13, Brian2 2.11; does not import refsim)::
 
-    /work/venvs/peer313/bin/python validation/peers/brian2_run.py NETWORK.npz \
+    $REFSIM_PEER_PYTHON validation/peers/brian2_run.py NETWORK.npz \
         --device cpp_standalone --integrator exponential_euler --out SPIKES.npz
 
 The last line printed on stdout is a one-line JSON summary::

@@ -2,7 +2,7 @@
 
 Run with the refsim development environment::
 
-    /work/venvs/dev311/bin/python validation/peers/compare.py NETWORK.npz PEER_SPIKES.npz [...]
+    python validation/peers/compare.py NETWORK.npz PEER_SPIKES.npz [...]
 
 ``NETWORK.npz`` is the file written by ``export_network.py``; each ``PEER_SPIKES.npz`` one
 written by ``brian2_run.py --out`` or ``nest_run.py --out`` (arrays ``t_ms``, ``i``,

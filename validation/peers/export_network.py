@@ -2,7 +2,7 @@
 
 Run with the refsim development environment (refsim installed)::
 
-    /work/venvs/dev311/bin/python validation/peers/export_network.py \
+    python validation/peers/export_network.py \
         --preset tutorial-normalized --seed 0 --out /tmp/peers/tutorial-normalized_s0.npz
 
 The file is one ``.npz`` of plain arrays (loadable with ``allow_pickle=False``), read by

@@ -3,7 +3,7 @@ cross-validation.
 
 Runs in the peer environment (Python 3.13, NEST 3.10 PyPI wheel; does not import refsim)::
 
-    /work/venvs/peer313/bin/python validation/peers/nest_run.py NETWORK.npz --out SPIKES.npz
+    $REFSIM_PEER_PYTHON validation/peers/nest_run.py NETWORK.npz --out SPIKES.npz
 
 The last line printed on stdout is a one-line JSON summary::
 
