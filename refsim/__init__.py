@@ -5,27 +5,27 @@ Public API
 get_preset, preset_names, Config, ConfigError   configurations (refsim.params, refsim.presets)
 ConfigWarning                                    allowed but suspicious parameters
 FloatingPointModeError                           the process does not compute IEEE 754's default
-elementary                                       refsim's own expm1/exprel (refsim.elementary)
-simulate, SimulationResult, network_inputs       running (refsim.simulate, refsim.result)
+simulate, SimulationResult                       running (refsim.simulate, refsim.result)
+network_inputs                                   the network a seed means (refsim.network)
 simulate_exact                                   event-driven high-accuracy solver (refsim.exact)
 estimate_memory, available_memory                memory before a run (refsim.resources)
 Connectivity, build_connectivity, from_index_arrays, from_sparse, load_connectivity
-load_initial_state
-analysis, compare, ensemble, plot                statistics, comparisons, ensembles, figures (modules)
+load_initial_state                               files (refsim.io)
+analysis, compare, elementary, ensemble, io, model, network, plot, testing   modules
 """
 
-__version__ = "0.2.0"
-
-from . import analysis, compare, elementary, ensemble, plot
+from . import analysis, compare, elementary, ensemble, io, model, network, plot, testing
+from ._version import __version__
 from .connectivity import (Connectivity, build_connectivity, from_index_arrays, from_sparse,
                            load_connectivity)
 from .elementary import FloatingPointModeError
+from .io import load_initial_state
+from .network import network_inputs
 from .params import Config, ConfigError, ConfigWarning
 from .presets import get_preset, preset_names
 from .resources import available_memory, estimate_memory
 from .result import SimulationResult
-from .simulate import network_inputs, simulate
-from .state import load_initial_state
+from .simulate import simulate
 
 __all__ = [
     "Config", "ConfigError", "ConfigWarning", "Connectivity", "FloatingPointModeError",
@@ -37,7 +37,7 @@ __all__ = [
 
 
 def __getattr__(name):
-    # simulate_exact needs scipy.integrate (a third of a second to import): loaded on first use
+    # simulate_exact needs scipy.integrate (half a second to import): loaded on first use
     if name == "simulate_exact":
         from .exact import simulate_exact
         return simulate_exact

@@ -14,10 +14,10 @@ Runaway activity
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
+from .engines import numpy_engine
+from .model import refractory_steps
 from .params import Config
 from .state import STATE_VARIABLES, State
 
@@ -41,7 +41,6 @@ def nonfinite_neurons(state: State) -> dict[str, np.ndarray] | None:
 
 
 def _oracle_step(constants):
-    from .engines import numpy_engine
     return numpy_engine.step_brainpy if constants.brainpy_schedule else numpy_engine.step_brette
 
 
@@ -76,7 +75,8 @@ def replay(checkpoint: State, times, k_start: int, k_stop: int, conn, constants)
 class RunawayMonitor:
     """Detects runaway activity from the spike steps, chunk after chunk.
 
-    Definition: let r = floor(tau_ref / dt) + 1 steps and W = 10 r steps. The activity *runs
+    Definition: let r = floor(tau_ref / dt) + 1 steps (the longest of
+    :func:`refsim.model.refractory_steps`) and W = 10 r steps. The activity *runs
     away at step k* when the population fired at least 9 N spikes in the W steps
     max(0, k - W + 1) .. k, i.e. on average at least 9 of the 10 spikes per neuron that one
     spike every r steps allows in the window. ``update`` returns the first such k, whatever
@@ -98,7 +98,7 @@ class RunawayMonitor:
     """
 
     def __init__(self, config: Config):
-        self.refractory_steps = math.floor(config.tau_ref / config.dt + 1e-9) + 1
+        self.refractory_steps = refractory_steps(config.tau_ref, config.dt)[1]
         # a window longer than the run sees the same spikes as one of the run's length; the cap
         # keeps the step arithmetic in int64 when tau_ref / dt is huge
         self.window = min(10 * self.refractory_steps, config.n_steps + 1)

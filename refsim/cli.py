@@ -18,10 +18,16 @@ import os
 import sys
 import warnings
 
-from .engines import DEFAULT_ENGINE, ENGINES
+from .compare import compare, load_spikes, write_report
+from .connectivity import load_connectivity
 from .elementary import FloatingPointModeError
+from .engines import DEFAULT_ENGINE, ENGINES
+from .ensemble import parse_seeds, run_ensemble, summarize
+from .io import load_initial_state, write_text
 from .params import ConfigError, ConfigWarning, coerce, describe_fields
+from .plot import raster
 from .presets import PRESETS, get_preset
+from .simulate import simulate
 
 EXIT_BAD_INPUT, EXIT_STOPPED, EXIT_INTERRUPTED = 2, 3, 130
 
@@ -38,12 +44,6 @@ def parse_set(items):
 
 
 def cmd_run(args) -> int:
-    from .connectivity import load_connectivity
-    from .plot import raster
-    from .result import write_text
-    from .simulate import simulate
-    from .state import load_initial_state
-
     overrides = parse_set(args.set)
     for name in ("duration", "dt", "dtype"):
         if getattr(args, name) is not None:
@@ -81,7 +81,6 @@ def cmd_run(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from .compare import compare, load_spikes, write_report
     a = load_spikes(args.a, n_exc=args.n_exc, n_neurons=args.n_neurons, t_stop_ms=args.t_stop)
     b = load_spikes(args.b, n_exc=args.n_exc, n_neurons=args.n_neurons, t_stop_ms=args.t_stop)
     labels = (args.labels[0], args.labels[1]) if args.labels else ("A", "B")
@@ -100,8 +99,6 @@ def cmd_compare(args) -> int:
 
 
 def cmd_ensemble(args) -> int:
-    from .ensemble import parse_seeds, run_ensemble, summarize
-    from .result import write_text
     overrides = parse_set(args.set)
     seeds = parse_seeds(args.seeds)
     rows = run_ensemble(args.preset, seeds, jobs=args.jobs, overrides=overrides,

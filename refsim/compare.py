@@ -18,14 +18,20 @@ the same statistics (:func:`refsim.ensemble.run_ensemble`).
 from __future__ import annotations
 
 import json
+import math
 import os
 
 import numpy as np
 
 from .analysis import SpikeTrains, as_spike_trains, count_correlations, firing_rates, isi_cv, statistics
+from .io import read_npz, write_text
 from .params import ConfigError
+from .plot import comparison_figure
+from .result import SimulationResult
+from .testing import first_difference
 
-__all__ = ["load_spikes", "compare", "cohens_d", "first_difference_ms", "write_report"]
+__all__ = ["load_spikes", "compare", "cohens_d", "first_difference_ms", "write_report",
+           "pair_spikes", "divergence_time", "step_end_spike_times"]
 
 DISTRIBUTIONS = {"rate_hz": "per-neuron firing rate (Hz)", "cv_isi": "per-neuron ISI CV",
                  "corr": "pairwise spike-count correlation (2 ms bins)"}
@@ -40,11 +46,9 @@ def load_spikes(path, n_exc: int | None = None, n_neurons: int | None = None,
     (as ``validation/peers/*_run.py`` write); arguments override ``meta``. Read with
     ``allow_pickle=False``.
     """
-    from .files import read_npz
     arrays = read_npz(path, "spike file")  # corrupted, truncated, pickled: ConfigError
     files = set(arrays)
     if not {"t_ms", "i"} <= files:
-        from .result import SimulationResult
         return as_spike_trains(SimulationResult.load(path))
     meta = {}
     if "meta" in arrays:
@@ -90,22 +94,10 @@ def first_difference_ms(a, b, decimals: int = 6) -> float | None:
     None if identical over the common window."""
     a, b = as_spike_trains(a), as_spike_trains(b)
     t_end = min(a.t_stop_ms, b.t_stop_ms)
-
-    def events(s):
-        keep = s.times_ms < t_end
-        t, i = np.round(s.times_ms[keep], decimals), s.neurons[keep]
-        order = np.lexsort((i, t))
-        return t[order], i[order]
-
-    (ta, ia), (tb, ib) = events(a), events(b)
-    n = min(ta.size, tb.size)
-    diff = np.flatnonzero((ta[:n] != tb[:n]) | (ia[:n] != ib[:n]))
-    if diff.size:
-        k = diff[0]
-        return float(min(ta[k], tb[k]))
-    if ta.size != tb.size:
-        return float((ta if ta.size > n else tb)[n])
-    return None
+    ka, kb = a.times_ms < t_end, b.times_ms < t_end
+    fd = first_difference(np.round(a.times_ms[ka], decimals), a.neurons[ka],
+                          np.round(b.times_ms[kb], decimals), b.neurons[kb])
+    return None if fd is None else float(fd)
 
 
 def _distributions(s, t_start, seed):
@@ -133,6 +125,7 @@ def compare(a, b, t_start: float = 0.0, seed: int = 0, labels=("A", "B")) -> dic
     >>> sorted(c["distributions"]), c["first_difference_ms"] is not None
     (['corr', 'cv_isi', 'rate_hz'], True)
     """
+    # scipy.stats takes a second to import: loaded when a comparison is made, not with refsim
     from scipy.stats import ks_2samp, pearsonr, wasserstein_distance
     sa, sb = as_spike_trains(a), as_spike_trains(b)
     da, db = _distributions(sa, t_start, seed), _distributions(sb, t_start, seed)
@@ -162,7 +155,6 @@ def compare(a, b, t_start: float = 0.0, seed: int = 0, labels=("A", "B")) -> dic
 def write_report(comparison: dict, a, b, out_dir) -> list[str]:
     """Write ``report.md``, ``comparison.json`` and ``comparison.png`` (rate, CV and
     correlation distributions side by side) into ``out_dir``; returns the paths."""
-    from .plot import comparison_figure
     os.makedirs(out_dir, exist_ok=True)
     la, lb = comparison["labels"]
     lines = [f"# refsim comparison: {la} vs {lb}", "",
@@ -188,16 +180,99 @@ def write_report(comparison: dict, a, b, out_dir) -> list[str]:
                   "- rasters: " + ("identical" if fd is None else f"first differ at {fd} ms")]
     lines += ["", "![distributions](comparison.png)", ""]
     paths = [os.path.join(out_dir, name) for name in ("comparison.json", "report.md", "comparison.png")]
-    _write_text(paths[0], json.dumps(comparison, indent=1) + "\n")
-    _write_text(paths[1], "\n".join(lines))
+    write_text(paths[0], json.dumps(comparison, indent=1) + "\n")
+    write_text(paths[1], "\n".join(lines))
     comparison_figure(a, b, paths[2], labels=(la, lb), t_start=comparison["t_start_ms"])
     return paths
 
 
-def _write_text(path, text: str) -> None:
-    from .result import atomic_write
+# -- comparing a time-stepped run with the accurate one (refsim.exact) ----------------------
 
-    def write(tmp):
-        with open(tmp, "w") as fh:
-            fh.write(text)
-    atomic_write(path, write)
+def step_end_spike_times(result: SimulationResult) -> np.ndarray:
+    """Physical spike times (ms) of a time-stepped run: (k + 1) * dt for a spike at step k.
+
+    Step k integrates the state from k*dt to (k+1)*dt (the state after step k is the state
+    at (k+1)*dt in both schedules), so a spike recorded at step k is the first grid time at
+    which V was found at or above threshold: the crossing lies in (k*dt, (k+1)*dt].
+    (``result.spike_times`` = k*dt is BrainPy's label, the start of the step.)
+    """
+    return (result.spike_steps + 1) * result.config.dt
+
+
+def _ranks(t, nrn, n_neurons):
+    """The rank of each spike among its neuron's spikes in time order (0 for the first)."""
+    order = np.lexsort((t, nrn))
+    sorted_n = nrn[order]
+    starts = np.searchsorted(sorted_n, np.arange(n_neurons))
+    rank = np.empty(t.size, np.int64)
+    rank[order] = np.arange(t.size) - starts[sorted_n]
+    return rank
+
+
+def pair_spikes(times_a, neurons_a, times_b, neurons_b, n_neurons):
+    """Pair the n-th spike of each neuron in raster a with its n-th spike in raster b.
+
+    Returns
+    -------
+    paired_a, paired_b : ndarray of float64
+        Times (ms) of the paired spikes (same neuron, same rank), in the order of a.
+    neuron : ndarray of int64
+        Their neuron.
+    unpaired_first : float
+        Earliest time (ms) of a spike of either raster without a partner (inf if none).
+    """
+    ta, na = np.asarray(times_a, float), np.asarray(neurons_a, np.int64)
+    tb, nb = np.asarray(times_b, float), np.asarray(neurons_b, np.int64)
+    ra, rb = _ranks(ta, na, n_neurons), _ranks(tb, nb, n_neurons)
+    key_a = na * (max(ra.max(initial=0), rb.max(initial=0)) + 1) + ra
+    key_b = nb * (max(ra.max(initial=0), rb.max(initial=0)) + 1) + rb
+    lookup = dict(zip(key_b.tolist(), range(tb.size)))
+    idx_b = np.array([lookup.get(k, -1) for k in key_a.tolist()], np.int64)
+    has = idx_b >= 0
+    matched_b = np.zeros(tb.size, bool)
+    matched_b[idx_b[has]] = True
+    unpaired = np.r_[ta[~has], tb[~matched_b]]
+    return (ta[has], tb[idx_b[has]], na[has],
+            float(unpaired.min()) if unpaired.size else math.inf)
+
+
+def divergence_time(times_a, neurons_a, times_b, neurons_b, n_neurons, tolerance=1.0,
+                    duration=math.inf):
+    """Time (ms) at which two rasters first disagree.
+
+    The n-th spike of each neuron in one raster is paired with the n-th spike of the same
+    neuron in the other (:func:`pair_spikes`). The rasters disagree from the earliest time
+    at which a spike has no partner, or a pair is more than ``tolerance`` ms apart (the
+    earlier spike of that pair).
+
+    Parameters
+    ----------
+    times_a, neurons_a, times_b, neurons_b : array_like
+        Spike times (ms) and neuron indices of the two rasters.
+    n_neurons : int
+    tolerance : float
+        Largest time difference (ms) of two spikes that still agree, > 0.
+    duration : float
+        Length of both runs (ms): a spike later than duration - tolerance whose partner may
+        lie beyond the end of the run does not count as unpaired.
+
+    Returns
+    -------
+    float
+        The divergence time in ms; inf when the rasters never disagree.
+    """
+    if not tolerance > 0:
+        raise ConfigError(f"tolerance = {tolerance!r}: allowed tolerance > 0 ms")
+    pa, pb, _, _ = pair_spikes(times_a, neurons_a, times_b, neurons_b, n_neurons)
+    far = np.abs(pa - pb) > tolerance
+    t_far = float(np.minimum(pa, pb)[far].min()) if far.any() else math.inf
+    # unpaired spikes: rank beyond the other raster's count for that neuron
+    ta, na = np.asarray(times_a, float), np.asarray(neurons_a, np.int64)
+    tb, nb = np.asarray(times_b, float), np.asarray(neurons_b, np.int64)
+    ca, cb = np.bincount(na, minlength=n_neurons), np.bincount(nb, minlength=n_neurons)
+    t_unpaired = math.inf
+    for t, nrn, other in ((ta, na, cb), (tb, nb, ca)):
+        lone = (_ranks(t, nrn, n_neurons) >= other[nrn]) & (t <= duration - tolerance)
+        if lone.any():
+            t_unpaired = min(t_unpaired, float(t[lone].min()))
+    return min(t_far, t_unpaired)

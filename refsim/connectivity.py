@@ -24,11 +24,10 @@ Rules
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import scipy.sparse as sp
 
+from .io import atomic_write, read_connectivity
 from .params import INDEX_LIMIT, Config, ConfigError
 
 __all__ = [
@@ -127,8 +126,6 @@ class Connectivity:
     def save(self, path) -> None:
         """Write the matrix with ``scipy.sparse.save_npz`` (duplicates and order kept),
         atomically; any file name works (no ``.npz`` is appended)."""
-        from .result import atomic_write
-
         def write(tmp):
             with open(tmp, "wb") as f:
                 sp.save_npz(f, self.matrix, compressed=True)
@@ -136,6 +133,7 @@ class Connectivity:
 
 
 def check_matches(conn: Connectivity, config: Config) -> Connectivity:
+    """Return ``conn`` if its N and n_exc are the configuration's, else raise ConfigError."""
     if conn.n_neurons != config.n_neurons or conn.n_exc != config.n_exc:
         raise ConfigError(
             f"connectivity has N = {conn.n_neurons} (n_exc = {conn.n_exc}): allowed "
@@ -283,60 +281,45 @@ def _draw_fixed(rng, n_rows, k, n_choices, multapses, autapses, self_offset):
 def load_connectivity(path, n_exc: int | None = None, n_neurons: int | None = None) -> Connectivity:
     """Read connectivity written elsewhere.
 
-    Two formats are accepted (both ``.npz``, read with ``allow_pickle=False``):
+    Two formats are accepted (both ``.npz``, read with ``allow_pickle=False`` by
+    :func:`refsim.io.read_connectivity`):
 
     * a ``scipy.sparse.save_npz`` file (CSR, CSC or COO) of the N x N
       presynaptic-by-postsynaptic matrix of synapse counts (``n_exc`` must then be given);
     * an ``.npz`` with integer arrays ``targets_e`` (n_exc, k_e) and ``targets_i`` (n_inh, k_i)
       of fixed-out-degree targets (see :func:`from_index_arrays`).
 
-    Every array is checked (dtype, shape, index ranges, CSR structure, counts non-negative
-    integers) before the matrix is built; with ``n_neurons`` (and ``n_exc``) given, N and the
-    E/I split must match. Raises ConfigError naming the file and what is wrong (unreadable,
-    corrupted, truncated or pickled files included).
+    Parameters
+    ----------
+    path : str or os.PathLike
+    n_exc : int, optional
+        Rows 0 .. n_exc-1 are excitatory; required for a sparse-matrix file, checked for a
+        targets file.
+    n_neurons : int, optional
+        The required N.
+
+    Returns
+    -------
+    Connectivity
+
+    Raises
+    ------
+    ConfigError
+        Naming the file and what is wrong: unreadable, corrupted, truncated or pickled files,
+        bad dtypes, shapes, index ranges or CSR structure, counts that are not non-negative
+        integers, or N and the E/I split not as given.
     """
-    from .files import check_array, read_npz
-    arrays = read_npz(path, "connectivity file")
-    label = f"connectivity file {os.fspath(path)!r}"
-    keys = set(arrays)
-    if {"targets_e", "targets_i"} <= keys:
+    label, kind, content = read_connectivity(path)
+    if kind == "targets":
         try:
-            conn = from_index_arrays(arrays["targets_e"], arrays["targets_i"], n_neurons)
+            conn = from_index_arrays(*content, n_neurons)
         except ConfigError as e:
             raise ConfigError(f"{label}: {e}") from None
-    elif {"indices", "indptr", "format", "shape", "data"} <= keys or {"row", "col", "format", "shape", "data"} <= keys:
+    else:
         if n_exc is None:
             raise ConfigError("n_exc: required to split a sparse-matrix connectivity file into E and I rows")
-        conn = Connectivity(_sparse_from_arrays(label, arrays, check_array), n_exc)
-    else:
-        raise ConfigError(f"{label}: arrays {sorted(keys)}: allowed a scipy.sparse save_npz "
-                          "file or an .npz with 'targets_e' and 'targets_i'")
+        conn = Connectivity(content, n_exc)
     if n_neurons is not None and conn.n_neurons != n_neurons or n_exc is not None and conn.n_exc != n_exc:
         raise ConfigError(f"{label}: N = {conn.n_neurons}, n_exc = {conn.n_exc}: allowed "
                           f"N = {n_neurons}, n_exc = {n_exc} as in the configuration")
     return conn
-
-
-def _sparse_from_arrays(label, arrays, check_array):
-    """The matrix of a ``save_npz`` file, its arrays checked before scipy sees them."""
-    fmt = arrays["format"]
-    fmt = fmt.item() if fmt.shape == () and fmt.dtype.kind in "SU" else None
-    fmt = fmt.decode("ascii", "replace") if isinstance(fmt, bytes) else fmt
-    if fmt not in ("csr", "csc", "coo"):
-        raise ConfigError(f"{label}: format = {fmt!r}: allowed 'csr', 'csc' or 'coo' "
-                          "(convert with .tocsr() before save_npz)")
-    shape = check_array(f"{label}: shape", arrays["shape"], "int", (2,), low=0, high=INDEX_LIMIT)
-    rows, cols = (int(x) for x in shape)
-    data = check_array(f"{label}: data", arrays["data"], "real", (None,), finite=True)
-    nnz = data.size
-    if fmt == "coo":
-        row = check_array(f"{label}: row", arrays["row"], "int", (nnz,), low=0, high=rows - 1)
-        col = check_array(f"{label}: col", arrays["col"], "int", (nnz,), low=0, high=cols - 1)
-        return sp.coo_matrix((data, (row, col)), shape=(rows, cols))
-    major, minor = (rows, cols) if fmt == "csr" else (cols, rows)
-    indptr = check_array(f"{label}: indptr", arrays["indptr"], "int", (major + 1,), low=0, high=nnz)
-    indices = check_array(f"{label}: indices", arrays["indices"], "int", (nnz,), low=0, high=minor - 1)
-    if indptr[0] != 0 or indptr[-1] != nnz or np.any(np.diff(indptr) < 0):
-        raise ConfigError(f"{label}: indptr: allowed non-decreasing from 0 to len(data) = {nnz}")
-    make = sp.csr_matrix if fmt == "csr" else sp.csc_matrix
-    return make((data, indices, indptr), shape=(rows, cols))

@@ -11,7 +11,10 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
+from .analysis import statistics
 from .params import ConfigError
+from .presets import get_preset
+from .simulate import simulate
 
 __all__ = ["parse_seeds", "run_ensemble", "summarize"]
 
@@ -36,9 +39,6 @@ def parse_seeds(text: str) -> list[int]:
 
 def _one(args) -> dict:
     preset, overrides, seed, t_start, engine = args
-    from .analysis import statistics
-    from .presets import get_preset
-    from .simulate import simulate
     r = simulate(get_preset(preset, **overrides), seed, engine=engine, progress=False)
     return {"seed": seed, **statistics(r, t_start, seed=seed), "n_spikes": r.n_spikes,
             "complete": r.complete, "wall_time_s": r.wall_time}
@@ -49,7 +49,6 @@ def run_ensemble(preset: str, seeds, jobs: int = 1, overrides: dict | None = Non
     """Run ``preset`` (with ``overrides``) once per seed and return one row of
     :func:`refsim.analysis.statistics` per seed, ordered by seed. ``jobs`` > 1 runs seeds in
     that many worker processes; the rows do not depend on ``jobs``."""
-    from .presets import get_preset
     get_preset(preset, **(overrides or {}))  # validate before starting any process
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ConfigError(f"jobs = {jobs!r}: allowed an int >= 1")

@@ -75,7 +75,12 @@ Step order, ``schedule='brette'`` (Brette et al. 2007, benchmark code; spikes ac
 spike_test is ``V >= V_th`` or ``V > V_th`` (``config.threshold_test``).
 
 Every engine (NumPy oracle, Numba, CUDA) evaluates exactly these expressions, in this order, in
-the run's float type, with the constants of :class:`Constants`.
+the run's float type, with the constants of :class:`Constants`: the formulas are the functions
+of this module (:data:`FORMULAS`), written once with the primitives of
+:mod:`refsim.elementary`. The oracle calls them on arrays; the Numba and CUDA engines compile
+the very same functions for one neuron at a time. Every product that feeds a sum is written
+``mul(a, b)``, which no compiler may contract into a fused multiply-add (NVVM would, by
+default); the fused operations that ``arithmetic`` asks for are written ``fma32``.
 
 References
 ----------
@@ -85,14 +90,17 @@ Vogels TP, Abbott LF (2005) J Neurosci 25:10786. Brette R et al. (2007) J Comput
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import elementary
+from .elementary import fma32, mul, select
 from .params import Config
 
-__all__ = ["Constants"]
+__all__ = ["Constants", "FORMULAS", "spike_test", "refractory", "integrate_conductance",
+           "membrane_rhs", "membrane_jacobian", "advance", "reset", "refractory_steps"]
 
 
 @dataclass(frozen=True)
@@ -115,6 +123,8 @@ class Constants:
     machine.
     * ``xla``: ``arithmetic == 'xla'``; ``fused_update``: v + h f is one FMA (``xla`` or
       ``fused-update``).
+    * ``one``: 1 in the float type (compiled code types ``1 + float32`` as float64, where
+      NumPy keeps float32).
     """
 
     dtype: np.dtype
@@ -141,7 +151,7 @@ class Constants:
     r_e: np.floating
     r_i: np.floating
     C: np.floating
-    t_last_init: np.floating
+    one: np.floating
     exp_euler: bool
     soft_reset: bool
     strict_threshold: bool
@@ -167,7 +177,7 @@ class Constants:
             tau_ref=f(c.tau_ref), RI_ext=f(c.RI_ext), R_g=f(c.R_g), tau_e=f(c.tau_e),
             tau_i=f(c.tau_i), E_e=f(c.E_e), E_i=f(c.E_i), w_e=f(c.w_e), w_i=f(c.w_i),
             a_e=f(step_factor(c.tau_e)), a_i=f(step_factor(c.tau_i)),
-            jump=f(c.V_th) - f(c.V_reset), t_last_init=f(-1e7),
+            jump=f(c.V_th) - f(c.V_reset), one=f(1),
             exp_euler=exp_euler, soft_reset=c.reset == "soft",
             strict_threshold=c.threshold_test == ">", brainpy_schedule=c.schedule == "brainpy",
             r_m=r_m, r_e=f(1) / f(c.tau_e), r_i=f(1) / f(c.tau_i), C=r_m * f(c.R_g),
@@ -180,3 +190,102 @@ class Constants:
         In float32 this equals ``np.arange(0, n_steps * dt, dt, dtype=np.float32)``.
         """
         return np.arange(n_steps).astype(self.dtype) * self.dt
+
+
+# -- the step formulas, written once (see the module docstring) ----------------------------
+# ``c`` is a Constants (the oracle) or the engines' tuple of the same fields; every argument is
+# an array (the oracle) or a scalar (compiled engines) of the run's float type.
+
+def spike_test(v, c):
+    """``v > V_th`` or ``v >= V_th``, by ``threshold_test`` (steps 1 and 7; Brette's 3)."""
+    return v > c.V_th if c.strict_threshold else v >= c.V_th
+
+
+def refractory(t_k, t_last, c):
+    """The clamp's condition ``(t_k - t_last) < tau_ref``, strict, in the float type (step 6;
+    Brette's 2)."""
+    return (t_k - t_last) < c.tau_ref
+
+
+def integrate_conductance(g, tau, r, a, c):
+    """One step of dg/dt = -g/tau (step 3): ``g + a ((-g) / tau)``; ``xla``:
+    ``fma(-(g r), a, g)``.
+
+    ``a`` is ``c.a_e`` or ``c.a_i``, ``r`` = 1/tau is ``c.r_e`` or ``c.r_i``.
+    """
+    if c.xla:
+        return fma32(-mul(g, r), a, g)
+    return g + mul(a, (-g) / tau)
+
+
+def membrane_rhs(v, g_e, g_i, c):
+    """f = dV/dt at v (mV/ms), BrainPy's order: leak, external current, E then I currents.
+
+    ``ieee``: ``((V_rest - v) + ((RI_ext + R_g (g_e (E_e - v))) + R_g (g_i (E_i - v)))) / tau_m``;
+    ``xla``: ``((V_rest - v) + fma(g_i (E_i - v), R_g, fma(g_e (E_e - v), R_g, RI_ext))) r_m``.
+    """
+    if c.xla:
+        current = fma32(mul(g_i, c.E_i - v), c.R_g, fma32(mul(g_e, c.E_e - v), c.R_g, c.RI_ext))
+        return mul((c.V_rest - v) + current, c.r_m)
+    current_e = mul(c.R_g, mul(g_e, c.E_e - v))
+    current_i = mul(c.R_g, mul(g_i, c.E_i - v))
+    return ((c.V_rest - v) + ((c.RI_ext + current_e) + current_i)) / c.tau_m
+
+
+def membrane_jacobian(g_e, g_i, c):
+    """J = df/dv (1/ms): ``-(1 + (R_g g_e + R_g g_i)) / tau_m``; ``xla``:
+    ``fma(g_e, -C, g_i (-C)) + (-r_m)``."""
+    if c.xla:
+        return fma32(g_e, -c.C, mul(g_i, -c.C)) + (-c.r_m)
+    return -(c.one + (mul(c.R_g, g_e) + mul(c.R_g, g_i))) / c.tau_m
+
+
+def advance(v, h, f, c):
+    """``v + h f`` (step 5): rounded once (``fma(h, f, v)``) for ``arithmetic`` 'xla' and
+    'fused-update', else twice. ``h`` is dt exprel(dt J) (``exp_euler``) or dt."""
+    return fma32(h, f, v) if c.fused_update else v + mul(h, f)
+
+
+def reset(v, s, c):
+    """Where ``s``: ``v - (V_th - V_reset)`` (soft) or ``V_reset`` (hard); else ``v``
+    (step 4; Brette's 5)."""
+    return select(s, v - c.jump if c.soft_reset else c.V_reset, v)
+
+
+#: The formulas above, which the compiled engines register with their compilers.
+FORMULAS = (spike_test, refractory, integrate_conductance, membrane_rhs, membrane_jacobian,
+            advance, reset)
+
+
+def refractory_steps(tau_ref: float, dt: float) -> tuple[int, int]:
+    """The shortest and longest number of steps from a spike to the earliest next one.
+
+    After a spike at step s the clamp holds at the steps s + m with (t_{s+m} - t_s) < tau_ref in
+    the float type, so the earliest next spike is at s + ceil(tau_ref / dt) (s + 1 when
+    tau_ref = 0) when tau_ref / dt is not a whole number. When it is a whole number m, the
+    float rounding of t_k - t_last decides between s + m and s + m + 1.
+
+    Parameters
+    ----------
+    tau_ref, dt : float
+        ms.
+
+    Returns
+    -------
+    shortest : int
+        max(1, ceil(tau_ref / dt)), a whole ratio counted as m: bounds the spikes a run can
+        hold (:func:`refsim.resources.estimate_memory`).
+    longest : int
+        floor(tau_ref / dt) + 1: a neuron firing at the clamp's limit fires at least once in
+        this many steps (:class:`refsim.checks.RunawayMonitor`).
+
+    (Ratios within 1e-9 of a whole number count as whole.)
+
+    Examples
+    --------
+    >>> from refsim.model import refractory_steps
+    >>> refractory_steps(5.0, 0.1), refractory_steps(2.05, 0.1), refractory_steps(0.0, 0.1)
+    ((50, 51), (21, 21), (1, 1))
+    """
+    ratio = tau_ref / dt
+    return max(1, math.ceil(ratio - 1e-9)), math.floor(ratio + 1e-9) + 1

@@ -21,6 +21,7 @@ import dataclasses
 import math
 import os
 import reprlib
+import sys
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -350,7 +351,6 @@ def _validate(c: Config) -> None:
 def _caller_level() -> int:
     """The stacklevel of a warning raised here that points at the first frame outside refsim
     and the dataclasses machinery (the user's call of get_preset, replace or Config)."""
-    import sys
     here = os.path.dirname(os.path.abspath(__file__))
     frame, level = sys._getframe(1), 1
     while frame is not None:

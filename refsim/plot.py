@@ -9,31 +9,34 @@ from __future__ import annotations
 import numpy as np
 
 from .analysis import as_spike_trains, count_correlations, firing_rates, isi_cv, population_rate
+from .io import atomic_write
 
 __all__ = ["raster", "rate_plot", "histograms", "comparison_figure"]
 
 E_COLOR, I_COLOR = "#1f4e9a", "#c0392b"
 
 
-def _figure(ax, figsize):
+def _pyplot():
+    """matplotlib.pyplot on the Agg backend (no screen needed). Imported on first use: it
+    takes half a second, which ``import refsim`` and the CLI should not pay."""
     import matplotlib
-    if ax is None:
-        matplotlib.use("Agg")
+    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    return plt
+
+
+def _figure(ax, figsize):
     if ax is None:
-        fig, ax = plt.subplots(figsize=figsize)
-        return fig, ax
+        return _pyplot().subplots(figsize=figsize)
     return None, ax
 
 
 def _save(fig, path):
+    """Write ``fig`` to ``path`` (PNG, atomically) and close it; nothing when either is None."""
     if path is not None and fig is not None:
-        import matplotlib.pyplot as plt
-
-        from .result import atomic_write
         fig.tight_layout()
         atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
-        plt.close(fig)
+        _pyplot().close(fig)
 
 
 def raster(result, path=None, ax=None, title=None):
@@ -77,9 +80,7 @@ def histograms(result, path=None, t_start=0.0, seed=0):
 
 def comparison_figure(a, b, path=None, labels=("A", "B"), t_start=0.0, seed=0):
     """Rate, CV and correlation distributions of ``a`` (and ``b`` if given) side by side."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
     runs = [(a, labels[0], "#333333")] + ([(b, labels[1], "#e67e22")] if b is not None else [])
     stats = []
@@ -100,9 +101,8 @@ def comparison_figure(a, b, path=None, labels=("A", "B"), t_start=0.0, seed=0):
     axes[0].set_ylabel("Density")
     if b is not None:
         axes[0].legend(frameon=False)
-    fig.tight_layout()
     if path is not None:
-        from .result import atomic_write
-        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
-    plt.close(fig)
+        _save(fig, path)
+    else:
+        plt.close(fig)
     return axes

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import difflib
 
-from .params import Config, ConfigError
+from .params import Config, ConfigError, describe_fields
 
 __all__ = ["PRESETS", "get_preset", "preset_names", "parameter_table"]
 
@@ -123,7 +123,6 @@ def parameter_table() -> str:
     """Every parameter of every preset as a Markdown table (field, unit, one column per preset,
     meaning), generated from the :class:`~refsim.Config` metadata; ``docs/model.md`` embeds it
     and a test keeps the two equal."""
-    from .params import describe_fields
     configs = [get_preset(name) for name in PRESETS]
     head = "| parameter | unit | " + " | ".join(f"`{n}`" for n in PRESETS) + " | meaning |"
     rows = [head, "|" + "---|" * (len(PRESETS) + 3)]

@@ -13,6 +13,7 @@ import os
 
 import numpy as np
 
+from .model import refractory_steps
 from .params import INDEX_LIMIT, Config, ConfigError
 from .state import STATE_VARIABLES
 
@@ -69,7 +70,8 @@ def estimate_memory(config: Config, record=None, record_vars=STATE_VARIABLES, de
         n_steps x N bytes if requested, else 0; ``total``: the sum of these, which is what
         :func:`check_memory` compares with the available memory. ``spikes_max``: a
         worst-case bound, 12 bytes (int64 step, int32 neuron) for every spike N neurons can
-        fire when each fires at most once per max(1, ceil(tau_ref / dt)) steps; reported, not
+        fire when each fires at most once per max(1, ceil(tau_ref / dt)) steps
+        (:func:`refsim.model.refractory_steps`); reported, not
         in ``total`` (real networks fire far less; the spike buffers grow as needed).
 
     Examples
@@ -96,7 +98,7 @@ def estimate_memory(config: Config, record=None, record_vars=STATE_VARIABLES, de
         "dense": n_steps * n if dense else 0,
     }
     out["total"] = sum(out.values())
-    isi = max(1, math.ceil(config.tau_ref / config.dt - 1e-9))
+    isi = refractory_steps(config.tau_ref, config.dt)[0]
     out["spikes_max"] = n * -(-n_steps // isi) * _BYTES_PER_SPIKE
     return out
 

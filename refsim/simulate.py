@@ -1,72 +1,29 @@
-"""``simulate``: validate, build (or take) connectivity and initial state, run an engine."""
+"""``simulate``: check every input, draw (or take) the network, run an engine chunk by chunk."""
 
 from __future__ import annotations
 
-import reprlib
 import time
-from collections.abc import Mapping
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from .checks import (RunawayMonitor, describe_neurons, first_nonfinite_step, nonfinite_neurons,
                      replay)
-from .connectivity import Connectivity, check_matches, build_connectivity
+from .connectivity import Connectivity
 from .elementary import check_fp_environment
 from .engines import DEFAULT_ENGINE, get_engine
 from .model import Constants
+from .network import check_network_args, draw_checked
 from .params import Config, ConfigError
+from .recording import Recorder, check_record, check_record_vars
 from .resources import check_run
-from .result import Recorder, SimulationResult
-from .state import STATE_VARIABLES, initial_state
+from .result import SimulationResult
+from .state import STATE_VARIABLES
 
-__all__ = ["simulate", "derive_seeds", "network_inputs"]
+__all__ = ["simulate"]
 
 _CHUNK_STEPS = 500  # progress-bar granularity, how often Ctrl-C is honoured cleanly and how
 #                     often non-finite state and runaway activity are checked
-
-
-def derive_seeds(seed: int):
-    """The seeds of connectivity and initial state derived from one integer ``seed``.
-
-    Connectivity: ``seed`` itself when ``conn_rng='numpy-legacy'`` (BrainPy's
-    ``np.random.seed(seed)``), else the first child of ``SeedSequence(seed)``; initial state:
-    the second child. The two streams are independent, so giving one never changes the other.
-    """
-    children = np.random.SeedSequence(seed).spawn(2)
-    return children[0], children[1]
-
-
-def _draw_connectivity(config: Config, seed: int) -> Connectivity:
-    legacy = config.conn_rng == "numpy-legacy"
-    return build_connectivity(config, int(seed) if legacy else derive_seeds(seed)[0])
-
-
-def network_inputs(config: Config, seed: int):
-    """The connectivity and initial state that ``simulate(config, seed)`` draws, to export
-    them for another simulator (or to reuse them).
-
-    Returns
-    -------
-    connectivity : Connectivity
-    initial : dict of ndarray
-        ``V`` (mV), ``g_e``, ``g_i`` ([g]) and ``t_last`` (ms), shape (N,), float64.
-
-    Examples
-    --------
-    >>> import numpy as np, refsim
-    >>> cfg = refsim.get_preset("tutorial-normalized", n_exc=80, n_inh=20, duration=20.0)
-    >>> conn, init = refsim.network_inputs(cfg, seed=3)
-    >>> a = refsim.simulate(cfg, seed=3, progress=False)
-    >>> b = refsim.simulate(cfg, seed=None, connectivity=conn, initial=init, progress=False)
-    >>> np.array_equal(a.spike_neurons, b.spike_neurons) and a.n_spikes == b.n_spikes
-    True
-    """
-    if not isinstance(config, Config):
-        raise ConfigError(f"config type = {type(config).__name__}: allowed refsim.Config")
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ConfigError(f"seed = {seed!r}: allowed a non-negative int")
-    state = initial_state(config, derive_seeds(int(seed))[1])
-    return _draw_connectivity(config, int(seed)), {k: np.asarray(v, np.float64) for k, v in state.as_dict().items()}
 
 
 def simulate(config: Config, seed: int | None = 0, *, engine: str = DEFAULT_ENGINE,
@@ -85,11 +42,12 @@ def simulate(config: Config, seed: int | None = 0, *, engine: str = DEFAULT_ENGI
     config : Config
         From :func:`refsim.get_preset`, possibly with overrides.
     seed : int, optional
-        Seeds the connectivity and the initial state (see :func:`derive_seeds`); 0 .. 2**32-1
+        Seeds the connectivity and the initial state (:mod:`refsim.network`); 0 .. 2**32-1
         when ``conn_rng='numpy-legacy'`` draws the connectivity. May be None only when both
         ``connectivity`` and a complete ``initial`` state are given.
-    engine : {'numba', 'numpy'}
-        ``numba`` (default): compiled loops; ``numpy``: the oracle. Both give the same bits.
+    engine : {'numba', 'numpy', 'cuda'}
+        ``numba`` (default): compiled loops; ``numpy``: the oracle; ``cuda``: kernels on an
+        NVIDIA GPU (optional). All give the same bits.
     connectivity : Connectivity, optional
         Use this network instead of drawing one (e.g. another simulator's, via
         :func:`refsim.load_connectivity`).
@@ -134,41 +92,15 @@ def simulate(config: Config, seed: int | None = 0, *, engine: str = DEFAULT_ENGI
     >>> res.steps_done, res.complete
     (500, True)
     """
-    if not isinstance(config, Config):
-        raise ConfigError(f"config type = {type(config).__name__}: allowed refsim.Config "
-                          "(use refsim.get_preset)")
+    given = check_network_args(config, seed, connectivity, initial)  # config, seed, inputs
     run_engine = get_engine(engine)
-    if seed is not None and (isinstance(seed, (bool, np.bool_))
-                             or not isinstance(seed, (int, np.integer)) or seed < 0):
-        raise ConfigError(f"seed = {seed!r}: allowed a non-negative int")
-    if connectivity is not None and not isinstance(connectivity, Connectivity):
-        raise ConfigError(f"connectivity type = {type(connectivity).__name__}: allowed "
-                          "refsim.Connectivity (see refsim.load_connectivity, from_sparse)")
-    if (connectivity is None and config.conn_rng == "numpy-legacy" and seed is not None
-            and seed > 2**32 - 1):
-        raise ConfigError(f"seed = {seed!r}: allowed 0 .. 2**32 - 1 when conn_rng = "
-                          "'numpy-legacy' draws the connectivity (np.random.RandomState)")
-    if initial is not None and not isinstance(initial, Mapping):
-        raise ConfigError(f"initial type = {type(initial).__name__}: allowed a dict of arrays "
-                          "named V, g_e, g_i, t_last")
-    given = {} if initial is None else dict(initial)
-    if seed is None and (connectivity is None or not set(STATE_VARIABLES) <= set(given)):
-        raise ConfigError("seed = None: allowed only with both connectivity and a complete "
-                          "initial state (V, g_e, g_i) given")
-    record_vars = _check_record_vars(record_vars)
-    record = _check_record(record, config.n_neurons)
+    record_vars = check_record_vars(record_vars)
+    record = check_record(record, config.n_neurons)
     if not isinstance(stop_on_runaway, (bool, np.bool_)):
         raise ConfigError(f"stop_on_runaway = {stop_on_runaway!r}: allowed True or False")
-    if connectivity is not None:
-        check_matches(connectivity, config)
     check_run(config, record, record_vars, connectivity)  # before anything large is allocated
     check_fp_environment()  # the bits below assume IEEE default rounding, subnormals kept
-
-    state_seed = derive_seeds(0 if seed is None else int(seed))[1]
-    state = initial_state(config, state_seed, given)  # checks the given arrays: O(N), cheap
-    if connectivity is None:
-        connectivity = _draw_connectivity(config, int(seed))
-    check_matches(connectivity, config)
+    connectivity, state = draw_checked(config, seed, connectivity, given)
 
     c = Constants.from_config(config)
     conn = (connectivity.indptr, connectivity.indices, connectivity.counts.astype(c.dtype))
@@ -182,7 +114,7 @@ def simulate(config: Config, seed: int | None = 0, *, engine: str = DEFAULT_ENGI
     try:
         for k0 in range(0, config.n_steps, _CHUNK_STEPS):
             k1 = min(k0 + _CHUNK_STEPS, config.n_steps)
-            checkpoint, n_blocks = state.copy(), len(recorder.steps)
+            checkpoint, n_blocks = state.copy(), recorder.n_blocks
             with np.errstate(all="ignore"):  # non-finite values are diagnosed below instead
                 run_engine(state, times, k0, k1, conn, c, recorder)
             reason, message = _check_chunk(state, checkpoint, n_blocks, k0, k1, times, conn, c,
@@ -201,7 +133,7 @@ def simulate(config: Config, seed: int | None = 0, *, engine: str = DEFAULT_ENGI
     return SimulationResult(
         spike_steps=steps, spike_neurons=neurons, config=config, seed=seed,
         steps_done=recorder.steps_done, complete=not reason, message=message, engine=engine,
-        wall_time=wall, traces={k: v[:recorder.steps_done] for k, v in recorder.traces.items()},
+        wall_time=wall, traces=recorder.traces(),
         record_neurons=record, stop_reason=reason,
         # an interrupt may land inside a step: then the state is not that of any step
         final_state=({} if reason == "interrupted"
@@ -228,8 +160,7 @@ def _check_chunk(state, checkpoint, n_blocks, k0, k1, times, conn, c, recorder, 
         message = (f"non-finite state {where}: {describe_neurons(union)} with NaN or infinite "
                    f"V, g_e or g_i ({per_var}); kept steps 0 .. {k_bad - 1}")
     if stop_on_runaway:
-        new = recorder.steps[n_blocks:]
-        new = np.concatenate(new) if new else np.zeros(0, np.int32)
+        new = recorder.spikes_since(n_blocks)
         k_run = monitor.update(new[new < k_stop], k_stop)
         if k_run is not None:
             reason, k_stop = "runaway", k_run + 1
@@ -244,36 +175,5 @@ def _check_chunk(state, checkpoint, n_blocks, k0, k1, times, conn, c, recorder, 
     return reason, message
 
 
-def _check_record_vars(record_vars):
-    if isinstance(record_vars, str):
-        record_vars = (record_vars,)
-    try:
-        names = tuple(record_vars)
-    except TypeError:
-        raise ConfigError(f"record_vars = {record_vars!r}: allowed a subset of {STATE_VARIABLES}") from None
-    bad = [v for v in names if not isinstance(v, str) or v not in STATE_VARIABLES]
-    if bad:
-        raise ConfigError(f"record_vars {reprlib.repr(bad)}: allowed a subset of {STATE_VARIABLES}")
-    return tuple(dict.fromkeys(names))
-
-
-def _check_record(record, n):
-    if record is None:
-        return np.zeros(0, np.int64)
-    allowed = f"allowed a sequence of int neuron indices 0 .. {n - 1}"
-    try:
-        a = np.asarray(record)
-    except (TypeError, ValueError):
-        raise ConfigError(f"record = {reprlib.repr(record)}: {allowed}") from None
-    if a.size == 0:
-        return np.zeros(0, np.int64)
-    if a.ndim > 1 or not np.issubdtype(a.dtype, np.integer):
-        raise ConfigError(f"record = {reprlib.repr(record)} ({a.dtype}, shape {a.shape}): {allowed}")
-    if a.min() < 0 or a.max() >= n:
-        raise ConfigError(f"record values {a.min()} .. {a.max()}: {allowed}")
-    return a.astype(np.int64).ravel()
-
-
 def _progress_bar(total, enabled):
-    from tqdm.auto import tqdm
     return tqdm(total=total, unit="step", disable=not enabled, desc="refsim", leave=False)

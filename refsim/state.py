@@ -14,7 +14,6 @@ t_last   ms    time of the last spike (-1e7 ms before the first)
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -22,9 +21,12 @@ import numpy as np
 
 from .params import Config, ConfigError
 
-__all__ = ["State", "initial_state", "load_initial_state", "STATE_VARIABLES"]
+__all__ = ["State", "initial_state", "STATE_VARIABLES", "T_LAST_INIT"]
 
+#: The state variables that are integrated (t_last is bookkeeping).
 STATE_VARIABLES = ("V", "g_e", "g_i")
+#: t_last before a neuron's first spike (ms): far enough back that no clamp holds at t = 0.
+T_LAST_INIT = -1e7
 _DRAWN_FROM = {"V": ("V0_mean", "V0_std"), "g_e": ("g_e0_mean", "g_e0_std"),
                "g_i": ("g_i0_mean", "g_i0_std")}
 
@@ -56,9 +58,10 @@ def initial_state(config: Config, seed, given: dict | None = None) -> State:
     ----------
     config : Config
     seed : int or numpy.random.SeedSequence
+        The state's stream (:func:`refsim.network.seeds` says which one a run's seed means).
     given : dict of array_like, optional
         Arrays named after state variables (``V``, ``g_e``, ``g_i``), shape (N,), e.g. another
-        simulator's initial state. ``t_last`` may be given too (default -1e7 ms).
+        simulator's initial state. ``t_last`` may be given too (default :data:`T_LAST_INIT`).
     """
     n, dtype = config.n_neurons, np.dtype(config.dtype)
     rng = np.random.default_rng(seed)
@@ -66,7 +69,7 @@ def initial_state(config: Config, seed, given: dict | None = None) -> State:
         "V": rng.normal(config.V0_mean, config.V0_std, n),
         "g_e": rng.normal(config.g_e0_mean, config.g_e0_std, n),
         "g_i": rng.normal(config.g_i0_mean, config.g_i0_std, n),
-        "t_last": np.full(n, -1e7),
+        "t_last": np.full(n, T_LAST_INIT),
     }
     if given is None:
         given = {}
@@ -100,22 +103,3 @@ def initial_state(config: Config, seed, given: dict | None = None) -> State:
                               f"finite values only")
     return State(**out)
 
-
-def load_initial_state(path, n_neurons: int | None = None) -> dict[str, np.ndarray]:
-    """Read an ``.npz`` whose arrays are named after state variables (``V``; optionally
-    ``g_e``, ``g_i``, ``t_last``), with ``allow_pickle=False``.
-
-    Every array must be one-dimensional, of an integer or floating-point type, and finite;
-    with ``n_neurons`` given, of length ``n_neurons``. Raises ConfigError naming the file and
-    what is wrong (unreadable, corrupted, truncated or pickled files included).
-    """
-    from .files import check_array, read_npz
-    arrays = read_npz(path, "initial-state file")
-    label = f"initial-state file {os.fspath(path)!r}"
-    unknown = sorted(set(arrays) - {"V", "g_e", "g_i", "t_last"})
-    if unknown or "V" not in arrays:
-        raise ConfigError(f"{label}: arrays {sorted(arrays)}: allowed 'V' and optionally "
-                          "'g_e', 'g_i', 't_last'")
-    for name, a in arrays.items():
-        check_array(f"{label}: {name}", a, "real", (n_neurons,), finite=True)
-    return arrays

@@ -136,7 +136,7 @@ def test_compiled_fma_equals_the_numpy_fma():
     @njit
     def fused(a, b, c, out):
         for i in range(a.size):
-            out[i] = primitives.fma32(a[i], b[i], c[i])
+            out[i] = elementary.fma32(a[i], b[i], c[i])
 
     rng = np.random.default_rng(7)
     a = rng.standard_normal(200_000).astype(np.float32)

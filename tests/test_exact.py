@@ -18,7 +18,8 @@ from scipy.integrate import quad
 
 import refsim
 from refsim import ConfigError
-from refsim.exact import (divergence_time, pair_spikes, simulate_exact, step_end_spike_times)
+from refsim.compare import divergence_time, pair_spikes, step_end_spike_times
+from refsim.exact import simulate_exact
 
 V_TOL = 1e-8    # mV
 T_TOL = 1e-9    # ms

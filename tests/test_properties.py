@@ -4,7 +4,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import refsim
-from refsim.simulate import derive_seeds
 from refsim.state import initial_state
 
 small = st.fixed_dictionaries({
@@ -46,9 +45,9 @@ def test_zero_weights_every_neuron_follows_the_single_neuron_solution(d, seed):
     """With w = 0 neurons are independent: simulating each alone gives the same spikes."""
     cfg = make({**d, "w_e": 0.0, "w_i": 0.0})
     r = refsim.simulate(cfg, seed=seed, record=[0], progress=False)
-    init = initial_state(cfg, derive_seeds(seed)[1])
+    _, init = refsim.network_inputs(cfg, seed)
     alone = refsim.simulate(cfg.replace(n_exc=1, n_inh=0), seed=seed,
-                            initial={"V": init.V[:1], "g_e": init.g_e[:1], "g_i": init.g_i[:1]},
+                            initial={"V": init["V"][:1], "g_e": init["g_e"][:1], "g_i": init["g_i"][:1]},
                             record=[0], progress=False)
     np.testing.assert_array_equal(r.traces["V"], alone.traces["V"])
 
@@ -61,15 +60,13 @@ def test_relabelling_neurons_permutes_the_output(d, seed, rnd):
     ne, n = cfg.n_exc, cfg.n_neurons
     perm = np.r_[rnd.sample(range(ne), ne), rnd.sample(range(ne, n), n - ne)]
     r = refsim.simulate(cfg, seed=seed, progress=False)
-    conn = refsim.build_connectivity(cfg, seed if cfg.conn_rng == "numpy-legacy"
-                                     else derive_seeds(seed)[0])
-    init = initial_state(cfg, derive_seeds(seed)[1])
+    conn, init = refsim.network_inputs(cfg, seed)
     inv = np.argsort(perm)  # new index of old neuron i is inv[i]
     m = conn.matrix
     pm = m[perm][:, perm]  # row/col reindexing keeps each row's stored order
     conn_p = refsim.from_sparse(pm, n_exc=ne)
     rp = refsim.simulate(cfg, seed=None, connectivity=conn_p, progress=False,
-                         initial={"V": init.V[perm], "g_e": init.g_e[perm], "g_i": init.g_i[perm]})
+                         initial={"V": init["V"][perm], "g_e": init["g_e"][perm], "g_i": init["g_i"][perm]})
     a = sorted(zip(r.spike_steps.tolist(), inv[r.spike_neurons].tolist()))
     b = sorted(zip(rp.spike_steps.tolist(), rp.spike_neurons.tolist()))
     assert a == b

@@ -26,9 +26,10 @@ import refsim
 from refsim import ConfigError, ConfigWarning
 from refsim import cli, resources
 from refsim.params import CHOICES, coerce
-from refsim.result import atomic_write
+from refsim.io import atomic_write
 
 sim_module = importlib.import_module("refsim.simulate")  # refsim.simulate is the function
+network_module = importlib.import_module("refsim.network")  # where the network is drawn
 FIELDS = [f.name for f in dataclasses.fields(refsim.Config)]
 FIELD_TYPES = {f.name: f.type for f in dataclasses.fields(refsim.Config)}
 PY_TYPES = {"int": int, "float": float, "bool": bool, "str": str}
@@ -238,7 +239,7 @@ def test_simulate_refuses_bad_arguments_before_any_work(i, monkeypatch):
     def no_work(*a, **k):
         raise AssertionError("work started")
 
-    monkeypatch.setattr(sim_module, "build_connectivity", no_work)
+    monkeypatch.setattr(network_module, "build_connectivity", no_work)
     with pytest.raises(ConfigError) as e:
         refsim.simulate(config, **{"seed": 0, "progress": False, **kw})
     assert str(e.value).startswith(message), str(e.value)
@@ -290,8 +291,8 @@ def test_a_run_that_does_not_fit_is_refused_before_any_allocation(monkeypatch):
     def no_work(*a, **k):
         raise AssertionError("allocation started")
 
-    monkeypatch.setattr(sim_module, "build_connectivity", no_work)
-    monkeypatch.setattr(sim_module, "initial_state", no_work)
+    monkeypatch.setattr(network_module, "build_connectivity", no_work)
+    monkeypatch.setattr(network_module, "initial_state", no_work)
     with pytest.raises(ConfigError) as e:
         refsim.simulate(refsim.get_preset("tutorial"), 0, progress=False)
     assert str(e.value) == (

@@ -5,7 +5,7 @@ CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``), which runs the same kernels as Pyth
 
 Design
 ------
-* **Deterministic scatter by pull.** The connectivity is transposed once: for every
+* **Deterministic scatter as a gather.** The connectivity is transposed once: for every
   postsynaptic neuron j its incoming synapses are listed in the order in which the oracle adds
   them (presynaptic row ascending, then the row's stored order; excitatory rows first). Thread
   j sums ``w * count`` over those whose presynaptic neuron spiked, in that order: the same
@@ -21,40 +21,54 @@ Design
 * **Transfers.** Connectivity is uploaded once per run; the state (4 x N numbers) crosses the
   bus once per chunk of steps (``simulate`` hands the engine chunks for its progress bar,
   Ctrl-C and state checks), spikes and traces once per chunk.
-* **Constants are compiled in.** Kernels are built per :class:`~refsim.model.Constants`
-  (closures), so the switches (schedule, integrator, reset, ...) cost nothing at run time.
+* **Constants are compiled in.** Kernels are built per :class:`~refsim.model.Constants`: the
+  tuple of constants the Numba engine passes (:func:`~refsim.engines.numba_engine.kernel_constants`)
+  is a closure constant here, so the switches (schedule, integrator, reset, ...) cost nothing
+  at run time.
+* **The formulas are refsim.model's**, the functions the other engines run, registered with
+  numba-cuda as device functions; the kernels below only arrange them per thread under the
+  oracle's names (``scatter``, ``integrate_voltage``, ``step_brainpy``, ``step_brette``).
 
 Arithmetic
 ----------
 No ``fastmath``: IEEE division, denormals kept. NVVM contracts ``a * b + c`` into a fused
 multiply-add by default even without fastmath; every product that feeds a sum is therefore
-written ``mul(a, b)`` (:func:`refsim.elementary.mul`), which is libdevice's
-``__nv_dmul_rn``/``__nv_fmul_rn`` on a device and never contracted; ``fused_update`` is
-:func:`refsim.elementary.fma32` (``__fmaf_rn``). ``expm1`` is refsim's own
-(:mod:`refsim.elementary`, registered with numba-cuda by :func:`_register_elementary`): the
+written ``mul(a, b)`` (:func:`refsim.elementary.mul`) in :mod:`refsim.model`, which is
+libdevice's ``__nv_dmul_rn``/``__nv_fmul_rn`` on a device and never contracted; ``fused_update``
+is :func:`refsim.elementary.fma32` (``__fmaf_rn``). ``expm1`` is refsim's own
+(:mod:`refsim.elementary`, registered with numba-cuda by :func:`_register_device_functions`): the
 same function objects as the CPU engines, built from the same IEEE operations, so a GPU gives
 the oracle's bits (``expm1='libm'`` alone means the device's own, libdevice's ``expm1``).
 
 Under the simulator the kernels are Python on NumPy scalars and call the NumPy forms of the
 same functions: the arithmetic is the oracle's, so the simulator tests demand identical rasters
-and thereby check everything else (indexing, step order, pull order, spike compaction,
+and thereby check everything else (indexing, step order, gather order, spike compaction,
 chunking).
 """
 
 from __future__ import annotations
 
-
 import numpy as np
+from numba import config as numba_config
+from numba import types
 
 try:  # the kernels must see ``cuda`` as a module global: the simulator swaps it there
     from numba import cuda
     from numba.cuda import libdevice
+    from numba.cuda.extending import overload as cuda_overload
+    from numba.cuda.extending import register_jitable as cuda_register_jitable
 except ImportError:  # numba without its CUDA target; require_cuda() says so when asked
-    cuda = libdevice = None
+    cuda = libdevice = cuda_overload = cuda_register_jitable = None
 
-from ..model import Constants
+from .. import elementary as el
+from ..elementary import mul
+from ..model import (FORMULAS, Constants, advance, integrate_conductance, membrane_jacobian,
+                     membrane_rhs, refractory, reset, spike_test)
 from ..params import ConfigError
+from ..recording import spike_capacity
 from ..state import State
+from .numba_engine import kernel_constants
+from .numba_primitives import JITTED
 
 __all__ = ["run_steps", "require_cuda", "transpose", "simulator_enabled"]
 
@@ -74,8 +88,8 @@ def require_cuda():
 
 
 def simulator_enabled() -> bool:
-    from numba import config
-    return bool(config.ENABLE_CUDASIM)
+    """Whether Numba's CUDA simulator runs the kernels (``NUMBA_ENABLE_CUDASIM=1``)."""
+    return bool(numba_config.ENABLE_CUDASIM)
 
 
 def transpose(indptr, indices, counts, n_exc):
@@ -103,54 +117,48 @@ def transpose(indptr, indices, counts, n_exc):
 _registered = []
 
 
-def _register_elementary():
+def _register_device_functions():
     """Teach numba-cuda the primitives of :mod:`refsim.elementary` as device operations, and
-    its algorithms as device functions (once per process; the simulator needs none of it: there
-    the kernels are Python and call the NumPy forms)."""
+    its algorithms and :mod:`refsim.model`'s formulas as device functions (once per process;
+    the simulator needs none of it: there the kernels are Python and call the NumPy forms)."""
     if _registered:
         return
-    from numba import types
-    from numba.cuda.extending import overload, register_jitable
-
-    from .. import elementary as el
-
     f32 = types.float32
 
-    @overload(el.mul, target="cuda")
+    @cuda_overload(el.mul, target="cuda")
     def _mul(a, b):  # products that NVVM may not contract into an FMA
         if a == b == f32:
             return lambda a, b: libdevice.fmul_rn(a, b)
         return lambda a, b: libdevice.dmul_rn(types.float64(a), types.float64(b))
 
-    @overload(el.select, target="cuda")
+    @cuda_overload(el.select, target="cuda")
     def _select(cond, a, b):
         return lambda cond, a, b: a if cond else b
 
-    @overload(el.trunc, target="cuda")
+    @cuda_overload(el.trunc, target="cuda")
     def _trunc(x):
         return lambda x: types.float64(types.int32(x))
 
-    @overload(el.pow2, target="cuda")
+    @cuda_overload(el.pow2, target="cuda")
     def _pow2(t):
         return lambda t: libdevice.longlong_as_double((types.int64(t) + 1023) << 52)
 
-    @overload(el.f64, target="cuda")
+    @cuda_overload(el.f64, target="cuda")
     def _f64(x):
         return lambda x: types.float64(x)
 
-    @overload(el.f32, target="cuda")
+    @cuda_overload(el.f32, target="cuda")
     def _f32(x):
         return lambda x: types.float32(x)
 
-    @overload(el.fma32, target="cuda")
+    @cuda_overload(el.fma32, target="cuda")
     def _fma32(a, b, c):  # float64 is never fused (Config), but both branches are compiled
         if a == b == c == f32:
             return lambda a, b, c: libdevice.fmaf_rn(a, b, c)
         return lambda a, b, c: libdevice.fma_rn(a, b, c)
 
-    from .numba_primitives import JITTED
-    for fn in JITTED:
-        register_jitable(fn)
+    for fn in JITTED + FORMULAS:
+        cuda_register_jitable(fn)
     _registered.append(True)
 
 
@@ -158,14 +166,13 @@ def _exprel(c: Constants, sim: bool):
     """exprel of the run's float type and ``expm1`` choice: refsim.elementary's own functions,
     the ones the CPU engines call; ``libm`` means the machine's own expm1 (libdevice's on a
     device, the C library's in the simulator)."""
-    from .. import elementary as el
     if c.expm1 == "portable":
         return el.exprel_f32 if c.dtype == np.float32 else el.exprel_f64
     if c.expm1 == "xla":
         return el.exprel_xla_f32
     if sim:
         return lambda z: el.exprel(z, "libm")
-    one = c.dtype.type(1)
+    one = c.one
 
     @cuda.jit(device=True)
     def exprel_device(z):
@@ -175,25 +182,16 @@ def _exprel(c: Constants, sim: bool):
 
 def _kernels(c: Constants, sim: bool):
     """Compile the step kernels of one run; constants become compile-time constants."""
-    from ..elementary import fma32 as fma, mul
     if not sim:
-        _register_elementary()
+        _register_device_functions()
     exprel = _exprel(c, sim)
-    zero, one = c.dtype.type(0), c.dtype.type(1)
-    n, n_exc = c.n_neurons, c.n_exc
-    dt, V_rest, V_th, V_reset, tau_m, tau_ref = c.dt, c.V_rest, c.V_th, c.V_reset, c.tau_m, c.tau_ref
-    RI_ext, R_g, E_e, E_i, w_e, w_i = c.RI_ext, c.R_g, c.E_e, c.E_i, c.w_e, c.w_i
-    tau_e, tau_i, a_e, a_i, jump = c.tau_e, c.tau_i, c.a_e, c.a_i, c.jump
-    r_m, r_e, r_i, minus_C = c.r_m, c.r_e, c.r_i, -c.C
-    exp_euler, soft_reset, strict = c.exp_euler, c.soft_reset, c.strict_threshold
-    fused, xla = c.fused_update, c.xla
+    kc = kernel_constants(c)  # a closure constant of every kernel
+    n, zero = c.n_neurons, c.dtype.type(0)
 
     @cuda.jit(device=True)
-    def spike_test(v):
-        return v > V_th if strict else v >= V_th
-
-    @cuda.jit(device=True)
-    def pull(spiking, lo, hi, w, in_src, in_cnt):
+    def scatter(spiking, lo, hi, w, in_src, in_cnt):
+        """The oracle's scatter as a gather: neuron j's input from the spiking sources among
+        its incoming entries lo .. hi-1, summed in the oracle's order."""
         x = zero
         for p in range(lo, hi):
             if spiking[in_src[p]]:
@@ -201,38 +199,14 @@ def _kernels(c: Constants, sim: bool):
         return x
 
     @cuda.jit(device=True)
-    def integrate_conductance(g, tau, r, a):
-        if xla:
-            return fma(-mul(g, r), a, g)
-        return g + mul(a, (-g) / tau)
-
-    @cuda.jit(device=True)
-    def membrane_rhs(v, g_e, g_i):
-        if xla:
-            current = fma(mul(g_i, E_i - v), R_g, fma(mul(g_e, E_e - v), R_g, RI_ext))
-            return mul((V_rest - v) + current, r_m)
-        return ((V_rest - v) + ((RI_ext + mul(R_g, g_e * (E_e - v))) + mul(R_g, g_i * (E_i - v)))) / tau_m
-
-    @cuda.jit(device=True)
-    def membrane_jacobian(g_e, g_i):
-        if xla:
-            return fma(g_e, minus_C, mul(g_i, minus_C)) + (-r_m)
-        return -(one + (mul(R_g, g_e) + mul(R_g, g_i))) / tau_m
-
-    @cuda.jit(device=True)
     def integrate_voltage(v, g_e, g_i):
-        f = membrane_rhs(v, g_e, g_i)
-        if exp_euler:
-            h = dt * exprel(mul(dt, membrane_jacobian(g_e, g_i)))
+        """The oracle's integrate_voltage: advance(v, step_factor(J), f)."""
+        f = membrane_rhs(v, g_e, g_i, kc)
+        if kc.exp_euler:
+            h = kc.dt * exprel(mul(kc.dt, membrane_jacobian(g_e, g_i, kc)))
         else:
-            h = dt
-        return fma(h, f, v) if fused else v + mul(h, f)
-
-    @cuda.jit(device=True)
-    def reset(v, s):
-        if not s:
-            return v
-        return v - jump if soft_reset else V_reset
+            h = kc.dt
+        return advance(v, h, f, kc)
 
     @cuda.jit(device=True)
     def record_spike(j, k, out_steps, out_neurons, counter):
@@ -253,22 +227,22 @@ def _kernels(c: Constants, sim: bool):
         j = cuda.grid(1)
         if j >= n:
             return
-        # 1. the previous step's spikes: spk_prev; 2. scatter (pull)
-        x_e = pull(spk_prev, in_ptr[j], in_split[j], w_e, in_src, in_cnt)
-        x_i = pull(spk_prev, in_split[j], in_ptr[j + 1], w_i, in_src, in_cnt)
+        # 1. the previous step's spikes: spk_prev; 2. scatter
+        x_e = scatter(spk_prev, in_ptr[j], in_split[j], kc.w_e, in_src, in_cnt)
+        x_i = scatter(spk_prev, in_split[j], in_ptr[j + 1], kc.w_i, in_src, in_cnt)
         # 3. conductances
-        ge = integrate_conductance(g_e[j], tau_e, r_e, a_e) + x_e
-        gi = integrate_conductance(g_i[j], tau_i, r_i, a_i) + x_i
+        ge = integrate_conductance(g_e[j], kc.tau_e, kc.r_e, kc.a_e, kc) + x_e
+        gi = integrate_conductance(g_i[j], kc.tau_i, kc.r_i, kc.a_i, kc) + x_i
         g_e[j] = ge
         g_i[j] = gi
         # 4. reset
-        v = reset(V[j], spk_prev[j])
+        v = reset(V[j], spk_prev[j], kc)
         # 5.-6. candidate unless clamped
-        if not ((t_k - t_last[j]) < tau_ref):
+        if not refractory(t_k, t_last[j], kc):
             v = integrate_voltage(v, ge, gi)
         V[j] = v
         # 7. this step's spikes
-        s = spike_test(v)
+        s = spike_test(v, kc)
         spk_next[j] = s
         if s:
             t_last[j] = t_k
@@ -284,16 +258,16 @@ def _kernels(c: Constants, sim: bool):
         if j >= n:
             return
         # 1.-2. integrate from the old values, unless clamped
-        if (t_k - t_last[j]) < tau_ref:
-            v = V_reset
+        if refractory(t_k, t_last[j], kc):
+            v = kc.V_reset
         else:
             v = integrate_voltage(V[j], g_e[j], g_i[j])
-        g_e[j] = integrate_conductance(g_e[j], tau_e, r_e, a_e)
-        g_i[j] = integrate_conductance(g_i[j], tau_i, r_i, a_i)
+        g_e[j] = integrate_conductance(g_e[j], kc.tau_e, kc.r_e, kc.a_e, kc)
+        g_i[j] = integrate_conductance(g_i[j], kc.tau_i, kc.r_i, kc.a_i, kc)
         # 3. spikes; 5. reset
-        s = spike_test(v)
+        s = spike_test(v, kc)
         spk[j] = s
-        v = reset(v, s)
+        v = reset(v, s, kc)
         V[j] = v
         if s:
             t_last[j] = t_k
@@ -307,8 +281,8 @@ def _kernels(c: Constants, sim: bool):
         if j >= n:
             return
         # 4. delivered in the same step
-        ge = g_e[j] + pull(spk, in_ptr[j], in_split[j], w_e, in_src, in_cnt)
-        gi = g_i[j] + pull(spk, in_split[j], in_ptr[j + 1], w_i, in_src, in_cnt)
+        ge = g_e[j] + scatter(spk, in_ptr[j], in_split[j], kc.w_e, in_src, in_cnt)
+        gi = g_i[j] + scatter(spk, in_split[j], in_ptr[j + 1], kc.w_i, in_src, in_cnt)
         g_e[j] = ge
         g_i[j] = gi
         record_trace(trace_g_e, row, rec_slot[j], ge)
@@ -346,7 +320,7 @@ def run_steps(state: State, times, k_start, k_stop, conn, c: Constants, recorder
     """Steps k_start .. k_stop-1 on the GPU (same contract as the other engines)."""
     require_cuda()
     d = _device_for(conn, c)
-    capacity = max(1024, c.n_neurons * max(1, (k_stop - k_start) // 50))
+    capacity = spike_capacity(c.n_neurons, k_stop - k_start)
     while True:
         steps, neurons, traces, new_state, count = _run_chunk(d, state, times, k_start, k_stop,
                                                               c, recorder, capacity)
@@ -356,8 +330,9 @@ def run_steps(state: State, times, k_start, k_stop, conn, c: Constants, recorder
     for name, value in new_state.items():
         setattr(state, name, value)
     order = np.lexsort((neurons, steps))
+    block = recorder.trace_block(k_start, k_stop)
     for name, trace in traces.items():
-        recorder.traces[name][k_start:k_stop] = trace
+        block[name][:] = trace
     recorder.add_block(steps[order], neurons[order], k_stop)
 
 
@@ -365,7 +340,7 @@ def _run_chunk(d: _Device, state, times, k_start, k_stop, c, recorder, capacity)
     n = c.n_neurons
     V, g_e, g_i, t_last = (cuda.to_device(np.ascontiguousarray(getattr(state, name), c.dtype))
                            for name in ("V", "g_e", "g_i", "t_last"))
-    spk = [cuda.to_device(state.V > c.V_th if c.strict_threshold else state.V >= c.V_th),
+    spk = [cuda.to_device(spike_test(state.V, c)),
            cuda.device_array(n, np.bool_)]
     out_steps = cuda.device_array(capacity, np.int32)
     out_neurons = cuda.device_array(capacity, np.int32)
@@ -374,7 +349,8 @@ def _run_chunk(d: _Device, state, times, k_start, k_stop, c, recorder, capacity)
     rec_slot[recorder.record_neurons] = np.arange(recorder.record_neurons.size, dtype=np.int32)
     rec_slot = cuda.to_device(rec_slot)
     n_rec = recorder.record_neurons.size
-    traces = {name: cuda.to_device(np.zeros((k_stop - k_start, n_rec) if name in recorder.traces
+    traced = recorder.record_vars
+    traces = {name: cuda.to_device(np.zeros((k_stop - k_start, n_rec) if name in traced
                                             else (0, 0), c.dtype))
               for name in ("V", "g_e", "g_i")}
     step_brainpy, brette_neurons, brette_deliver = d.kernels
@@ -398,5 +374,5 @@ def _run_chunk(d: _Device, state, times, k_start, k_stop, c, recorder, capacity)
                  "t_last": t_last.copy_to_host()}
     return (out_steps[:kept].copy_to_host() if kept else np.zeros(0, np.int32),
             out_neurons[:kept].copy_to_host() if kept else np.zeros(0, np.int32),
-            {name: traces[name].copy_to_host() for name in recorder.traces},
+            {name: traces[name].copy_to_host() for name in traced},
             new_state, count)

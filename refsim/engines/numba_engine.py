@@ -1,11 +1,12 @@
-"""The Numba engine: the NumPy engine's step functions as compiled loops over neurons.
+"""The Numba engine: the oracle's step as compiled loops over neurons.
 
-Every function mirrors its namesake in :mod:`refsim.engines.numpy_engine` and performs the same
-floating-point operations in the same order, so the two engines give bit-identical rasters (the
-tests check this). The elementary functions are not mirrored but shared: this engine compiles
-the very functions of :mod:`refsim.elementary` that the oracle calls on arrays
-(:mod:`refsim.engines.numba_primitives`). What differs is only what a loop allows and an array
-expression does not:
+The formulas are not copied but shared: this engine compiles the very functions of
+:mod:`refsim.model` (``spike_test``, ``integrate_conductance``, ``membrane_rhs``, ...) and of
+:mod:`refsim.elementary` that the NumPy oracle calls on arrays
+(:mod:`refsim.engines.numba_primitives` compiles each primitive to the one IEEE operation it
+names), so the two engines perform the same floating-point operations in the same order and
+give bit-identical rasters (the tests check this). What differs is only what a loop allows and
+an array expression does not:
 
 * the neurons are updated in blocks of :data:`BLOCK` (array views, indexed from 0), each in a
   few passes that are separately compiled functions: vector loops with no call and no branch
@@ -32,17 +33,17 @@ from dataclasses import fields
 
 import numpy as np
 from numba import njit, types
-from numba.core.extending import overload
+from numba.core.extending import overload, register_jitable
 
 from .. import elementary as el
-from ..model import Constants
+from ..model import (FORMULAS, Constants, advance, integrate_conductance, membrane_jacobian,
+                     membrane_rhs, refractory, reset, spike_test)
+from ..recording import spike_capacity
 from ..state import State
 from . import numba_primitives  # noqa: F401  (registers refsim.elementary with Numba)
-from .numba_primitives import fma32
 
-__all__ = ["spike_test", "step_factors", "scatter", "integrate_conductance",
-           "membrane_rhs", "membrane_jacobian", "advance", "reset", "step_brainpy",
-           "step_brette", "run_steps", "kernel_constants", "BLOCK", "EXPM1_CODES"]
+__all__ = ["step_factors", "scatter", "step_brainpy", "step_brette", "run_steps",
+           "kernel_constants", "BLOCK", "EXPM1_CODES"]
 
 _jit = njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
 #: How refsim.elementary's functions are compiled (numba_primitives): inlined by LLVM into the
@@ -58,17 +59,21 @@ EXPM1_CODES = {name: code for code, name in enumerate(el.IMPLEMENTATIONS)}
 _PORTABLE, _XLA, _LIBM = (EXPM1_CODES[name] for name in ("portable", "xla", "libm"))
 
 #: Constants as a namedtuple Numba can pass (a frozen dataclass it cannot), with ``expm1`` as
-#: its integer code and ``one`` in the float type: Numba types ``1 + float32`` as float64, where
-#: NumPy keeps float32 (NEP 50).
+#: its integer code. The CUDA engine passes the same tuple to its kernels.
 KernelConstants = namedtuple(
-    "KernelConstants", [f.name for f in fields(Constants) if f.name != "dtype"] + ["one"])
+    "KernelConstants", [f.name for f in fields(Constants) if f.name != "dtype"])
 
 
 def kernel_constants(c: Constants) -> KernelConstants:
     """The scalars of ``c`` as a :data:`KernelConstants` tuple."""
-    values = {name: getattr(c, name) for name in KernelConstants._fields[:-1]}
+    values = {name: getattr(c, name) for name in KernelConstants._fields}
     values["expm1"] = EXPM1_CODES[c.expm1]
-    return KernelConstants(**values, one=c.dtype.type(1))
+    return KernelConstants(**values)
+
+
+# refsim.model's formulas, compiled from their one source and inlined into the loops below
+for _formula in FORMULAS:
+    register_jitable(**_INLINED)(_formula)
 
 
 # -- exprel, by float type: refsim.elementary's functions, chosen when Numba types the call --
@@ -104,13 +109,7 @@ def _ov_exprel_xla(z):
     return lambda z: z * np.nan  # unreachable: no float64 emulation of XLA exists
 
 
-# -- the step functions, one neuron at a time ---------------------------------------------
-
-@_jit
-def spike_test(v, c):
-    """v > V_th or v >= V_th, by ``threshold_test``."""
-    return v > c.V_th if c.strict_threshold else v >= c.V_th
-
+# -- the step, one neuron at a time: refsim.model's formulas, plus what a loop needs ----------
 
 @_jit
 def scatter(spikes, lo, hi, w, indptr, indices, counts, x):
@@ -120,31 +119,6 @@ def scatter(spikes, lo, hi, w, indptr, indices, counts, x):
         row = spikes[s]
         for p in range(indptr[row], indptr[row + 1]):
             x[indices[p]] += w * counts[p]
-
-
-@_jit
-def integrate_conductance(g, tau, r, a, c):
-    """One step of dg/dt = -g/tau: g + a * ((-g) / tau), or fma(-(g * r), a, g) for ``xla``."""
-    if c.xla:
-        return fma32(-(g * r), a, g)
-    return g + a * ((-g) / tau)
-
-
-@_jit
-def membrane_rhs(v, g_e, g_i, c):
-    """f = dV/dt at v (mV/ms)."""
-    if c.xla:
-        current = fma32(g_i * (c.E_i - v), c.R_g, fma32(g_e * (c.E_e - v), c.R_g, c.RI_ext))
-        return ((c.V_rest - v) + current) * c.r_m
-    return ((c.V_rest - v) + ((c.RI_ext + c.R_g * (g_e * (c.E_e - v))) + c.R_g * (g_i * (c.E_i - v)))) / c.tau_m
-
-
-@_jit
-def membrane_jacobian(g_e, g_i, c):
-    """J = df/dv (1/ms)."""
-    if c.xla:
-        return fma32(g_e, -c.C, g_i * -c.C) + (-c.r_m)
-    return -(c.one + (c.R_g * g_e + c.R_g * g_i)) / c.tau_m
 
 
 # The passes below run over one block of neurons, given as array views, with the index j from
@@ -206,18 +180,6 @@ def step_factors(h, z, far, lanes, c):
         _factors_xla(h, c)
     else:  # libm: machine-dependent on purpose
         _factors_libm(h, c)
-
-
-@_jit
-def advance(v, h, f, c):
-    """v + h * f, rounded once (FMA) for ``arithmetic`` 'xla' and 'fused-update', else twice."""
-    return fma32(h, f, v) if c.fused_update else v + h * f
-
-
-@_jit
-def reset(v, s, c):
-    """Soft: v - (V_th - V_reset) if s; hard: V_reset if s."""
-    return el.select(s, v - c.jump if c.soft_reset else c.V_reset, v)
 
 
 @_jit
@@ -286,7 +248,7 @@ def _candidate_clamp_spikes(V, t_last, t_k, v, f, h, flags, c):
     for j in range(V.size):
         # 5.-6. the candidate replaces v unless clamped
         step = h[j] if c.exp_euler else c.dt
-        V[j] = el.select((t_k - t_last[j]) < c.tau_ref, v[j], advance(v[j], step, f[j], c))
+        V[j] = el.select(refractory(t_k, t_last[j], c), v[j], advance(v[j], step, f[j], c))
         # 7. this step's spikes
         s = spike_test(V[j], c)
         t_last[j] = el.select(s, t_k, t_last[j])
@@ -307,7 +269,7 @@ def _brette_neurons(V, g_e, g_i, x_e, x_i, t_last, t_k, h, flags, c):
         g_e[j] = integrate_conductance(ge, c.tau_e, c.r_e, c.a_e, c)
         g_i[j] = integrate_conductance(gi, c.tau_i, c.r_i, c.a_i, c)
         step = h[j] if c.exp_euler else c.dt
-        vn = el.select((t_k - t_last[j]) < c.tau_ref, c.V_reset, advance(V[j], step, f, c))
+        vn = el.select(refractory(t_k, t_last[j], c), c.V_reset, advance(V[j], step, f, c))
         # 3. this step's spikes; 5. reset
         s = spike_test(vn, c)
         V[j] = reset(vn, s, c)
@@ -397,8 +359,8 @@ def _run(V, g_e, g_i, t_last, times, k_start, k_stop, indptr, indices, counts, c
             if spike_test(V[j], c):
                 spikes[n_spikes] = j
                 n_spikes += 1
-    out_steps = np.empty(max(capacity, 16), np.int32)
-    out_neurons = np.empty(max(capacity, 16), np.int32)
+    out_steps = np.empty(capacity, np.int32)
+    out_neurons = np.empty(capacity, np.int32)
     total = 0
     for k in range(k_start, k_stop):
         if c.brainpy_schedule:
@@ -416,13 +378,14 @@ def _run(V, g_e, g_i, t_last, times, k_start, k_stop, indptr, indices, counts, c
         out_steps[total:total + n_spikes] = k
         out_neurons[total:total + n_spikes] = spikes[:n_spikes]
         total += n_spikes
-        _record_trace(trace_V, k, V, record_neurons)
+        row = k - k_start  # the trace arrays hold this chunk's steps
+        _record_trace(trace_V, row, V, record_neurons)
         if c.brainpy_schedule:
-            _record_trace(trace_g_e, k, g_e, record_neurons)
-            _record_trace(trace_g_i, k, g_i, record_neurons)
+            _record_trace(trace_g_e, row, g_e, record_neurons)
+            _record_trace(trace_g_i, row, g_i, record_neurons)
         else:
-            _record_trace_pending(trace_g_e, k, g_e, work[0], record_neurons)
-            _record_trace_pending(trace_g_i, k, g_i, work[1], record_neurons)
+            _record_trace_pending(trace_g_e, row, g_e, work[0], record_neurons)
+            _record_trace_pending(trace_g_i, row, g_i, work[1], record_neurons)
     if not c.brainpy_schedule:  # the last step's pending step 4
         for j in range(n):
             g_e[j] = g_e[j] + work[0][j]
@@ -439,9 +402,9 @@ def run_steps(state: State, times, k_start, k_stop, conn, c: Constants, recorder
     for name, array in zip(("V", "g_e", "g_i", "t_last"), arrays):
         setattr(state, name, array)  # the kernel updates these arrays in place
     empty = np.empty((0, 0), c.dtype)
-    traces = [recorder.traces.get(name, empty) for name in ("V", "g_e", "g_i")]
-    # room for every neuron to spike once per 100 steps before the buffers have to grow
-    capacity = c.n_neurons * max(1, (k_stop - k_start) // 100)
+    block = recorder.trace_block(k_start, k_stop)
+    traces = [block.get(name, empty) for name in ("V", "g_e", "g_i")]
     steps, neurons = _run(*arrays, times, k_start, k_stop, indptr, indices, counts,
-                          kernel_constants(c), recorder.record_neurons, *traces, capacity)
+                          kernel_constants(c), recorder.record_neurons, *traces,
+                          spike_capacity(c.n_neurons, k_stop - k_start))
     recorder.add_block(steps, neurons, k_stop)

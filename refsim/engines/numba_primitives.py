@@ -31,7 +31,7 @@ from numba.core.extending import lower_builtin, register_jitable, type_callable
 
 from .. import elementary as el
 
-__all__ = ["JITTED", "HARDWARE_FMA", "fma32"]
+__all__ = ["JITTED", "HARDWARE_FMA", "COMPILED_SOURCES"]
 
 
 def _float_operands(context, *args):
@@ -144,37 +144,19 @@ HARDWARE_FMA = _target_has_fma()
 
 @type_callable(el.fma32)
 def _type_fma32(context):
-    return lambda a, b, c: types.float32 if a == b == c == types.float32 else None
-
-
-@lower_builtin(el.fma32, types.float32, types.float32, types.float32)
-def _lower_fma32(context, builder, sig, args):
-    if HARDWARE_FMA:
-        return builder.fma(*args)
-    return context.compile_internal(builder, el.fma32, sig, args)
-
-
-def fma32(a, b, c):
-    """For the engines' compiled code: :func:`refsim.elementary.fma32` of float32 operands.
-
-    Float64 operands get the float64 FMA: no configuration uses it (``Config`` allows fused
-    arithmetic in float32 only), but Numba compiles both sides of every switch.
-    """
-    raise TypeError("fma32 is for compiled code; use refsim.elementary.fma32")
-
-
-@type_callable(fma32)
-def _type_engine_fma32(context):
     def typer(a, b, c):
         if a == b == c and a in (types.float32, types.float64):
             return a
     return typer
 
 
-@lower_builtin(fma32, types.Float, types.Float, types.Float)
-def _lower_engine_fma32(context, builder, sig, args):
-    if sig.return_type == types.float32:
-        return _lower_fma32(context, builder, sig, args)
+@lower_builtin(el.fma32, types.Float, types.Float, types.Float)
+def _lower_fma32(context, builder, sig, args):
+    """float32: one FMA instruction, or refsim's round-to-odd algorithm without FMA hardware.
+    float64 (no configuration uses it: ``Config`` allows fused arithmetic in float32 only, but
+    Numba compiles both sides of every switch): ``llvm.fma.f64``."""
+    if sig.return_type == types.float32 and not HARDWARE_FMA:
+        return context.compile_internal(builder, el.fma32, sig, args)
     return builder.fma(*args)
 
 
@@ -191,8 +173,8 @@ for _f in JITTED:
 _HERE = os.path.dirname(os.path.abspath(__file__))
 #: The files whose code ends up in the Numba engine's machine code.
 COMPILED_SOURCES = tuple(os.path.join(d, f) for d, f in (
-    (os.path.dirname(_HERE), "elementary.py"), (_HERE, "numba_primitives.py"),
-    (_HERE, "numba_engine.py")))
+    (os.path.dirname(_HERE), "elementary.py"), (os.path.dirname(_HERE), "model.py"),
+    (_HERE, "numba_primitives.py"), (_HERE, "numba_engine.py")))
 
 
 def _sources_digest() -> str:

@@ -1,7 +1,9 @@
 """The NumPy engine: the oracle. Plain array code, one function per step of the specification.
 
-Every function here has a namesake in the Numba engine, which must give bit-identical results.
-The numbered comments refer to the step order in :mod:`refsim.model`.
+The formulas are :mod:`refsim.model`'s (``spike_test``, ``integrate_conductance``, ...), the
+very functions the compiled engines compile; this module adds what only array code needs (the
+scatter as ``np.add.at``, the step factor with refsim's exprel on arrays) and the two step
+functions, whose numbered comments are the step order of :mod:`refsim.model`.
 """
 
 from __future__ import annotations
@@ -9,17 +11,12 @@ from __future__ import annotations
 import numpy as np
 
 from .. import elementary
-from ..model import Constants
+from ..model import (Constants, advance, integrate_conductance, membrane_jacobian, membrane_rhs,
+                     refractory, reset, spike_test)
 from ..state import State
 
-__all__ = ["spike_test", "scatter", "integrate_conductance", "membrane_rhs",
-           "membrane_jacobian", "step_factor", "advance", "integrate_voltage", "reset",
-           "step_brainpy", "step_brette", "run_steps"]
-
-
-def spike_test(V, c: Constants):
-    """V > V_th or V >= V_th, by ``threshold_test``."""
-    return V > c.V_th if c.strict_threshold else V >= c.V_th
+__all__ = ["csr_entries", "scatter", "step_factor", "integrate_voltage", "step_brainpy",
+           "step_brette", "run_steps"]
 
 
 def csr_entries(indptr, rows):
@@ -44,39 +41,6 @@ def scatter(spiking, first_row, w, conn_arrays, c: Constants):
     return x
 
 
-def integrate_conductance(g, tau, r, a, c: Constants):
-    """One step of dg/dt = -g/tau (a from Constants: a_e or a_i; r = 1/tau: r_e or r_i).
-
-    ``ieee``: g + a * ((-g) / tau); ``xla``: fma(-(g * r), a, g).
-    """
-    if c.xla:
-        return elementary.fma_f32(-(g * r), a, g)
-    return g + a * ((-g) / tau)
-
-
-def membrane_rhs(v, g_e, g_i, c: Constants):
-    """f = dV/dt at v (mV/ms).
-
-    ``ieee``: ((V_rest - v) + ((RI_ext + R_g (g_e (E_e - v))) + R_g (g_i (E_i - v)))) / tau_m;
-    ``xla``: ((V_rest - v) + fma(g_i (E_i - v), R_g, fma(g_e (E_e - v), R_g, RI_ext))) * r_m.
-    """
-    if c.xla:
-        current = elementary.fma_f32(g_e * (c.E_e - v), c.R_g, c.RI_ext)
-        current = elementary.fma_f32(g_i * (c.E_i - v), c.R_g, current)
-        return ((c.V_rest - v) + current) * c.r_m
-    return ((c.V_rest - v) + ((c.RI_ext + c.R_g * (g_e * (c.E_e - v))) + c.R_g * (g_i * (c.E_i - v)))) / c.tau_m
-
-
-def membrane_jacobian(g_e, g_i, c: Constants):
-    """J = df/dv (1/ms).
-
-    ``ieee``: -(1 + (R_g g_e + R_g g_i)) / tau_m; ``xla``: fma(g_e, -C, g_i (-C)) + (-r_m).
-    """
-    if c.xla:
-        return elementary.fma_f32(g_e, -c.C, g_i * -c.C) + (-c.r_m)
-    return -(1 + (c.R_g * g_e + c.R_g * g_i)) / c.tau_m
-
-
 def step_factor(J, c: Constants):
     """h in v <- v + h * f (ms): dt * exprel(dt * J) for ``exp_euler``, dt for ``euler``.
 
@@ -86,19 +50,9 @@ def step_factor(J, c: Constants):
     return c.dt * elementary.exprel(c.dt * J, c.expm1) if c.exp_euler else c.dt
 
 
-def advance(v, h, f, c: Constants):
-    """v + h * f, rounded once (FMA) for ``arithmetic`` 'xla' and 'fused-update', else twice."""
-    return elementary.fma_f32(h, f, v) if c.fused_update else v + h * f
-
-
 def integrate_voltage(v, g_e, g_i, c: Constants):
-    """One step of the membrane equation from v with conductances g_e, g_i frozen."""
+    """One step of the membrane equation from v with conductances g_e, g_i frozen (step 5)."""
     return advance(v, step_factor(membrane_jacobian(g_e, g_i, c), c), membrane_rhs(v, g_e, g_i, c), c)
-
-
-def reset(V, s, c: Constants):
-    """Soft: V - (V_th - V_reset) where s; hard: V_reset where s."""
-    return np.where(s, V - c.jump if c.soft_reset else c.V_reset, V)
 
 
 def step_brainpy(state: State, t_k, conn, c: Constants):
@@ -116,11 +70,10 @@ def step_brainpy(state: State, t_k, conn, c: Constants):
     # 5. candidate
     V_candidate = integrate_voltage(v, state.g_e, state.g_i, c)
     # 6. refractory clamp
-    refractory = (t_k - state.t_last) < c.tau_ref
-    state.V = np.where(refractory, v, V_candidate)
+    state.V = elementary.select(refractory(t_k, state.t_last, c), v, V_candidate)
     # 7. this step's spikes
     spikes = spike_test(state.V, c)
-    state.t_last = np.where(spikes, t_k, state.t_last)
+    state.t_last = elementary.select(spikes, t_k, state.t_last)
     return spikes
 
 
@@ -131,8 +84,7 @@ def step_brette(state: State, t_k, conn, c: Constants):
     g_e = integrate_conductance(state.g_e, c.tau_e, c.r_e, c.a_e, c)
     g_i = integrate_conductance(state.g_i, c.tau_i, c.r_i, c.a_i, c)
     # 2. refractory clamp
-    refractory = (t_k - state.t_last) < c.tau_ref
-    V_new = np.where(refractory, c.V_reset, V_new)
+    V_new = elementary.select(refractory(t_k, state.t_last, c), c.V_reset, V_new)
     # 3. this step's spikes
     spikes = spike_test(V_new, c)
     # 4. delivered at once
@@ -140,12 +92,13 @@ def step_brette(state: State, t_k, conn, c: Constants):
     state.g_i = g_i + scatter(spikes[c.n_exc:], c.n_exc, c.w_i, conn, c)
     # 5. reset
     state.V = reset(V_new, spikes, c)
-    state.t_last = np.where(spikes, t_k, state.t_last)
+    state.t_last = elementary.select(spikes, t_k, state.t_last)
     return spikes
 
 
 def run_steps(state: State, times, k_start, k_stop, conn, c: Constants, recorder):
-    """Advance ``state`` through steps k_start .. k_stop-1, handing each step to ``recorder``.
+    """Advance ``state`` through steps k_start .. k_stop-1, handing each step to ``recorder``
+    (:meth:`refsim.recording.Recorder.record_step`).
 
     ``conn`` is the (indptr, indices, counts) triple of the whole N x N matrix, counts already
     in the run's float type; the E projection is rows 0 .. n_exc-1, the I projection the rest.
@@ -153,4 +106,4 @@ def run_steps(state: State, times, k_start, k_stop, conn, c: Constants, recorder
     step = step_brainpy if c.brainpy_schedule else step_brette
     for k in range(k_start, k_stop):
         spikes = step(state, times[k], conn, c)
-        recorder.record(k, np.flatnonzero(spikes), state)
+        recorder.record_step(k, np.flatnonzero(spikes), state)

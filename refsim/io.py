@@ -1,0 +1,498 @@
+"""Files: everything refsim reads from or writes to disk goes through this module.
+
+Reading
+    :func:`read_npz` opens an ``.npz`` written elsewhere without ever executing code, and
+    :func:`check_array` checks each array it holds; every failure is a
+    :class:`~refsim.ConfigError` naming the file and what is wrong with it. The loaders of
+    refsim's own formats build on them: :func:`read_result` (``SimulationResult.save``),
+    :func:`read_connectivity` (``Connectivity.save`` and fixed-out-degree target arrays),
+    :func:`load_initial_state` and :func:`read_network` (the network file for peer
+    simulators).
+Writing
+    :func:`atomic_write` (and :func:`write_text`, :func:`write_npz` on top of it): a file is
+    replaced whole or not at all.
+
+This module depends only on :mod:`refsim.params` and :mod:`refsim.resources`; the data classes
+(:class:`~refsim.SimulationResult`, :class:`~refsim.Connectivity`) call it, never the other way
+round.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import zipfile
+import zlib
+
+import numpy as np
+import scipy.sparse as sp
+
+from .params import INDEX_LIMIT, Config, ConfigError
+from .resources import available_memory, format_bytes
+from .state import STATE_VARIABLES
+
+__all__ = ["read_npz", "check_array", "atomic_write", "write_text", "write_npz",
+           "read_result", "read_connectivity", "load_initial_state", "write_network",
+           "read_network", "RESULT_FORMAT", "NETWORK_FORMAT", "STOP_REASONS"]
+
+#: The ``format`` field of a result file's metadata.
+RESULT_FORMAT = "refsim.SimulationResult/1"
+#: The ``format`` field of the network file for peer simulators (:func:`write_network`).
+NETWORK_FORMAT = "refsim-peer-network/1"
+#: Why a run stopped before its last step (``SimulationResult.stop_reason``).
+STOP_REASONS = ("interrupted", "non-finite", "runaway")
+
+# What a corrupted, truncated or hostile file can make zipfile/numpy raise while reading.
+_READ_ERRORS = (OSError, EOFError, ValueError, KeyError, TypeError, OverflowError, MemoryError,
+                zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, SyntaxError)
+
+
+def read_npz(path, what: str) -> dict[str, np.ndarray]:
+    """All arrays of the ``.npz`` archive ``path``, read with ``allow_pickle=False``.
+
+    Before reading, the archive's directory is checked: it must list as many entries as its
+    end record counts (a damaged directory can otherwise hide arrays), every member must be
+    an ``.npy`` array, and their uncompressed sizes together must fit in the available memory
+    (a small compressed file cannot claim gigabytes). Object (pickled) arrays are refused
+    unread; CRCs are checked as the arrays are read.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    what : str
+        What the file is meant to hold, for the messages (e.g. ``'connectivity file'``).
+
+    Raises
+    ------
+    ConfigError
+        The file is missing, not an ``.npz`` archive, truncated or corrupted (bad CRC,
+        broken compression, malformed array header), holds pickled objects or is too large.
+    """
+    try:
+        label = f"{what} {os.fspath(path)!r}"
+    except TypeError:
+        raise ConfigError(f"{what} = {path!r}: allowed a path (str or os.PathLike)") from None
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos, comment = zf.infolist(), zf.comment
+        listed = _listed_entries(path) if not comment else None
+        if listed is not None and listed != len(infos):
+            # e.g. a damaged comment length in the directory swallowed the entries after it
+            raise ConfigError(f"{label}: its directory lists {listed} arrays but {len(infos)} "
+                              "can be read: allowed an undamaged archive")
+        names = [i.filename for i in infos]
+        odd = [n for n in names if not n.endswith(".npy")]
+        if odd:
+            raise ConfigError(f"{label}: members {odd[:5]}: allowed only .npy arrays (an .npz "
+                              "archive as numpy.savez writes it)")
+        size, avail = sum(i.file_size for i in infos), available_memory()
+        if avail is not None and size > avail:
+            raise ConfigError(f"{label}: arrays of {format_bytes(size)}: allowed at most the "
+                              f"{format_bytes(avail)} of memory available")
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except ConfigError:
+        raise
+    except _READ_ERRORS as e:
+        reason = f"{type(e).__name__}: {e}"
+        if "allow_pickle" in str(e):
+            reason = "holds pickled Python objects, which are never loaded (allow_pickle=False)"
+        raise ConfigError(f"{label}: cannot be read as .npz ({reason})") from None
+
+
+def _listed_entries(path) -> int | None:
+    """The entry count of the end-of-central-directory record (the last 22 bytes of an
+    archive without a comment), or None when it is not there or says 'see ZIP64'."""
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        if size < 22:
+            return None
+        f.seek(size - 22)
+        tail = f.read(22)
+    if tail[:4] != b"PK\x05\x06":
+        return None
+    count = int.from_bytes(tail[10:12], "little")
+    return None if count == 0xFFFF else count
+
+
+def check_array(label: str, a: np.ndarray, kind: str, shape=None, finite: bool = False,
+                low=None, high=None) -> np.ndarray:
+    """Check one array read from a file; return it.
+
+    ``kind``: ``'int'`` (signed or unsigned integers), ``'float'`` (floating point) or
+    ``'real'`` (either). ``shape``: a tuple whose ``None`` entries match any length.
+    ``low``/``high``: inclusive bounds on the values. Raises ConfigError naming ``label``.
+    """
+    ok = {"int": np.issubdtype(a.dtype, np.integer),
+          "float": np.issubdtype(a.dtype, np.floating),
+          "real": np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)}[kind]
+    if not ok:
+        allowed = {"int": "an integer type", "float": "a floating-point type",
+                   "real": "an integer or floating-point type"}[kind]
+        raise ConfigError(f"{label} dtype = {a.dtype}: allowed {allowed}")
+    if shape is not None and (a.ndim != len(shape) or any(
+            want is not None and have != want for have, want in zip(a.shape, shape))):
+        want = "(" + ", ".join("any" if w is None else str(w) for w in shape) + ("," if len(shape) == 1 else "") + ")"
+        raise ConfigError(f"{label} shape = {a.shape}: allowed {want}")
+    if a.size:
+        if finite and not np.isfinite(a).all():
+            raise ConfigError(f"{label}: {int(np.count_nonzero(~np.isfinite(a)))} NaN or "
+                              "infinite values: allowed finite values only")
+        if low is not None and a.min() < low or high is not None and a.max() > high:
+            raise ConfigError(f"{label} values {a.min()} .. {a.max()}: allowed {low} .. {high}")
+    return a
+
+
+# -- writing ----------------------------------------------------------------------------
+
+def atomic_write(path, write) -> None:
+    """Call ``write(tmp_path)`` then rename onto ``path``: an interrupted write leaves no
+    corrupt file, only the previous one (or none).
+
+    The temporary file is in the same directory (so the rename is atomic), flushed to disk
+    before the rename, removed if ``write`` raises (KeyboardInterrupt included), and gets the
+    permissions a new file would get (or those of the file it replaces).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to create or replace.
+    write : callable
+        ``write(tmp)`` writes the whole content to the path ``tmp``.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from refsim.io import atomic_write
+    >>> path = os.path.join(tempfile.mkdtemp(), "a.txt")
+    >>> atomic_write(path, lambda tmp: open(tmp, "w").write("done"))
+    >>> open(path).read(), sorted(os.listdir(os.path.dirname(path)))
+    ('done', ['a.txt'])
+    """
+    path = os.fspath(path)
+    d = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=os.path.splitext(path)[1])
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.chmod(tmp, _new_file_mode(path))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def _new_file_mode(path) -> int:
+    try:
+        return os.stat(path).st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def write_text(path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (see :func:`atomic_write`).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    text : str
+    """
+    def write(tmp):
+        with open(tmp, "w") as f:
+            f.write(text)
+    atomic_write(path, write)
+
+
+def write_npz(path, arrays: dict, compressed: bool = True) -> None:
+    """Write ``arrays`` as an ``.npz`` archive atomically; any file name works (a file object
+    is handed to NumPy, so no ``.npz`` suffix is appended).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    arrays : dict of str to array_like
+        No object arrays: the file must load with ``allow_pickle=False``.
+    compressed : bool
+        ``numpy.savez_compressed`` (default) or ``numpy.savez``.
+    """
+    save = np.savez_compressed if compressed else np.savez
+
+    def write(tmp):
+        with open(tmp, "wb") as f:
+            save(f, **arrays)
+    atomic_write(path, write)
+
+
+# -- result files (SimulationResult.save / load) ----------------------------------------
+
+_META_TYPES = {"format": str, "config": dict, "seed": (int, type(None)), "steps_done": int,
+               "complete": bool, "message": str, "engine": str, "wall_time": (int, float),
+               "versions": dict, "stop_reason": str}
+
+
+def read_result(path) -> dict:
+    """The fields of a result file written by :meth:`refsim.SimulationResult.save`, checked.
+
+    Never executes code (``allow_pickle=False``); checks every array's dtype, shape and range
+    and every metadata field's type against the stored configuration.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    dict
+        The keyword arguments of :class:`refsim.SimulationResult`.
+
+    Raises
+    ------
+    ConfigError
+        Naming the file and the first thing wrong.
+    """
+    arrays = read_npz(path, "result file")
+    label = f"result file {os.fspath(path)!r}"
+    meta = _read_meta(label, arrays.pop("meta", None))
+    try:
+        config = Config.from_dict(meta["config"])
+    except ConfigError as e:
+        raise ConfigError(f"{label}: config: {e}") from None
+    n, steps_done = config.n_neurons, meta["steps_done"]
+    if not 0 <= steps_done <= config.n_steps:
+        raise ConfigError(f"{label}: steps_done = {steps_done}: allowed 0 .. {config.n_steps}")
+    if meta["complete"] != (steps_done == config.n_steps and meta["stop_reason"] == ""):
+        raise ConfigError(f"{label}: complete = {meta['complete']} with steps_done = "
+                          f"{steps_done} of {config.n_steps} and stop_reason = "
+                          f"{meta['stop_reason']!r}: allowed complete exactly when all "
+                          "steps are done and stop_reason is ''")
+    missing = sorted({"spike_steps", "spike_neurons"} - set(arrays))
+    if missing:
+        raise ConfigError(f"{label}: arrays {missing} missing: allowed a file written by "
+                          "SimulationResult.save")
+    steps = check_array(f"{label}: spike_steps", arrays.pop("spike_steps"), "int", (None,),
+                        low=0, high=steps_done - 1)
+    neurons = check_array(f"{label}: spike_neurons", arrays.pop("spike_neurons"), "int",
+                          (steps.size,), low=0, high=n - 1)
+    if steps.size > 1 and np.any(np.diff(steps) < 0):
+        raise ConfigError(f"{label}: spike_steps: allowed non-decreasing steps")
+    record = check_array(f"{label}: record_neurons",
+                         arrays.pop("record_neurons", np.zeros(0, np.int64)), "int", (None,),
+                         low=0, high=n - 1)
+    dtype = np.dtype(config.dtype)
+    traces, final = {}, {}
+    for key, a in arrays.items():
+        kind, _, name = key.partition("_")
+        if kind == "trace" and name in STATE_VARIABLES and record.size:
+            traces[name] = check_array(f"{label}: {key}", a, "float", (steps_done, record.size))
+        elif kind == "final" and name in (*STATE_VARIABLES, "t_last"):
+            final[name] = check_array(f"{label}: {key}", a, "float", (n,))
+        else:
+            raise ConfigError(f"{label}: array {key!r}: allowed spike_steps, spike_neurons, "
+                              "record_neurons, meta, trace_<V|g_e|g_i> (with record_neurons), "
+                              "final_<V|g_e|g_i|t_last>")
+        if a.dtype != dtype:
+            raise ConfigError(f"{label}: {key} dtype = {a.dtype}: allowed {dtype} "
+                              f"(the run's dtype)")
+    if final and set(final) != {*STATE_VARIABLES, "t_last"}:
+        raise ConfigError(f"{label}: final state {sorted(final)}: allowed all of V, g_e, "
+                          "g_i, t_last or none")
+    return dict(
+        spike_steps=steps.astype(np.int64), spike_neurons=neurons.astype(np.int32),
+        config=config, seed=meta["seed"], steps_done=steps_done, complete=meta["complete"],
+        message=meta["message"], engine=meta["engine"], wall_time=float(meta["wall_time"]),
+        traces=traces, record_neurons=record.astype(np.int64), final_state=final,
+        versions=meta["versions"], stop_reason=meta["stop_reason"],
+    )
+
+
+def _read_meta(label: str, meta) -> dict:
+    """The metadata of a result file: a JSON object with the fields of ``_META_TYPES``."""
+    if meta is None or meta.shape != () or meta.dtype.kind != "U":
+        raise ConfigError(f"{label}: meta = {None if meta is None else f'{meta.dtype} array {meta.shape}'}: "
+                          "allowed a JSON string (a file written by SimulationResult.save)")
+    try:
+        meta = json.loads(str(meta))
+    except ValueError as e:
+        raise ConfigError(f"{label}: meta: not valid JSON ({e})") from None
+    if not isinstance(meta, dict):
+        raise ConfigError(f"{label}: meta = {type(meta).__name__}: allowed a JSON object")
+    if meta.get("format") != RESULT_FORMAT:
+        raise ConfigError(f"{label}: format = {meta.get('format')!r}: allowed {RESULT_FORMAT!r}")
+    # files written before stop_reason existed: an incomplete run was an interrupted one
+    meta.setdefault("stop_reason", "" if meta.get("complete") is True else "interrupted")
+    for key, typ in _META_TYPES.items():
+        v = meta.get(key)
+        if key not in meta or not isinstance(v, typ) or (isinstance(v, bool) and typ is not bool):
+            allowed = " or ".join(t.__name__ for t in (typ if isinstance(typ, tuple) else (typ,)))
+            raise ConfigError(f"{label}: meta {key} = {v!r}: allowed a value of type {allowed}")
+    if meta["stop_reason"] not in ("", *STOP_REASONS):
+        raise ConfigError(f"{label}: stop_reason = {meta['stop_reason']!r}: allowed one of "
+                          f"'', {', '.join(map(repr, STOP_REASONS))}")
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in meta["versions"].items()):
+        raise ConfigError(f"{label}: meta versions: allowed a mapping of str to str")
+    if meta["seed"] is not None and meta["seed"] < 0:
+        raise ConfigError(f"{label}: seed = {meta['seed']}: allowed a non-negative int or None")
+    if not math.isfinite(meta["wall_time"]) or meta["wall_time"] < 0:
+        raise ConfigError(f"{label}: wall_time = {meta['wall_time']!r}: allowed a finite number >= 0")
+    return meta
+
+
+# -- connectivity files ------------------------------------------------------------------
+
+def read_connectivity(path):
+    """The checked content of a connectivity file, for :func:`refsim.load_connectivity`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``scipy.sparse.save_npz`` file (CSR, CSC or COO), or an ``.npz`` with integer arrays
+        ``targets_e`` and ``targets_i``.
+
+    Returns
+    -------
+    label : str
+        ``"connectivity file '<path>'"``, for messages.
+    kind : {'sparse', 'targets'}
+    content : scipy.sparse matrix, or tuple of two ndarray
+        The matrix, its arrays checked before SciPy sees them; or ``(targets_e, targets_i)``
+        unchecked (:func:`refsim.from_index_arrays` checks them).
+    """
+    arrays = read_npz(path, "connectivity file")
+    label = f"connectivity file {os.fspath(path)!r}"
+    keys = set(arrays)
+    if {"targets_e", "targets_i"} <= keys:
+        return label, "targets", (arrays["targets_e"], arrays["targets_i"])
+    if not ({"indices", "indptr", "format", "shape", "data"} <= keys
+            or {"row", "col", "format", "shape", "data"} <= keys):
+        raise ConfigError(f"{label}: arrays {sorted(keys)}: allowed a scipy.sparse save_npz "
+                          "file or an .npz with 'targets_e' and 'targets_i'")
+    fmt = arrays["format"]
+    fmt = fmt.item() if fmt.shape == () and fmt.dtype.kind in "SU" else None
+    fmt = fmt.decode("ascii", "replace") if isinstance(fmt, bytes) else fmt
+    if fmt not in ("csr", "csc", "coo"):
+        raise ConfigError(f"{label}: format = {fmt!r}: allowed 'csr', 'csc' or 'coo' "
+                          "(convert with .tocsr() before save_npz)")
+    shape = check_array(f"{label}: shape", arrays["shape"], "int", (2,), low=0, high=INDEX_LIMIT)
+    rows, cols = (int(x) for x in shape)
+    data = check_array(f"{label}: data", arrays["data"], "real", (None,), finite=True)
+    nnz = data.size
+    if fmt == "coo":
+        row = check_array(f"{label}: row", arrays["row"], "int", (nnz,), low=0, high=rows - 1)
+        col = check_array(f"{label}: col", arrays["col"], "int", (nnz,), low=0, high=cols - 1)
+        return label, "sparse", sp.coo_matrix((data, (row, col)), shape=(rows, cols))
+    major, minor = (rows, cols) if fmt == "csr" else (cols, rows)
+    indptr = check_array(f"{label}: indptr", arrays["indptr"], "int", (major + 1,), low=0, high=nnz)
+    indices = check_array(f"{label}: indices", arrays["indices"], "int", (nnz,), low=0, high=minor - 1)
+    if indptr[0] != 0 or indptr[-1] != nnz or np.any(np.diff(indptr) < 0):
+        raise ConfigError(f"{label}: indptr: allowed non-decreasing from 0 to len(data) = {nnz}")
+    make = sp.csr_matrix if fmt == "csr" else sp.csc_matrix
+    return label, "sparse", make((data, indices, indptr), shape=(rows, cols))
+
+
+# -- initial-state files -----------------------------------------------------------------
+
+def load_initial_state(path, n_neurons: int | None = None) -> dict[str, np.ndarray]:
+    """Read an ``.npz`` whose arrays are named after state variables (``V``; optionally
+    ``g_e``, ``g_i``, ``t_last``), with ``allow_pickle=False``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    n_neurons : int, optional
+        The required length of every array.
+
+    Returns
+    -------
+    dict of str to ndarray
+        The arrays as stored (``simulate(initial=...)`` converts them to the run's float type).
+
+    Raises
+    ------
+    ConfigError
+        Naming the file and what is wrong: unreadable, corrupted, truncated or pickled files,
+        unknown array names, arrays that are not one-dimensional, not real numbers, not finite
+        or not of length ``n_neurons``.
+    """
+    arrays = read_npz(path, "initial-state file")
+    label = f"initial-state file {os.fspath(path)!r}"
+    unknown = sorted(set(arrays) - {"V", "g_e", "g_i", "t_last"})
+    if unknown or "V" not in arrays:
+        raise ConfigError(f"{label}: arrays {sorted(arrays)}: allowed 'V' and optionally "
+                          "'g_e', 'g_i', 't_last'")
+    for name, a in arrays.items():
+        check_array(f"{label}: {name}", a, "real", (n_neurons,), finite=True)
+    return arrays
+
+
+# -- the network file for peer simulators ------------------------------------------------
+
+def write_network(path, config: Config, connectivity, initial: dict, meta: dict) -> None:
+    """Write the exact network of a run as one ``.npz`` of plain arrays, for simulators that
+    do not import refsim (``validation/peers/``; the format is :data:`NETWORK_FORMAT`).
+
+    ============ ========= ===================================================================
+    array        dtype     content
+    ============ ========= ===================================================================
+    config       str (0-d) ``json.dumps(Config.to_dict())``: every model and run parameter
+    meta         str (0-d) JSON: ``meta`` plus ``format``, the refsim version and counts
+    indptr       int64     CSR row pointers, N + 1 (rows = presynaptic neurons)
+    indices      int32     CSR column indices (postsynaptic neurons), duplicates kept in order
+    counts       int32     synapses per stored entry (1 for every entry the built-in rules make)
+    n_exc        int64     0-d; rows 0 .. n_exc-1 are excitatory, the rest inhibitory
+    V, g_e, g_i  float64   initial state, shape (N,), in the config's float type widened
+    ============ ========= ===================================================================
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    config : Config
+    connectivity : Connectivity
+    initial : dict of ndarray
+        ``V`` (mV), ``g_e``, ``g_i`` ([g]), as :func:`refsim.network_inputs` returns them.
+    meta : dict
+        JSON-able provenance (preset, seed, overrides).
+    """
+    meta = {"format": NETWORK_FORMAT, **meta, "n_neurons": config.n_neurons,
+            "n_entries": int(connectivity.indices.size),
+            "n_synapses": int(connectivity.counts.sum())}
+    write_npz(path, dict(
+        config=np.array(json.dumps(config.to_dict())), meta=np.array(json.dumps(meta)),
+        indptr=connectivity.indptr.astype(np.int64),
+        indices=connectivity.indices.astype(np.int32),
+        counts=connectivity.counts.astype(np.int32),
+        n_exc=np.array(connectivity.n_exc, dtype=np.int64),
+        **{name: np.asarray(initial[name], np.float64) for name in STATE_VARIABLES}),
+        compressed=False)
+
+
+def read_network(path) -> dict:
+    """The arrays of a file written by :func:`write_network`, read without pickles, with
+    ``config`` and ``meta`` decoded from JSON and ``n_exc`` as an int.
+
+    ``validation/peers/network_file.py`` is a deliberate copy of this function for peer
+    environments without refsim.
+    """
+    net = read_npz(path, "network file")
+    label = f"network file {os.fspath(path)!r}"
+    missing = sorted({"config", "meta", "indptr", "indices", "counts", "n_exc", *STATE_VARIABLES}
+                     - set(net))
+    if missing:
+        raise ConfigError(f"{label}: arrays {missing} missing: allowed a file written by "
+                          "refsim.io.write_network")
+    try:
+        net["config"] = json.loads(str(net["config"]))
+        net["meta"] = json.loads(str(net["meta"]))
+    except ValueError as e:
+        raise ConfigError(f"{label}: config or meta: not valid JSON ({e})") from None
+    if net["meta"].get("format") != NETWORK_FORMAT:
+        raise ConfigError(f"{label}: format = {net['meta'].get('format')!r}: allowed "
+                          f"{NETWORK_FORMAT!r}")
+    net["n_exc"] = int(net["n_exc"])
+    return net
