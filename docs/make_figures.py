@@ -28,7 +28,7 @@ def in_degree():
                                         ("bernoulli", "pcg64", False, I_COLOR)):
         cfg = refsim.get_preset("tutorial-normalized", conn_rule=rule, conn_rng=rng,
                                 multapses=multapses)
-        conn = refsim.build_connectivity(cfg, 0 if rng == "numpy-legacy" else np.random.SeedSequence(0))
+        conn, _ = refsim.network_inputs(cfg, seed=0)  # the network that seed 0 means
         d = conn.in_degree()
         ax.hist(d, bins=np.arange(40.5, 121.5), histtype="step", color=color,
                 label=f"{rule} (SD {d.std():.1f})")
