@@ -3,14 +3,18 @@
 
 Run with refsim's environment from the repository root::
 
-    python validation/bench_engines.py                      # the full table (~15 min)
-    python validation/bench_engines.py --sizes 4000 --repeats 1 --no-peers   # a quick look
+    python -m validation.bench_engines                      # the full table (~25 min)
+    python -m validation.bench_engines --sizes 4000 --repeats 1 --no-peers   # a quick look
+    python -m validation.bench_engines --sizes 4000 --presets brette2007-coba --repeats 1 \
+        --no-peers --out /tmp/bench.json                     # a smoke test (~2 min)
 
 For every engine, preset and network size N it runs 1 s of network time (dt = 0.1 ms) in a
-fresh worker process, so that each row's peak RSS is its own, and reports:
+fresh worker process (``validation.bench_worker``), so that each row's peak RSS is its own,
+and reports:
 
 * ``loop_s``: the time loop only (``SimulationResult.wall_time``; connectivity build and
-  compilation excluded), the best of ``--repeats`` runs (one run above N = 4 000); ``us_per_step`` = loop_s / steps;
+  compilation excluded), the best of ``--repeats`` runs (one run above N = 4 000);
+  ``us_per_step`` = loop_s / steps;
 * ``events_per_s``: synaptic events delivered (spikes x their synapse counts) per second of
   wall time; ``spikes_per_s``: spikes per second of wall time;
 * ``build_s``: drawing the connectivity and initial state; ``peak_rss_mib``: the worker's
@@ -22,7 +26,8 @@ fresh worker process, so that each row's peak RSS is its own, and reports:
 **Before and after, side by side.** Every engine row is also run with the refsim of
 ``--baseline`` (a git revision, default the last commit before refsim computed its own
 ``expm1``), exported with ``git archive`` to a temporary directory and put first on the
-workers' ``PYTHONPATH``: rows ``numba@before`` and ``numpy@before``. The ratio after/before
+workers' ``sys.path`` (``validation.bench_worker`` explains how): rows ``numba@before`` and
+``numpy@before``. The ratio after/before
 is printed per preset and N.
 
 **A hand-written C loop** of the same step (``validation/c_loop/coba.c``, libm's ``expm1``,
@@ -41,9 +46,9 @@ It also times ``refsim run --preset tutorial`` end to end in a fresh process (in
 start, build, loop, files, raster PNG) with a warm cache, and, when their environments exist,
 the peers on the same machine in the same invocation:
 
-* BrainPy 2.9's tutorial as written (``validation/brainpy/time_tutorial.py``, Python 3.12 venv,
+* BrainPy 2.9's tutorial as written (``validation.brainpy.time_tutorial``, Python 3.12 venv,
   ``--brainpy-python``), against the ``tutorial`` preset;
-* Brian2 ``cpp_standalone`` (``validation/peers/brian2_run.py``, Python 3.13 venv,
+* Brian2 ``cpp_standalone`` (``validation.peers.brian2_run``, Python 3.13 venv,
   ``--brian2-python``) on the identical network and initial state: ``exponential_euler`` for
   ``tutorial-normalized`` and ``euler`` for ``brette2007-coba``; once with Brian2's default
   compiler flags (``-ffast-math``: reassociation, reciprocal multiplication, vectorized ``exp``)
@@ -60,17 +65,16 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 
-from peer_pythons import BRAINPY_PYTHON, PEER_PYTHON  # validation/, the script's directory
+from validation.common import REPO, RESULTS, cpu_name, run_json, versions, write_json
+from validation.peer_pythons import BRAINPY_PYTHON, PEER_PYTHON, module_command
+from validation.peers.export_network import export
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
 PRESETS = ("tutorial", "tutorial-normalized", "brette2007-coba")
 #: The last commit before refsim computed its own expm1 (numba engine calling libm; 0.1.0).
 BASELINE = "6131547"
@@ -79,80 +83,26 @@ PEER_PRESET = {"brainpy": "tutorial", "brian2-exp_euler": "tutorial-normalized",
                "brian2-euler-strict": "brette2007-coba"}
 
 
-def bench_config(preset: str, n: int, duration: float):
-    import refsim
-    over = dict(n_exc=n * 4 // 5, n_inh=n - n * 4 // 5, duration=duration)
-    if n != 4000:
-        over.update(conn_rule="fixed_out_degree", p_conn=80 / n)
-    return refsim.get_preset(preset, **over)
-
-
-def worker(engine: str, preset: str, n: int, duration: float, repeats: int) -> dict:
-    """One row: run in its own process (see main), with whichever refsim is importable."""
-    import numpy as np
-
-    import refsim
-    from refsim.analysis import firing_rates
-    from refsim.simulate import derive_seeds
-    from refsim.state import initial_state
-
-    cfg = bench_config(preset, n, duration)
-    t0 = time.perf_counter()
-    conn = refsim.build_connectivity(
-        cfg, 0 if cfg.conn_rng == "numpy-legacy" else derive_seeds(0)[0])
-    init = initial_state(cfg, derive_seeds(0)[1]).as_dict()
-    build_s = time.perf_counter() - t0
-    # a short warm-up run loads (or compiles) the engine for this float type
-    refsim.simulate(cfg.replace(duration=cfg.dt), None, engine=engine, connectivity=conn,
-                    initial=init, progress=False)
-    best = None
-    for _ in range(repeats):
-        r = refsim.simulate(cfg, None, engine=engine, connectivity=conn, initial=init,
-                            progress=False)
-        best = r if best is None or r.wall_time < best.wall_time else best
-    events = float(np.bincount(best.spike_neurons, minlength=cfg.n_neurons) @ conn.out_degree())
-    return {
-        "engine": engine, "refsim_path": os.path.dirname(refsim.__file__),
-        "preset": preset, "n": n, "duration_ms": duration,
-        "steps": best.steps_done, "synapses": int(conn.n_synapses), "spikes": int(best.n_spikes),
-        # rates only: the ISI statistics of summary() would add their own temporaries to the RSS
-        "rate_e_hz": float(np.mean(firing_rates(best)[:cfg.n_exc])), "build_s": build_s,
-        "loop_s": best.wall_time, "us_per_step": 1e6 * best.wall_time / best.steps_done,
-        "events_per_s": events / best.wall_time, "spikes_per_s": best.n_spikes / best.wall_time,
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    }
-
-
-def compile_worker(dtype: str) -> dict:
-    """Seconds of the first tiny run minus a warm one, for one float type (fresh cache)."""
-    import refsim
-    cfg = refsim.get_preset("tutorial-normalized", n_exc=40, n_inh=10, duration=1.0, dtype=dtype)
-    t0 = time.perf_counter()
-    refsim.simulate(cfg, 0, engine="numba", progress=False)
-    first = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    refsim.simulate(cfg, 0, engine="numba", progress=False)
-    return {"dtype": dtype, "compile_s": first - (time.perf_counter() - t0)}
-
-
-def _run_json(cmd, env=None, timeout=1800) -> dict:
-    """Run a command whose last stdout line is JSON; return it (or an error record)."""
+def _run_json(cmd, env=None, timeout=1800, cwd=REPO) -> dict:
+    """:func:`validation.common.run_json`, with a failure as an error record (a failing row
+    must not lose the table)."""
     try:
-        p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout,
-                           cwd=REPO)
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {timeout} s: {' '.join(cmd)}"}
-    lines = [ln for ln in p.stdout.splitlines() if ln.strip()]
-    if p.returncode != 0 or not lines:
-        return {"error": f"exit {p.returncode}: {p.stderr.strip().splitlines()[-1:]}"}
-    try:
-        return json.loads(lines[-1])
-    except ValueError:
-        return {"error": f"last line is not JSON: {lines[-1][:200]!r}"}
+        return run_json(cmd, env=env, timeout=timeout, cwd=cwd)
+    except RuntimeError as e:
+        return {"error": str(e)[-500:]}
 
 
-def _self(*args, env=None) -> dict:
-    return _run_json([sys.executable, os.path.abspath(__file__), *map(str, args)], env=env)
+def _worker(*args, env=None, refsim_dir=None) -> dict:
+    """``validation.bench_worker`` in a fresh process, importing the refsim in ``refsim_dir``
+    (default: this repository's)."""
+    cmd = module_command(sys.executable, "validation.bench_worker", *args)
+    if refsim_dir is None:
+        return _run_json(cmd, env=env)
+    env = {**(env or os.environ), "PYTHONPATH": os.pathsep.join([refsim_dir, REPO])}
+    r = _run_json(cmd, env=env, cwd=refsim_dir)
+    if "error" not in r and not r["refsim_path"].startswith(refsim_dir):
+        return {"error": f"the worker imported {r['refsim_path']}, not the refsim of {refsim_dir}"}
+    return r
 
 
 def export_baseline(rev: str, directory: str) -> str:
@@ -165,15 +115,12 @@ def export_baseline(rev: str, directory: str) -> str:
 
 
 def c_loop_row(preset: str, n: int) -> dict:
-    """The C loop on the preset's network at size n (validation/c_loop/run_c_loop.py)."""
-    sys.path.insert(0, os.path.join(HERE, "c_loop"))
+    """The C loop on the preset's network at size n (validation.c_loop.run_c_loop)."""
+    from validation.c_loop.run_c_loop import run_c_loop
     try:
-        from run_c_loop import run_c_loop
         r = run_c_loop(preset, 0, None if n == 4000 else n)
     except Exception as e:  # a failing row must not lose the table
         return {"engine": "C loop", "preset": preset, "n": n, "error": repr(e)[-300:]}
-    finally:
-        sys.path.pop(0)
     return {"engine": "C loop", "preset": preset, "n": n, "loop_s": r["loop_s"],
             "us_per_step": r["us_per_step"], "spikes": r["n_spikes"], "flags": r["compile_flags"],
             "gcc": r["gcc_version"]}
@@ -199,41 +146,34 @@ def peers(args) -> list[dict]:
     """Peer timings on the same machine, now (see the module docstring)."""
     out = []
     if args.brainpy_python and os.path.exists(args.brainpy_python):
-        r = _run_json([args.brainpy_python, os.path.join(HERE, "brainpy", "time_tutorial.py"),
-                       "--repeats", str(args.repeats)])
+        r = _run_json(module_command(args.brainpy_python, "validation.brainpy.time_tutorial",
+                                     "--repeats", args.repeats))
         out.append({"peer": "brainpy", **r})
     if args.brian2_python and os.path.exists(args.brian2_python):
         with tempfile.TemporaryDirectory() as tmp:
             for integrator, preset in (("exp_euler", "tutorial-normalized"), ("euler", "brette2007-coba")):
                 net = os.path.join(tmp, f"{preset}.npz")
-                e = subprocess.run([sys.executable, os.path.join(HERE, "peers", "export_network.py"),
-                                    "--preset", preset, "--seed", "0", "--out", net, "--no-check"],
-                                   capture_output=True, text=True, cwd=REPO)
-                if e.returncode != 0:
-                    out.append({"peer": f"brian2-{integrator}",
-                                "error": f"export failed: {e.stderr.strip()[-300:]}"})
+                try:
+                    export(net, preset, 0)
+                except Exception as e:  # a failing peer must not lose the table
+                    out.append({"peer": f"brian2-{integrator}", "error": f"export failed: {e!r}"[-300:]})
                     continue
                 for strict in (False, True):  # Brian2's default -ffast-math, and without it
                     name = f"brian2-{integrator}" + ("-strict" if strict else "")
-                    r = _run_json([args.brian2_python, os.path.join(HERE, "peers", "brian2_run.py"), net,
-                                   "--device", "cpp_standalone",
-                                   "--integrator", "exponential_euler" if integrator == "exp_euler" else "euler",
-                                   "--build-dir", os.path.join(tmp, "build-" + name),
-                                   "--out", os.path.join(tmp, name + ".npz")]
-                                  + (["--strict-math"] if strict else []))
+                    r = _run_json(module_command(
+                        args.brian2_python, "validation.peers.brian2_run", net,
+                        "--device", "cpp_standalone",
+                        "--integrator", "exponential_euler" if integrator == "exp_euler" else "euler",
+                        "--build-dir", os.path.join(tmp, "build-" + name),
+                        "--out", os.path.join(tmp, name + ".npz"),
+                        *(["--strict-math"] if strict else [])))
                     out.append({"peer": name, **r})
     return out
 
 
-def _save(report, path):
-    from refsim.result import write_text
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    write_text(path, json.dumps(report, indent=1) + "\n")
-
-
 def table(rows, head):
     widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(head)]
-    line = lambda cells: "  ".join(str(c).rjust(w) for c, w in zip(cells, widths))
+    line = lambda cells: "  ".join(str(c).rjust(w) for c, w in zip(cells, widths, strict=True))
     return "\n".join([line(head), line(["-" * w for w in widths])] + [line(r) for r in rows])
 
 
@@ -257,40 +197,24 @@ def main(argv=None) -> int:
                     help="largest N of the 'before' rows")
     ap.add_argument("--no-c-loop", action="store_true")
     ap.add_argument("--c-loop-max-n", type=int, default=40000)
-    ap.add_argument("--out", default=os.path.join(HERE, "results", "bench_engines.json"))
-    ap.add_argument("--worker", nargs=4, metavar=("ENGINE", "PRESET", "N", "DURATION"),
-                    help=argparse.SUPPRESS)
-    ap.add_argument("--compile-worker", metavar="DTYPE", help=argparse.SUPPRESS)
+    ap.add_argument("--out", default=os.path.join(RESULTS, "bench_engines.json"))
     args = ap.parse_args(argv)
-    if args.worker:
-        e, p, n, d = args.worker
-        print(json.dumps(worker(e, p, int(n), float(d), args.repeats)))
-        return 0
-    if args.compile_worker:
-        print(json.dumps(compile_worker(args.compile_worker)))
-        return 0
 
     if args.engines is None:
         args.engines = ["numba", "numpy"] + (["cuda"] if _real_gpu() else [])
-    import numba
-    import numpy as np
-
-    import refsim
     report = {"machine": {"python": platform.python_version(), "platform": platform.platform(),
-                          "cpu": _cpu(), "cores": os.cpu_count()},
-              "versions": {"refsim": refsim.__version__, "numpy": np.__version__,
-                           "numba": numba.__version__},
+                          "cpu": cpu_name(), "cores": os.cpu_count()},
+              "versions": versions(),
               "date": time.strftime("%Y-%m-%d %H:%M"), "compile": [], "rows": [], "peers": []}
     if "numba" in args.engines:
         for dtype in ("float32", "float64"):
             with tempfile.TemporaryDirectory() as cache:
-                r = _self("--compile-worker", dtype, env={**os.environ, "NUMBA_CACHE_DIR": cache})
+                r = _worker("compile", dtype, env={**os.environ, "NUMBA_CACHE_DIR": cache})
             report["compile"].append(r)
             print(f"compile numba {dtype}: {r.get('compile_s', r.get('error'))}", flush=True)
     before_dir = tempfile.mkdtemp(prefix="refsim_before_") if args.baseline else None
     if before_dir:
         report["baseline"] = export_baseline(args.baseline, before_dir)
-        before_env = {**os.environ, "PYTHONPATH": before_dir}
     for n in sorted(set(args.sizes) | (set(args.gpu_sizes) if "cuda" in args.engines else set())):
         for preset in args.presets:
             for engine in args.engines:
@@ -298,34 +222,34 @@ def main(argv=None) -> int:
                     continue
                 duration = 100.0 if engine == "numpy" and n > args.numpy_max_n else 1000.0
                 repeats = args.repeats if n <= 4000 else 1  # large runs: one repeat
-                versions = [("", None)]
+                refsims = [("", None)]
                 if before_dir and engine != "cuda" and n <= args.before_max_n:
-                    versions.append(("@before", before_env))
-                for label, env in versions:  # after, then before: side by side
-                    r = _self("--worker", engine, preset, n, duration, "--repeats", repeats,
-                              env=env)
+                    refsims.append(("@before", before_dir))
+                for label, refsim_dir in refsims:  # after, then before: side by side
+                    r = _worker("row", engine, preset, n, duration, "--repeats", repeats,
+                                refsim_dir=refsim_dir)
                     r["engine"] = engine + label
                     if "error" not in r and duration != 1000.0:
                         r.update(loop_s=r["loop_s"] * 1000.0 / duration, scaled=True)
                     report["rows"].append(r)
                     print(json.dumps(r), flush=True)
-                    _save(report, args.out)  # a late failure never loses the rows measured
+                    write_json(args.out, report)  # a late failure never loses the rows measured
             if not args.no_c_loop and n <= args.c_loop_max_n:
                 r = c_loop_row(preset, n)
                 report["rows"].append(r)
                 print(json.dumps(r), flush=True)
-                _save(report, args.out)
+                write_json(args.out, report)
     if before_dir:
         shutil.rmtree(before_dir, ignore_errors=True)
     report["end_to_end"] = end_to_end()
     print(json.dumps(report["end_to_end"]), flush=True)
-    _save(report, args.out)
+    write_json(args.out, report)
     if not args.no_peers:
         report["peers"] = peers(args)
         for r in report["peers"]:
             print(json.dumps(r), flush=True)
 
-    _save(report, args.out)
+    write_json(args.out, report)
     print_report(report)
     print(f"\nwrote {args.out}")
     return 0
@@ -372,7 +296,7 @@ def print_comparison(report):
     keys = sorted({(p, n) for p, n, _ in by}, key=lambda k: (k[1], PRESETS.index(k[0])))
     out = []
     for p, n in keys:
-        g = lambda e: by.get((p, n, e))  # noqa: E731
+        g = lambda e, p=p, n=n: by.get((p, n, e))
         f = lambda v: "-" if v is None else f"{v:.1f}"  # noqa: E731
         ratio = lambda a, b: "-" if a is None or b is None else f"{a / b:.2f}"  # noqa: E731
         out.append([p, n, f(g("numba")), f(g("numba@before")), ratio(g("numba"), g("numba@before")),
@@ -394,14 +318,6 @@ def _real_gpu() -> bool:
         return bool(cuda.is_available())
     except ImportError:
         return False
-
-
-def _cpu() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            return next(ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor()
 
 
 if __name__ == "__main__":

@@ -3,8 +3,9 @@
 
 Run with refsim's environment from the repository root::
 
-    python validation/dt_convergence.py            # the full study (about 2 minutes)
-    python validation/dt_convergence.py --quick    # 1 seed, 100 ms: a look in ~20 s
+    python -m validation.dt_convergence            # the full study (about 2 minutes)
+    python -m validation.dt_convergence --quick    # 1 seed, 100 ms: a look in ~20 s, no files
+    python -m validation.dt_convergence --replot   # figure and tables again from the JSON
 
 For dt in 0.4, 0.2, 0.1, 0.05, 0.025, 0.0125 ms and each integrator of the time-stepped
 engines (``exp_euler``: exponential Euler; ``euler``: forward Euler), the Numba engine and
@@ -22,12 +23,12 @@ script reports
   Median and maximum over the pooled pairs of all seeds.
 * **spike-time error of the first spikes**: every spike of the exact raster in the window is
   paired with the same neuron's spike of the same rank in the engine's raster
-  (:func:`refsim.exact.pair_spikes`); the engine's spike time is the end of its step,
-  (k+1) dt (:func:`refsim.exact.step_end_spike_times`), and, as a diagnostic, the linear
+  (:func:`refsim.compare.pair_spikes`); the engine's spike time is the end of its step,
+  (k+1) dt (:func:`refsim.compare.step_end_spike_times`), and, as a diagnostic, the linear
   interpolation of the threshold crossing between the grid values before and after the
   crossing (``interp``). Mean and maximum of |t_engine - t_exact|.
 * **time to divergence** T_div: the first time the rasters disagree, i.e. a spike without
-  partner or a pair more than 1 ms apart (:func:`refsim.exact.divergence_time`), per seed,
+  partner or a pair more than 1 ms apart (:func:`refsim.compare.divergence_time`), per seed,
   as a function of dt; runs that never diverge count as ``duration`` (a lower bound).
 * the **observed order**: the least-squares slope p of log(error) against log(dt) over the
   six dt values (error ~ C dt^p), its standard error, and from the fit the dt at which the
@@ -52,9 +53,10 @@ tutorial network, i.e. p_conn = 80/N, so every neuron receives the same number o
   pulls them below threshold within the first step unless dt is below ~0.005 ms, so they
   would measure a t = 0 convention instead of the integration error.
 
-Each seed draws a new network and initial state (``refsim.simulate``'s rules). Results go to
-``validation/results/dt_convergence.json`` and the figure
-``docs/figures/accuracy_convergence.png``; tables are printed as Markdown. Interpretation:
+Each seed draws a new network and initial state (:func:`refsim.network.draw_network`, the rules
+of ``refsim.simulate``). Results go to ``--out`` (default
+``validation/results/dt_convergence.json``) and the figure ``--figure`` (default
+``docs/figures/accuracy_convergence.png``); tables are printed as Markdown. Interpretation:
 ``docs/accuracy.md``.
 """
 from __future__ import annotations
@@ -63,24 +65,18 @@ import argparse
 import json
 import math
 import os
-import platform
 import sys
 import time
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-sys.path.insert(0, REPO)
-
-import refsim  # noqa: E402
-from refsim.connectivity import build_connectivity  # noqa: E402
-from refsim.engines import numpy_engine as npe  # noqa: E402
-from refsim.exact import (divergence_time, pair_spikes, simulate_exact,  # noqa: E402
-                          step_end_spike_times)
-from refsim.model import Constants  # noqa: E402
-from refsim.simulate import derive_seeds  # noqa: E402
-from refsim.state import initial_state  # noqa: E402
+import refsim
+from refsim.compare import divergence_time, pair_spikes, step_end_spike_times
+from refsim.engines import numpy_engine as npe
+from refsim.exact import simulate_exact
+from refsim.model import Constants
+from refsim.network import draw_network
+from validation.common import REPO, RESULTS, markdown_table, pyplot, versions, write_json
 
 DTS = (0.4, 0.2, 0.1, 0.05, 0.025, 0.0125)
 INTEGRATORS = ("exp_euler", "euler")
@@ -99,9 +95,7 @@ def network_case(preset, n, seed, warmup, duration):
     n_exc = int(round(0.8 * n))
     cfg = refsim.get_preset(preset, n_exc=n_exc, n_inh=n - n_exc, p_conn=80.0 / n,
                             duration=duration)
-    conn_seed, state_seed = derive_seeds(seed)
-    conn = build_connectivity(cfg, seed if cfg.conn_rng == "numpy-legacy" else conn_seed)
-    st = initial_state(cfg, state_seed)
+    conn, st = draw_network(cfg, seed)
     init = {"V": st.V, "g_e": st.g_e, "g_i": st.g_i}
     # V0 >= V_th fires at t = 0 in the continuous limit, but a time-stepped brette step
     # integrates first, and strong initial inhibition pulls such a V below threshold within
@@ -340,54 +334,46 @@ def markdown_tables(study):
     for net in study["networks"]:
         lines.append(f"\n### {net['preset']} (N = {net['n']}, seeds {net['seeds']}, "
                      f"window {net['window_ms']} ms)\n")
-        lines.append("| integrator | dt (ms) | V err median (mV) | V err p99 (mV) | V err max (mV) | "
-                     "spike err mean (ms) | spike err max (ms) | interp. mean (ms) | "
-                     "T_div median (ms) | T_div per seed (ms) |")
-        lines.append("|---|---|---|---|---|---|---|---|---|---|")
-        for r in net["rows"]:
-            lines.append(
-                f"| {r['integrator']} | {r['dt']} | {r['v_err_median']:.2e} | {r['v_err_p99']:.2e} | "
-                f"{r['v_err_max']:.2e} | {r['spike_err_mean']:.2e} | {r['spike_err_max']:.2e} | "
-                f"{r['spike_err_interp_mean']:.2e} | {r['t_div_median']:.1f} | "
-                + ", ".join(f"{t:.1f}" for t in r["t_div_per_seed"]) + " |")
-        for r in net["t_div_extra"]:
-            lines.append(f"| {r['integrator']} | {r['dt']} | | | | | | | {r['t_div_median']:.1f} | "
-                         + ", ".join(f"{t:.1f}" for t in r["t_div_per_seed"]) + " |")
-        lines.append("\n| integrator | order V median | order V p99 | order V max | order spike mean | "
-                     "order spike max | order interp. mean | slope T_div | dt for 0.01 mV (median) | "
-                     "dt for 0.01 mV (p99) | dt for 0.01 mV (max) | dt for 0.1 ms (mean) | dt for 0.1 ms (max) |")
-        lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-        for integ, f in net["fits"].items():
-            o = lambda k: f"{f[k]['order']:.2f} ± {f[k]['order_se']:.2f}"  # noqa: E731
-            lines.append(f"| {integ} | {o('v_err_median')} | {o('v_err_p99')} | {o('v_err_max')} | "
-                         f"{o('spike_err_mean')} | {o('spike_err_max')} | "
-                         f"{o('spike_err_interp_mean')} | {o('t_div_median')} | "
-                         f"{f['dt_for_0.01mV_median']:.2g} | {f['dt_for_0.01mV_p99']:.2g} | "
-                         f"{f['dt_for_0.01mV_max']:.2g} | "
-                         f"{f['dt_for_0.1ms_mean']:.2g} | {f['dt_for_0.1ms_max']:.2g} |")
+        rows = [[r["integrator"], r["dt"], f"{r['v_err_median']:.2e}", f"{r['v_err_p99']:.2e}",
+                 f"{r['v_err_max']:.2e}", f"{r['spike_err_mean']:.2e}", f"{r['spike_err_max']:.2e}",
+                 f"{r['spike_err_interp_mean']:.2e}", f"{r['t_div_median']:.1f}",
+                 ", ".join(f"{t:.1f}" for t in r["t_div_per_seed"])] for r in net["rows"]]
+        rows += [[r["integrator"], r["dt"], *[""] * 6, f"{r['t_div_median']:.1f}",
+                  ", ".join(f"{t:.1f}" for t in r["t_div_per_seed"])] for r in net["t_div_extra"]]
+        lines.append(markdown_table(
+            ["integrator", "dt (ms)", "V err median (mV)", "V err p99 (mV)", "V err max (mV)",
+             "spike err mean (ms)", "spike err max (ms)", "interp. mean (ms)",
+             "T_div median (ms)", "T_div per seed (ms)"], rows))
+        o = lambda f, k: f"{f[k]['order']:.2f} ± {f[k]['order_se']:.2f}"
+        lines.append("\n" + markdown_table(
+            ["integrator", "order V median", "order V p99", "order V max", "order spike mean",
+             "order spike max", "order interp. mean", "slope T_div", "dt for 0.01 mV (median)",
+             "dt for 0.01 mV (p99)", "dt for 0.01 mV (max)", "dt for 0.1 ms (mean)",
+             "dt for 0.1 ms (max)"],
+            [[integ, o(f, "v_err_median"), o(f, "v_err_p99"), o(f, "v_err_max"),
+              o(f, "spike_err_mean"), o(f, "spike_err_max"), o(f, "spike_err_interp_mean"),
+              o(f, "t_div_median"), f"{f['dt_for_0.01mV_median']:.2g}",
+              f"{f['dt_for_0.01mV_p99']:.2g}", f"{f['dt_for_0.01mV_max']:.2g}",
+              f"{f['dt_for_0.1ms_mean']:.2g}", f"{f['dt_for_0.1ms_max']:.2g}"]
+             for integ, f in net["fits"].items()]))
     for name, case in study["single_neuron"].items():
         lines.append(f"\n### single neuron: {name}\n")
         keys = [k for k in next(iter(case.values()))["rows"][0]
                 if k.startswith(("v_err", "spike_err", "period_err"))]
-        unit = lambda k: "mV" if k.startswith("v_err") else "ms"  # noqa: E731
-        lines.append("| schedule/integrator | dt (ms) | "
-                     + " | ".join(f"{k} ({unit(k)})" for k in keys) + " |")
-        lines.append("|---|---|" + "---|" * len(keys))
+        unit = lambda k: "mV" if k.startswith("v_err") else "ms"
+        rows = []
         for label, d in case.items():
-            for r in d["rows"]:
-                lines.append(f"| {label} | {r['dt']} | "
-                             + " | ".join(f"{r[k]:.2e}" for k in keys) + " |")
-            lines.append(f"| {label} | order | " + " | ".join(
+            rows += [[label, r["dt"], *(f"{r[k]:.2e}" for k in keys)] for r in d["rows"]]
+            rows.append([label, "order", *(
                 ("exact" if d["orders"][k] is None else f"{d['orders'][k]:.2f}")
-                if k in d["orders"] else "-" for k in keys) + " |")
+                if k in d["orders"] else "-" for k in keys)])
+        lines.append(markdown_table(["schedule/integrator", "dt (ms)",
+                                     *(f"{k} ({unit(k)})" for k in keys)], rows))
     return "\n".join(lines)
 
 
 def figure(study, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
     styles = {("tutorial-normalized", "exp_euler"): ("C0", "o", "-"),
               ("tutorial-normalized", "euler"): ("C1", "s", "-"),
@@ -443,7 +429,7 @@ def figure(study, path):
     plt.close(fig)
 
 
-def main(argv=None):
+def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=400, help="network size (default 400)")
     ap.add_argument("--seeds", type=int, default=10, help="number of seeds (default 10)")
@@ -452,7 +438,7 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="1 seed, 100 ms, no files")
     ap.add_argument("--replot", action="store_true",
                     help="only redraw the figure and tables from the JSON of --out")
-    ap.add_argument("--out", default=os.path.join(HERE, "results", "dt_convergence.json"))
+    ap.add_argument("--out", default=os.path.join(RESULTS, "dt_convergence.json"))
     ap.add_argument("--figure", default=os.path.join(REPO, "docs", "figures",
                                                       "accuracy_convergence.png"))
     a = ap.parse_args(argv)
@@ -461,7 +447,7 @@ def main(argv=None):
             study = json.load(f)
         print(markdown_tables(study))
         figure(study, a.figure)
-        return
+        return 0
     if a.quick:
         a.seeds, a.duration = 1, 100.0
     t0 = time.perf_counter()
@@ -475,19 +461,16 @@ def main(argv=None):
     log("  single-neuron cases")
     study["single_neuron"] = single_neuron_cases()
     study["wall_time_s"] = time.perf_counter() - t0
-    study["versions"] = {"python": platform.python_version(), "numpy": np.__version__,
-                         "refsim": refsim.__version__, "machine": platform.machine(),
-                         "cpus": os.cpu_count()}
+    study["versions"] = {**versions(), "cpus": os.cpu_count()}
     print(markdown_tables(study))
     print(f"\nwall time {study['wall_time_s']:.0f} s")
     if not a.quick:
-        os.makedirs(os.path.dirname(a.out), exist_ok=True)
-        with open(a.out, "w") as f:
-            json.dump(study, f, indent=1)
+        write_json(a.out, study)
         os.makedirs(os.path.dirname(a.figure), exist_ok=True)
         figure(study, a.figure)
         log(f"wrote {a.out} and {a.figure}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -3,10 +3,12 @@
 
 Run with refsim's environment from the repository root (needs ``mpmath``)::
 
-    python validation/elementary_accuracy.py                 # everything (~5 min on 2 cores)
-    python validation/elementary_accuracy.py --write-table   # also rewrite the test table
+    python -m validation.elementary_accuracy                 # everything (~5 min on 2 cores)
+    python -m validation.elementary_accuracy --write-table   # also rewrite the test table
+    python -m validation.elementary_accuracy --n-random 100 --skip-exhaustive --out /tmp/e.json
 
-What it measures (``validation/results/elementary_accuracy.json``, and a table on stdout):
+What it measures (``--out``, default ``validation/results/elementary_accuracy.json``, and a
+table on stdout):
 
 1. **Error against the exact value** (mpmath at 200 bits, rounded correctly to the target
    format): the largest error in ulps of the correctly rounded result, and the share of
@@ -24,10 +26,10 @@ What it measures (``validation/results/elementary_accuracy.json``, and a table o
    [-40, 710]: the number of differing results (0 expected: the algorithm is a port of it).
    The same against the machine's default libm build, which on an FMA machine differs.
 
-``--write-table`` writes ``tests/data/elementary_table.json``: for each function, arguments
-(specials, every branch boundary of fdlibm's reduction and its neighbours, the arguments the
-presets use, log-uniform random values) with refsim's output and the correctly rounded value
-as hex, which ``tests/test_elementary.py`` checks in every engine.
+``--write-table`` writes ``--table`` (default ``tests/data/elementary_table.json``): for each
+function, arguments (specials, every branch boundary of fdlibm's reduction and its
+neighbours, the arguments the presets use, log-uniform random values) with refsim's output
+and the correctly rounded value as hex, which ``tests/test_elementary.py`` checks in every engine.
 """
 from __future__ import annotations
 
@@ -40,13 +42,10 @@ import time
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-TABLE = os.path.join(REPO, "tests", "data", "elementary_table.json")
-RESULTS = os.path.join(HERE, "results", "elementary_accuracy.json")
-sys.path.insert(0, REPO)
+from refsim import elementary as el
+from validation.common import REPO, RESULTS, write_json
 
-from refsim import elementary as el  # noqa: E402
+TABLE = os.path.join(REPO, "tests", "data", "elementary_table.json")
 
 PREC = 200  # bits of mpmath's exact values
 
@@ -80,7 +79,7 @@ def _round(v, dtype, sign_source):
         return y
     err = [abs(mpmath.mpf(float(c)) - v) for c in cands]
     best = min(err)
-    ties = [c for c, e in zip(cands, err) if e == best]
+    ties = [c for c, e in zip(cands, err, strict=True) if e == best]
     if len(ties) > 1:  # ties to even
         bits = {np.float32: np.uint32, np.float64: np.uint64}[dtype]
         ties = [c for c in ties if int(np.array(c, dtype).view(bits)) % 2 == 0]
@@ -112,7 +111,7 @@ def random_accuracy(n: int, seed: int = 0) -> list[dict]:
     for name, x in sets.items():
         t0 = time.perf_counter()
         got = el.expm1(x)
-        errs = np.array([ulp_error(g, v, np.float64) for g, v in zip(got, x)])
+        errs = np.array([ulp_error(g, v, np.float64) for g, v in zip(got, x, strict=True)])
         rows.append({"function": "expm1_f64", "arguments": f"{name}, {n} random",
                      "max_ulp": float(errs.max()), "not_correctly_rounded": float(np.mean(errs > 0.5)),
                      "seconds": time.perf_counter() - t0})
@@ -171,20 +170,19 @@ def exhaustive_f32(chunk: int = 1 << 24) -> dict:
 # -- 4. glibc ----------------------------------------------------------------------------
 
 _GLIBC_CHILD = r"""
-import ctypes, json, sys, numpy as np
+import json, math, numpy as np
 from numba import njit
-import math
 @njit
 def libm(x, out):
     for i in range(x.size):
         out[i] = math.expm1(x[i])
-sys.path.insert(0, sys.argv[1])
-from refsim import elementary as el
+from refsim import elementary as el  # the repository's: the child runs in its root
 rng = np.random.default_rng(0)
 res = {}
 for name, x in (("[-2, 0)", -rng.uniform(0, 2, 10**7)), ("[-40, 710]", rng.uniform(-40, 710, 10**6))):
     out = np.empty_like(x); libm(x, out)
-    res[name] = {"arguments": x.size, "differing": int(np.count_nonzero(out.view(np.int64) != el.expm1(x).view(np.int64)))}
+    differing = np.count_nonzero(out.view(np.int64) != el.expm1(x).view(np.int64))
+    res[name] = {"arguments": x.size, "differing": int(differing)}
 print(json.dumps(res))
 """
 
@@ -194,9 +192,10 @@ def against_glibc() -> dict:
     for label, env in (("glibc generic build (hwcaps -AVX2,-FMA)",
                         {**os.environ, "GLIBC_TUNABLES": "glibc.cpu.hwcaps=-AVX2,-FMA"}),
                        ("this machine's default libm", dict(os.environ))):
-        p = subprocess.run([sys.executable, "-c", _GLIBC_CHILD, REPO], capture_output=True,
-                           text=True, env=env)
-        out[label] = json.loads(p.stdout.splitlines()[-1]) if p.returncode == 0 else {"error": p.stderr[-500:]}
+        p = subprocess.run([sys.executable, "-c", _GLIBC_CHILD], capture_output=True,
+                           text=True, env=env, cwd=REPO)
+        out[label] = (json.loads(p.stdout.splitlines()[-1]) if p.returncode == 0
+                      else {"error": p.stderr[-500:]})
         print(label, out[label], flush=True)
     return out
 
@@ -226,7 +225,7 @@ def table_arguments(dtype) -> np.ndarray:
     return np.array(xs, f)
 
 
-def write_table() -> None:
+def write_table(path: str = TABLE) -> None:
     import mpmath
     mpmath.mp.prec = PREC
     hexf = lambda v, f: float(v).hex() if f is np.float64 or not np.isfinite(v) else float(v).hex()  # noqa: E731
@@ -242,33 +241,33 @@ def write_table() -> None:
         e1 = el.expm1(x, impl)
         er = el.exprel(x, impl)
         rows = []
-        for xi, a, b in zip(x, e1, er):
+        for xi, a, b in zip(x, e1, er, strict=True):
             ref = exact(xi, dtype)
             rows.append([hexf(xi, dtype), hexf(a, dtype), hexf(b, dtype),
                          hexf(ref[0], dtype), hexf(ref[1], dtype)])
         out["functions"][name] = {"dtype": np.dtype(dtype).name, "impl": impl,
                                   "columns": ["x", "expm1", "exprel", "expm1 correctly rounded",
                                               "exprel correctly rounded"], "rows": rows}
-    from refsim.result import write_text
-    write_text(TABLE, json.dumps(out, indent=1) + "\n")
-    print(f"wrote {TABLE}")
+    write_json(path, out)
+    print(f"wrote {path}")
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--write-table", action="store_true")
+    ap.add_argument("--write-table", action="store_true", help="write the test table to --table")
+    ap.add_argument("--table", default=TABLE, help="default: %(default)s")
     ap.add_argument("--n-random", type=int, default=200_000)
     ap.add_argument("--skip-exhaustive", action="store_true")
+    ap.add_argument("--out", default=os.path.join(RESULTS, "elementary_accuracy.json"))
     args = ap.parse_args(argv)
     if args.write_table:
-        write_table()
+        write_table(args.table)
     report = {"random": random_accuracy(args.n_random), "glibc": against_glibc()}
     if not args.skip_exhaustive:
         report["float32_exhaustive_[-2,0]"] = exhaustive_f32()
         print(report["float32_exhaustive_[-2,0]"], flush=True)
-    from refsim.result import write_text
-    write_text(RESULTS, json.dumps(report, indent=1) + "\n")
-    print(f"wrote {RESULTS}")
+    write_json(args.out, report)
+    print(f"wrote {args.out}")
     return 0
 
 

@@ -3,8 +3,8 @@
 
 Run with refsim's environment from the repository root::
 
-    python validation/ensembles.py              # 20 seeds, 1.5-3 min on 2 cores
-    python validation/ensembles.py --seeds 0:10 --jobs 1
+    python -m validation.ensembles              # 20 seeds, 1.5-3 min on 2 cores
+    python -m validation.ensembles --seeds 0:10 --jobs 1
 
 For each preset (``tutorial``, ``tutorial-normalized``, ``brette2007-coba``; full network,
 N = 4000, 1 s, dt = 0.1 ms) it runs every seed of ``--seeds`` with
@@ -15,14 +15,14 @@ second (``t_start = 0``). A different seed is a different network (connectivity)
 different initial state, so the spread is that of the model itself, not of a simulator.
 
 :func:`refsim.ensemble.summarize` gives the mean, SD (ddof = 1) and standard error of each
-statistic over the seeds. These SDs are the tolerance used by ``cross_simulator.py`` and
-``brainpy/compare_brainpy.py``: a peer-minus-refsim difference inside a few SDs is not
+statistic over the seeds. These SDs are the tolerance used by ``validation.cross_simulator``
+and ``validation.brainpy.compare_brainpy``: a peer-minus-refsim difference inside a few SDs is not
 evidence of a modelling difference.
 
 Outputs (``--out-dir``, default ``validation/results/``):
 
-* ``ensembles.json``: versions, seeds, the per-seed rows and the summaries, per preset and
-  window;
+* ``ensembles.json``: versions (:func:`refsim.result.versions`), seeds, the per-seed rows and
+  the summaries, per preset and window;
 * ``ensembles.md``: the mean +- SD table (also shown in ``docs/validation.md``);
 * ``ensembles.png``: every statistic per seed, one panel per statistic, one column of dots
   per preset.
@@ -36,16 +36,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 
 import numpy as np
 
-import refsim
 from refsim.ensemble import parse_seeds, run_ensemble, summarize
+from refsim.io import write_text
+from validation.common import RESULTS, markdown_table, pyplot, versions, write_json
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 PRESETS = ("tutorial", "tutorial-normalized", "brette2007-coba")
 STATISTICS = {  # key of refsim.analysis.statistics -> (label, format)
     "rate_e_hz": ("E rate (Hz)", "{:.3f}"), "rate_i_hz": ("I rate (Hz)", "{:.3f}"),
@@ -55,38 +54,24 @@ STATISTICS = {  # key of refsim.analysis.statistics -> (label, format)
 }
 
 
-def versions() -> dict:
-    """Versions of refsim and the libraries that decide its numbers."""
-    import numba
-    import scipy
-    return {"python": platform.python_version(), "refsim": refsim.__version__,
-            "numpy": np.__version__, "scipy": scipy.__version__, "numba": numba.__version__,
-            "machine": f"{platform.system()} {platform.machine()}"}
-
-
-def markdown_table(summaries: dict, window: str, n_seeds: int) -> str:
+def summary_table(summaries: dict, window: str, n_seeds: int) -> str:
     """Mean +- SD of each statistic (rows) for each preset (columns)."""
-    lines = [f"| statistic ({window}, {n_seeds} seeds) | " + " | ".join(f"`{p}`" for p in summaries) + " |",
-             "|---" * (len(summaries) + 1) + "|"]
+    rows = []
     for key, (label, fmt) in STATISTICS.items():
-        cells = []
-        for p in summaries:
-            s = summaries[p][key]
-            cells.append(f"{fmt.format(s['mean'])} ± {s['sd']:.2g}"
-                         + ("" if s["n"] == n_seeds else f" (n={s['n']})"))
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        rows.append([label] + [
+            f"{fmt.format(s[key]['mean'])} ± {s[key]['sd']:.2g}"
+            + ("" if s[key]["n"] == n_seeds else f" (n={s[key]['n']})") for s in summaries.values()])
+    return markdown_table([f"statistic ({window}, {n_seeds} seeds)", *(f"`{p}`" for p in summaries)],
+                          rows)
 
 
 def figure(rows: dict, path: str) -> None:
     """One panel per statistic: the value of every seed (dots) and mean +- SD (bar)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     keys = list(STATISTICS)
     fig, axes = plt.subplots(3, 3, figsize=(11, 8))
     rng = np.random.default_rng(0)
-    for ax, key in zip(axes.flat, keys):
+    for ax, key in zip(axes.flat, keys, strict=True):
         for k, p in enumerate(rows):
             v = np.array([r[key] for r in rows[p]], float)
             ax.plot(k + 0.08 * rng.standard_normal(v.size), v, "o", ms=3, alpha=0.6, color="#555")
@@ -106,7 +91,7 @@ def main(argv=None) -> int:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--presets", default=",".join(PRESETS))
     ap.add_argument("--windows", default="200,0", help="t_start values in ms (default '200,0')")
-    ap.add_argument("--out-dir", default=os.path.join(HERE, "results"))
+    ap.add_argument("--out-dir", default=RESULTS)
     args = ap.parse_args(argv)
     seeds = parse_seeds(args.seeds)
     presets = args.presets.split(",")
@@ -131,19 +116,16 @@ def main(argv=None) -> int:
                   f"{s['cv_isi']['sd']:.3f}  ({len(seeds)} seeds, {wall:.1f} s)", flush=True)
     out["wall_s"] = time.perf_counter() - t_all
 
-    with open(os.path.join(args.out_dir, "ensembles.json"), "w") as fh:
-        json.dump(out, fh, indent=1)
-        fh.write("\n")
+    write_json(os.path.join(args.out_dir, "ensembles.json"), out)
     md = [f"# refsim ensembles: {len(seeds)} seeds (seeds {seeds[0]}..{seeds[-1]}), N = 4000, 1 s", "",
           "Mean ± SD (ddof = 1) over seeds; each seed is a new network and initial state.", ""]
     for t_start in windows:
         key = f"t_start_{t_start:g}"
         window = f"[{t_start:g}, 1000) ms"
-        md += [markdown_table({p: out["presets"][p][key]["summary"] for p in presets}, window,
-                              len(seeds)), ""]
+        md += [summary_table({p: out["presets"][p][key]["summary"] for p in presets}, window,
+                             len(seeds)), ""]
     md.append(f"Versions: {json.dumps(out['versions'])}")
-    with open(os.path.join(args.out_dir, "ensembles.md"), "w") as fh:
-        fh.write("\n".join(md) + "\n")
+    write_text(os.path.join(args.out_dir, "ensembles.md"), "\n".join(md) + "\n")
     if 200.0 in windows:
         figure({p: out["presets"][p]["t_start_200"]["rows"] for p in presets},
                os.path.join(args.out_dir, "ensembles.png"))

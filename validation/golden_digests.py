@@ -3,16 +3,19 @@
 
 Run with refsim's environment from the repository root::
 
-    python validation/golden_digests.py            # recompute with every CPU engine, compare
-    python validation/golden_digests.py --write    # (re)write tests/data/golden_digests.json
+    python -m validation.golden_digests            # recompute with every CPU engine, compare
+    python -m validation.golden_digests --quick    # only the quick cases (a smoke test)
+    python -m validation.golden_digests --write    # (re)write tests/data/golden_digests.json
 
 Each case is a preset, overrides and a seed; its digests (``SimulationResult.digest``: the
 raster as little-endian int64 steps then int32 neurons, the final V, g_e, g_i, t_last as
 little-endian numbers of the run's float type) are computed by the NumPy oracle and the Numba
-engine, which must agree, and written to ``tests/data/golden_digests.json`` with the machine
-they were made on. ``tests/test_golden.py`` recomputes them with every CPU engine (and the
-small ones with the CUDA engine in Numba's simulator), and ``tests/test_machine_independence.py``
-in processes that see another CPU: any IEEE-754 machine, OS, NumPy build or engine must
+engine, which must agree, and compared with ``--golden`` (default
+``tests/data/golden_digests.json``; exit status 1 when the engines disagree or a digest
+changed); ``--write`` writes them there, with the machine they were made on.
+``tests/test_golden.py`` recomputes them with every CPU engine (and the small ones with the
+CUDA engine in Numba's simulator), and ``tests/test_machine_independence.py`` in processes
+that see another CPU: any IEEE-754 machine, OS, NumPy build or engine must
 reproduce them bit for bit. A digest that changes is a change of refsim's arithmetic, never
 noise: rewrite the file only together with the change that explains it.
 
@@ -34,8 +37,10 @@ import platform
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-OUT = os.path.join(os.path.dirname(HERE), "tests", "data", "golden_digests.json")
+import refsim
+from validation.common import REPO, cpu_name, write_json
+
+OUT = os.path.join(REPO, "tests", "data", "golden_digests.json")
 
 SMALL = dict(n_exc=80, n_inh=20, p_conn=0.2, duration=200.0)
 
@@ -110,7 +115,6 @@ def cases() -> list[dict]:
 
 def run_case(case: dict, engine: str) -> dict:
     """The digests and spike count of one case with one engine."""
-    import refsim
     cfg = refsim.get_preset(case["preset"], **case["overrides"])
     r = refsim.simulate(cfg, case["seed"], engine=engine, progress=False)
     if not r.complete:
@@ -122,23 +126,28 @@ def machine() -> dict:
     import numba
     import numpy as np
     from numpy._core._multiarray_umath import __cpu_features__ as features
-    from bench_engines import _cpu
-    return {"cpu": _cpu(), "platform": platform.platform(), "python": platform.python_version(),
+    return {"cpu": cpu_name(), "platform": platform.platform(), "python": platform.python_version(),
             "numpy": np.__version__, "numba": numba.__version__,
             "numpy_cpu_features": sorted(k for k, v in features.items() if v)}
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--write", action="store_true", help=f"write {os.path.relpath(OUT)}")
+    ap.add_argument("--golden", default=OUT, help="the digests file (default: %(default)s)")
+    ap.add_argument("--write", action="store_true", help="write the digests to --golden")
+    ap.add_argument("--quick", action="store_true", help="only the quick cases (not with --write)")
     ap.add_argument("--engines", nargs="+", default=["numpy", "numba"])
     args = ap.parse_args(argv)
+    if args.write and args.quick:
+        ap.error("--write writes every case: not with --quick")
     golden = {}
-    if os.path.exists(OUT):
-        with open(OUT) as fh:
+    if os.path.exists(args.golden):
+        with open(args.golden) as fh:
             golden = {c["name"]: c for c in json.load(fh)["cases"]}
     out, failures = [], 0
     for case in cases():
+        if args.quick and not case["quick"]:
+            continue
         t0 = time.perf_counter()
         results = {e: run_case(case, e) for e in args.engines}
         first = results[args.engines[0]]
@@ -155,10 +164,9 @@ def main(argv=None) -> int:
         if failures:
             print("engines disagree: nothing written")
             return 1
-        from refsim.result import write_text
-        write_text(OUT, json.dumps({"made_on": machine(), "date": time.strftime("%Y-%m-%d"),
-                                    "cases": out}, indent=1) + "\n")
-        print(f"wrote {OUT}")
+        write_json(args.golden, {"made_on": machine(), "date": time.strftime("%Y-%m-%d"),
+                                 "cases": out})
+        print(f"wrote {args.golden}")
     return 1 if failures else 0
 
 

@@ -1,10 +1,12 @@
 #!/usr/bin/env python
 """Check refsim's emulation of XLA:CPU's float32 ``expm1`` against JAX itself, exhaustively.
 
-Run with the BrainPy venv's interpreter (it has jax; see README.md beside this file)::
+Run with the BrainPy venv's interpreter (it has jax; see README.md beside this file), from the
+repository root::
 
-    $REFSIM_BRAINPY_PYTHON validation/brainpy/check_xla_expm1.py           # ~30 min
-    $REFSIM_BRAINPY_PYTHON validation/brainpy/check_xla_expm1.py --quick   # [-1, 1] only
+    $REFSIM_BRAINPY_PYTHON -m validation.brainpy.check_xla_expm1           # ~30 min
+    $REFSIM_BRAINPY_PYTHON -m validation.brainpy.check_xla_expm1 --quick   # [-1, 1] only
+    $REFSIM_BRAINPY_PYTHON -m validation.brainpy.check_xla_expm1 --limit 100000  # a smoke test
 
 The function checked is ``refsim.elementary.xla_expm1_f32`` (and ``fma32``), loaded from the
 file ``refsim/elementary.py`` (NumPy only; refsim itself need not be installed in this venv).
@@ -20,18 +22,26 @@ Checked: every float32 in [-1, 1], [-18.5, -1] and [1, 89] (0 mismatches with ja
 specials, 10**6 random bit patterns, odd array sizes (the vector loops' scalar tails),
 ``expm1(x)/x`` on [-0.1, -1e-4], and fused contexts (XLA contracts ``expm1(x)*b + c`` into
 ``fma(expm1(x), b, c)`` inside one fused kernel). Exits non-zero on any mismatch; the full
-run writes ``validation/results/check_xla_expm1.json``.
+run writes ``--out`` (default ``validation/results/check_xla_expm1.json``). ``--limit N``
+checks only the first N float32 values (in bit order) of each range, for a smoke test, and
+writes nothing.
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
+import json
 import os
+import sys
+import time
 
 import numpy as np
 
-_ELEMENTARY = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))), "refsim", "elementary.py")
+from validation import REPO, RESULTS
+
+# refsim.elementary is NumPy only: loaded from its file, so that refsim need not be installed
+_ELEMENTARY = os.path.join(REPO, "refsim", "elementary.py")
 _spec = importlib.util.spec_from_file_location("refsim_elementary", _ELEMENTARY)
 el = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(el)
@@ -58,10 +68,8 @@ def _f32_bits(v: float) -> int:
     return int(np.array([v], _F32).view(np.uint32)[0])
 
 
-def _verify(chunk: int = 1 << 22, quick: bool = False) -> int:
+def _verify(chunk: int = 1 << 22, quick: bool = False, limit: int | None = None) -> tuple[int, list]:
     report = []
-    import time
-
     import jax
     import jax.numpy as jnp
 
@@ -114,6 +122,8 @@ def _verify(chunk: int = 1 << 22, quick: bool = False) -> int:
         n_bad = 0
         examples = []
         for b0, b1 in sign_ranges(lo, hi):
+            if limit is not None:
+                b1 = min(b1, b0 + limit)
             for xs in _bits_range(b0, b1, chunk):
                 ref = run_jax(fj, xs)
                 with np.errstate(all="ignore"):
@@ -172,20 +182,25 @@ def _verify(chunk: int = 1 << 22, quick: bool = False) -> int:
     total_bad += n_bad_ctx
     print(f"TOTAL mismatches: {total_bad}")
     report.append({"check": "spot checks and fused contexts", "mismatches": n_bad_spot + n_bad_ctx})
-    if not quick:
-        import json
+    return total_bad, report
 
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="[-1, 1] only; writes nothing")
+    ap.add_argument("--limit", type=int, help="the first N values of each range only; writes nothing")
+    ap.add_argument("--out", default=os.path.join(RESULTS, "check_xla_expm1.json"))
+    args = ap.parse_args(argv)
+    total_bad, report = _verify(quick=args.quick, limit=args.limit)
+    if not args.quick and args.limit is None:
+        import jax
         import jaxlib
-        out = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                           "results", "check_xla_expm1.json")
-        with open(out, "w") as fh:
+        with open(args.out, "w") as fh:
             json.dump({"jax": jax.__version__, "jaxlib": jaxlib.__version__, "checks": report,
                        "total_mismatches": total_bad}, fh, indent=1)
-        print(f"wrote {out}")
-    return total_bad
+        print(f"wrote {args.out}")
+    return 1 if total_bad else 0
 
 
 if __name__ == "__main__":
-    import sys
-
-    raise SystemExit(1 if _verify(quick="--quick" in sys.argv) else 0)
+    sys.exit(main())

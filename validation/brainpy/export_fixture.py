@@ -2,13 +2,13 @@
 """Export a small test fixture from BrainPy 2.9 itself (Tutorial 3, the COBA E/I network).
 
 Run with the BrainPy venv's interpreter (see README.md beside this file), NOT with refsim's
-environment:
+environment, from the repository root::
 
-    $REFSIM_BRAINPY_PYTHON validation/brainpy/export_fixture.py --seed 0
+    $REFSIM_BRAINPY_PYTHON -m validation.brainpy.export_fixture --seed 0
 
-It builds the tutorial's ``EINet`` exactly as in the tutorial text (same class, same
-parameters, dt = 0.1 ms, 1000 ms, 20 mA input, JAX's default float32), seeded from
-``--seed``:
+It builds the tutorial's ``EINet`` as in the tutorial text (``validation.brainpy.tutorial``:
+same class, same parameters, dt = 0.1 ms, 1000 ms, 20 mA input, JAX's default float32),
+seeded from ``--seed``:
 
 * ``np.random.seed(seed)``: ``brainstate.nn.EventFixedProb`` (= ``EventFixedNumConn``) with
   ``seed=None`` draws its target indices with the legacy global NumPy RNG,
@@ -28,94 +28,28 @@ import argparse
 import hashlib
 import json
 import os
-import platform
 import sys
-import time
-from importlib import metadata
 
-import numpy as np
-
-import brainevent
-import brainpy
 import brainstate
-import braintools
 import brainunit as u
 import jax
-import jax.numpy as jnp
+import numpy as np
 
-N_EXC, N_INH = 3200, 800
-N = N_EXC + N_INH
-N_STEPS = 10_000
+from validation import REPO
+from validation.brainpy.tutorial import (
+    N_EXC,
+    N_INH,
+    N_STEPS,
+    N,
+    build,
+    collect_versions,
+    legacy_numpy_targets,
+    mantissa,
+    reinit,
+    run,
+)
+
 N_STEPS_STORED = 3000
-DT_MS = 0.1
-
-
-# --------------------------------------------------------------------------------------
-# The tutorial's network, verbatim (Tutorial 3 · An E/I balanced network).
-# --------------------------------------------------------------------------------------
-class EINet(brainstate.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.n_exc = 3200
-        self.n_inh = 800
-        self.num = self.n_exc + self.n_inh
-        self.N = brainpy.state.LIFRef(
-            self.num,
-            V_rest=-60. * u.mV, V_th=-50. * u.mV, V_reset=-60. * u.mV,
-            tau=20. * u.ms, tau_ref=5. * u.ms,
-            V_initializer=braintools.init.Normal(-55., 2., unit=u.mV),
-        )
-        self.E = brainpy.state.AlignPostProj(
-            comm=brainstate.nn.EventFixedProb(
-                self.n_exc, self.num, conn_num=0.02, conn_weight=0.6 * u.mS),
-            syn=brainpy.state.Expon.desc(self.num, tau=5. * u.ms),
-            out=brainpy.state.COBA.desc(E=0. * u.mV),
-            post=self.N,
-        )
-        self.I = brainpy.state.AlignPostProj(
-            comm=brainstate.nn.EventFixedProb(
-                self.n_inh, self.num, conn_num=0.02, conn_weight=6.7 * u.mS),
-            syn=brainpy.state.Expon.desc(self.num, tau=10. * u.ms),
-            out=brainpy.state.COBA.desc(E=-80. * u.mV),
-            post=self.N,
-        )
-
-    def update(self, t, inp):
-        with brainstate.environ.context(t=t):
-            spk = self.N.get_spike() != 0.
-            self.E(spk[:self.n_exc])      # excitatory neurons -> all
-            self.I(spk[self.n_exc:])      # inhibitory neurons -> all
-            self.N(inp)
-            return self.N.get_spike()
-
-
-# --------------------------------------------------------------------------------------
-def _version(dist: str) -> str:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return "not installed"
-
-
-def collect_versions() -> dict:
-    v = {"python": platform.python_version()}
-    for dist in ("brainpy", "brainstate", "brainunit", "brainevent", "braintools",
-                 "jax", "jaxlib", "numpy", "saiunit", "numba"):
-        v[dist] = _version(dist)
-    v["jax_backend"] = jax.default_backend()
-    v["platform"] = platform.platform()
-    # XLA's CPU code contracts a*b + c into one FMA where the CPU has it; that rounding
-    # decides some spikes (see README.md), so record the CPU and whether it has FMA.
-    try:
-        with open("/proc/cpuinfo") as fh:
-            info = fh.read()
-        model = [ln.split(":", 1)[1].strip() for ln in info.splitlines() if ln.startswith("model name")]
-        flags = [ln.split(":", 1)[1].split() for ln in info.splitlines() if ln.startswith("flags")]
-        v["cpu"] = model[0] if model else platform.processor()
-        v["cpu_fma"] = bool(flags and "fma" in flags[0])
-    except OSError:
-        v["cpu"] = platform.processor()
-    return v
 
 
 def sha256_int64(a) -> str:
@@ -123,60 +57,7 @@ def sha256_int64(a) -> str:
     return hashlib.sha256(a.tobytes(order="C")).hexdigest()
 
 
-def mantissa(x) -> np.ndarray:
-    return np.asarray(u.get_mantissa(x))
-
-
-def build(seed: int) -> EINet:
-    np.random.seed(seed)                 # connectivity (legacy global NumPy RNG)
-    brainstate.random.seed(seed)         # V0 (JAX RNG behind brainstate.random)
-    net = EINet()
-    brainstate.nn.init_all_states(net)
-    return net
-
-
-def reinit(net: EINet, seed: int) -> None:
-    """Re-seed the JAX RNG and re-initialise all states (V0, g, t_last); the
-    connectivity and weights are parameters built in __init__ and are not redrawn."""
-    brainstate.random.seed(seed)
-    brainstate.nn.init_all_states(net)
-
-
-# JAX reports how long it spends tracing, lowering and compiling; summing those events per
-# run separates compilation from execution (brainstate's for_loop retraces and recompiles its
-# scan on every call, so even a second run pays ~0.2-0.5 s of compilation).
-_JAX_EVENTS: dict = {}
-
-
-def _on_duration(name, secs, **_):
-    _JAX_EVENTS[name] = _JAX_EVENTS.get(name, 0.0) + secs
-
-
-jax.monitoring.register_event_duration_secs_listener(_on_duration)
-_COMPILE_EVENTS = ("/jax/core/compile/jaxpr_trace_duration",
-                   "/jax/core/compile/jaxpr_to_mlir_module_duration",
-                   "/jax/core/compile/backend_compile_duration")
-
-
-def run(net: EINet, pbar: bool):
-    """The tutorial's simulation cell. Returns (times, spikes, wall_s, compile_s)."""
-    _JAX_EVENTS.clear()
-    with brainstate.environ.context(dt=DT_MS * u.ms):
-        t0 = time.perf_counter()
-        times = u.math.arange(0. * u.ms, 1000. * u.ms, brainstate.environ.get_dt())
-        spikes = brainstate.transform.for_loop(
-            lambda t: net.update(t, 20. * u.mA), times,
-            pbar=brainstate.transform.ProgressBar(10) if pbar else None,
-        )
-        spikes = jax.block_until_ready(spikes)
-        wall = time.perf_counter() - t0
-    compile_s = sum(_JAX_EVENTS.get(k, 0.0) for k in _COMPILE_EVENTS)
-    return times, spikes, wall, compile_s
-
-
 def main(argv=None) -> int:
-    here = os.path.dirname(os.path.abspath(__file__))
-    repo = os.path.dirname(os.path.dirname(here))
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None,
@@ -185,7 +66,7 @@ def main(argv=None) -> int:
                     help="use the tutorial's ProgressBar(10) (numerically irrelevant; slows the run)")
     args = ap.parse_args(argv)
     seed = args.seed
-    out = args.out or os.path.join(repo, "tests", "data", f"brainpy29_tutorial_seed{seed}.npz")
+    out = args.out or os.path.join(REPO, "tests", "data", f"brainpy29_tutorial_seed{seed}.npz")
 
     versions = collect_versions()
     print("versions:", json.dumps(versions))
@@ -196,9 +77,7 @@ def main(argv=None) -> int:
 
     idx_e = np.asarray(net.E.comm.conn.indices)
     idx_i = np.asarray(net.I.comm.conn.indices)
-    np.random.seed(seed)
-    ref_e = np.random.randint(0, 4000, (3200, 80))
-    ref_i = np.random.randint(0, 4000, (800, 80))
+    ref_e, ref_i = legacy_numpy_targets(seed)
     conn_ok = (idx_e.shape == (3200, 80) and idx_i.shape == (800, 80)
                and np.array_equal(idx_e.astype(np.int64), ref_e.astype(np.int64))
                and np.array_equal(idx_i.astype(np.int64), ref_i.astype(np.int64)))
@@ -224,7 +103,7 @@ def main(argv=None) -> int:
           f"t_last0 = {np.unique(tlast0)} ms ({tlast0.dtype})")
 
     # ---------------------------------------------------------------- run 1 (incl. compile)
-    times, spikes, wall1, comp1 = run(net, args.pbar)
+    times, spikes, _, wall1, comp1 = run(net, pbar=args.pbar)
     times_ms = mantissa(times)
     times_ok = bool(times_ms.dtype == np.float32 and
                     np.array_equal(times_ms, np.arange(0, 1000, 0.1, dtype=np.float32)))
@@ -237,11 +116,12 @@ def main(argv=None) -> int:
     # ---------------------------------------------------------------- run 2 (re-init)
     reinit(net, seed)
     V0b = mantissa(net.N.V.value)
-    _, spikes2, wall2, comp2 = run(net, args.pbar)
+    _, spikes2, _, wall2, comp2 = run(net, pbar=args.pbar)
     S2 = np.asarray(spikes2)
     rerun_identical = bool(np.array_equal(V0b, V0) and np.array_equal(S2, S))
     print(f"run 2 (after re-seed + init_all_states): {wall2:.2f} s wall, of which JAX "
-          f"trace/lower/compile {comp2:.2f} s (so ~{wall2 - comp2:.2f} s execution); identical V0 and spikes: {rerun_identical}")
+          f"trace/lower/compile {comp2:.2f} s (so ~{wall2 - comp2:.2f} s execution); "
+          f"identical V0 and spikes: {rerun_identical}")
 
     # ---------------------------------------------------------------- summary
     steps, neurons = np.nonzero(S)

@@ -1,14 +1,15 @@
 #!/usr/bin/env python
 """Digests of BrainPy 2.9's tutorial rasters for seeds 0-9: the fixture of the 10-seed test.
 
-Runs ``run_brainpy.py --variant tutorial`` with the BrainPy venv for each seed (or reads the
-files such runs wrote, ``--runs-dir``) and writes ``tests/data/brainpy29_tutorial_seeds.npz``
-(no pickles), which ``tests/test_brainpy_fixture.py`` compares refsim's ``tutorial`` preset
-against. Run with any Python that has NumPy (it never imports refsim: the digests are
+Runs ``validation.brainpy.run_brainpy --variant tutorial`` with the BrainPy venv for each seed
+(or reads the files such runs wrote, ``--runs-dir``) and writes
+``tests/data/brainpy29_tutorial_seeds.npz`` (no pickles), which
+``tests/test_brainpy_fixture.py`` compares refsim's ``tutorial`` preset against. Run from the
+repository root with any Python that has NumPy (it never imports refsim: the digests are
 computed from BrainPy's own arrays)::
 
-    python validation/brainpy/export_seed_digests.py                        # runs BrainPy
-    python validation/brainpy/export_seed_digests.py --runs-dir /tmp/runs   # reuses run files
+    python -m validation.brainpy.export_seed_digests                        # runs BrainPy
+    python -m validation.brainpy.export_seed_digests --runs-dir /tmp/runs   # reuses run files
 
 Contents: ``seeds`` (10,), ``V0`` (10, 4000) float32 (BrainPy's initial V, drawn by JAX's RNG,
 so refsim cannot redraw it), ``n_spikes`` (10,), ``raster_sha256`` (10,): SHA-256 of BrainPy's
@@ -28,12 +29,10 @@ import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from peer_pythons import BRAINPY_PYTHON  # noqa: E402  (validation/peer_pythons.py)
+from validation import REPO
+from validation.peer_pythons import BRAINPY_PYTHON, module_command
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-OUT = os.path.join(os.path.dirname(os.path.dirname(HERE)), "tests", "data",
-                   "brainpy29_tutorial_seeds.npz")
+OUT = os.path.join(REPO, "tests", "data", "brainpy29_tutorial_seeds.npz")
 
 
 def raster_sha256(steps, neurons) -> str:
@@ -50,13 +49,15 @@ def main(argv=None) -> int:
     ap.add_argument("--runs-dir", default="/tmp/refsim_brainpy_seeds")
     ap.add_argument("--out", default=OUT)
     args = ap.parse_args(argv)
+    args.runs_dir = os.path.abspath(args.runs_dir)  # BrainPy runs in the repository root
     os.makedirs(args.runs_dir, exist_ok=True)
     rows = []
     for seed in args.seeds:
         path = os.path.join(args.runs_dir, f"bp_tutorial_s{seed}.npz")
         if not os.path.exists(path):
-            subprocess.run([args.bp_python, os.path.join(HERE, "run_brainpy.py"), "--variant",
-                            "tutorial", "--seed", str(seed), "--out", path], check=True)
+            subprocess.run(module_command(args.bp_python, "validation.brainpy.run_brainpy",
+                                          "--variant", "tutorial", "--seed", seed, "--out", path),
+                           check=True, cwd=REPO)
         with np.load(path, allow_pickle=False) as z:
             if str(z["variant"]) != "tutorial" or int(z["seed"]) != seed:
                 raise SystemExit(f"{path}: not the tutorial variant of seed {seed}")
@@ -65,7 +66,8 @@ def main(argv=None) -> int:
             rows.append(dict(V0=z["V0"].astype(np.float32), n=z["spike_steps"].size,
                              raster=raster_sha256(z["spike_steps"], z["spike_neurons"]),
                              record=z["record"].astype(np.int32),
-                             trace=hashlib.sha256(np.ascontiguousarray(z["V_trace"], "<f4").tobytes()).hexdigest(),
+                             trace=hashlib.sha256(np.ascontiguousarray(z["V_trace"], "<f4")
+                                                  .tobytes()).hexdigest(),
                              versions=str(z["versions"])))
         print(f"seed {seed}: {rows[-1]['n']} spikes, raster {rows[-1]['raster'][:16]}", flush=True)
     if any(not np.array_equal(r["record"], rows[0]["record"]) for r in rows):

@@ -1,29 +1,29 @@
 #!/usr/bin/env python
 """Which of XLA's rewrites decide BrainPy's spikes: refsim's arithmetic variants, seeds 0-9.
 
-Run with refsim's environment from the repository root, after ``compare_brainpy.py`` (whose
-BrainPy runs of the tutorial it reuses from ``--work-dir``)::
+Run with refsim's environment from the repository root, after
+``validation.brainpy.compare_brainpy`` (whose BrainPy runs of the tutorial it reuses from
+``--work-dir``)::
 
-    python validation/brainpy/variants.py --seeds 0:10        # ~3 min
+    python -m validation.brainpy.variants --seeds 0:10        # ~3 min
 
 Each variant is the ``tutorial`` preset with another ``arithmetic`` or ``expm1``, run on
 BrainPy's connectivity and V0; for each seed it reports the first step whose spikes differ
-from BrainPy's and the number of (step, neuron) events found in only one of the two rasters.
-Writes ``validation/results/brainpy_variants.json`` and a markdown table on stdout. The
-``libm`` rows depend on the machine's C library (here: glibc's FMA build on an AVX-512 CPU).
+from BrainPy's (:func:`refsim.testing.first_difference`) and the number of (step, neuron)
+events found in only one of the two rasters. Writes ``--out`` (default
+``validation/results/brainpy_variants.json``) and a markdown table on stdout. The ``libm``
+rows depend on the machine's C library (here: glibc's FMA build on an AVX-512 CPU).
 """
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare_brainpy import RESULTS, load_brainpy, run_refsim  # noqa: E402
-
-from refsim.ensemble import parse_seeds  # noqa: E402
+from refsim.ensemble import parse_seeds
+from refsim.testing import first_difference
+from validation.brainpy.compare_brainpy import load_brainpy, run_refsim
+from validation.common import RESULTS, markdown_table, write_json
 
 VARIANTS = {
     "XLA's arithmetic and expm1 (the `tutorial` preset)": {},
@@ -38,10 +38,12 @@ VARIANTS = {
 
 
 def differing(bp: dict, res) -> tuple[int | None, int]:
-    a = set(zip(bp["spike_steps"].tolist(), bp["spike_neurons"].tolist()))
-    b = set(zip(res.spike_steps.tolist(), res.spike_neurons.tolist()))
-    d = a ^ b
-    return (min(s for s, _ in d) if d else None), len(d)
+    """The first differing step and the number of events in one raster only."""
+    a = set(zip(bp["spike_steps"].tolist(), bp["spike_neurons"].tolist(), strict=True))
+    b = set(zip(res.spike_steps.tolist(), res.spike_neurons.tolist(), strict=True))
+    first = first_difference(bp["spike_steps"], bp["spike_neurons"], res.spike_steps,
+                             res.spike_neurons)
+    return first, len(a ^ b)
 
 
 def main(argv=None) -> int:
@@ -60,14 +62,12 @@ def main(argv=None) -> int:
             first, n = differing(bp, res)
             rows[name][seed] = {"first_differing_step": first, "differing_events": n}
         print(name, rows[name], flush=True)
-    from refsim.result import write_text
-    write_text(args.out, json.dumps({"seeds": seeds, "variants": rows}, indent=1) + "\n")
+    write_json(args.out, {"seeds": seeds, "variants": rows})
     cell = lambda r: "same" if r["first_differing_step"] is None else \
-        f"{r['first_differing_step']}/{r['differing_events']}"  # noqa: E731
-    print("\n| variant | " + " | ".join(f"s{s}" for s in seeds) + " |")
-    print("|---|" + "---|" * len(seeds))
-    for name, by_seed in rows.items():
-        print(f"| {name} | " + " | ".join(cell(by_seed[s]) for s in seeds) + " |")
+        f"{r['first_differing_step']}/{r['differing_events']}"
+    print("\n" + markdown_table(["variant", *(f"s{s}" for s in seeds)],
+                                [[name, *(cell(by_seed[s]) for s in seeds)]
+                                 for name, by_seed in rows.items()]))
     print(f"\nwrote {args.out}")
     return 0
 

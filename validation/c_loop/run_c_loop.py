@@ -3,17 +3,18 @@
 
 Run with refsim's environment from the repository root::
 
-    python validation/c_loop/run_c_loop.py --preset tutorial-normalized --seed 0
-    python validation/c_loop/run_c_loop.py --preset tutorial --seed 1 --check
-    python validation/c_loop/run_c_loop.py --preset brette2007-coba --n 40000
-    python validation/c_loop/run_c_loop.py --preset tutorial --set arithmetic=fused-update --check
+    python -m validation.c_loop.run_c_loop --preset tutorial-normalized --seed 0
+    python -m validation.c_loop.run_c_loop --preset tutorial --seed 1 --check
+    python -m validation.c_loop.run_c_loop --preset brette2007-coba --n 40000
+    python -m validation.c_loop.run_c_loop --preset tutorial --set arithmetic=fused-update --check
 
 The config is refsim's preset with ``expm1='libm'`` (the C library's expm1, which is what the
-C program calls); for ``--n`` other than 4000 it is ``validation/bench_engines.py``'s
-``bench_config`` (n_exc = 4n/5, fixed out-degree 80). The network and initial state are
-``refsim.network_inputs(cfg, seed)``, the constants ``refsim.model.Constants.from_config(cfg)``
-(so a_e, a_i are refsim's bits). ``coba.c`` is compiled with gcc (IEEE arithmetic, no FMA
-contraction) into the work directory, cached by a hash of the source, flags and gcc version.
+C program calls); for ``--n`` other than 4000 it is the benchmark's network
+(``validation.bench_worker.bench_config``: n_exc = 4n/5, fixed out-degree 80). The network
+and initial state are ``refsim.network_inputs(cfg, seed)``, the constants
+``refsim.model.Constants.from_config(cfg)`` (so a_e, a_i are refsim's bits). ``coba.c`` is
+compiled with gcc (IEEE arithmetic, no FMA contraction) into the work directory, cached by a
+hash of the source, flags and gcc version.
 
 ``--set FIELD=VALUE`` overrides any other Config field (schedule, integrator, reset,
 threshold_test, dtype, arithmetic, ...); expm1 stays 'libm'.
@@ -21,7 +22,8 @@ threshold_test, dtype, arithmetic, ...); expm1 stays 'libm'.
 ``--check`` also runs ``refsim.simulate(cfg, seed, engine='numba')`` (``--engine numpy``: the
 oracle, slow with libm's expm1; ``stop_on_runaway=False``, so that both run every step) and
 reports whether the C raster and final state (V, g_e, g_i, t_last, compared as bits) are
-identical to refsim's, and where they first differ if not.
+identical to refsim's, and where they first differ if not (the raster:
+:func:`refsim.testing.first_difference`).
 
 The last stdout line is a JSON dict (loop_s and cpu_s of the C time loop, us_per_step,
 n_spikes, compile flags, gcc version, and with --check the comparison).
@@ -39,9 +41,13 @@ import time
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-VALIDATION = os.path.dirname(HERE)
-SOURCE = os.path.join(HERE, "coba.c")
+import refsim
+from refsim.cli import parse_set
+from refsim.model import Constants
+from refsim.testing import first_difference
+from validation.bench_worker import bench_config
+
+SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "coba.c")
 CC = "gcc"
 CFLAGS = ["-O3", "-march=native", "-ffp-contract=off", "-std=c99"]
 LDFLAGS = ["-lm"]
@@ -53,16 +59,11 @@ CONSTANTS = ("dt", "V_rest", "V_th", "V_reset", "tau_m", "tau_ref", "RI_ext", "R
 ARITHMETIC = {"ieee": 0, "fused-update": 1, "xla": 2}
 STATE = ("V", "g_e", "g_i", "t_last")
 
-if VALIDATION not in sys.path:
-    sys.path.insert(0, VALIDATION)
-
 
 def make_config(preset: str, n: int | None = None, duration: float | None = None,
                 overrides: dict | None = None):
     """refsim's config of the preset (bench_config's network for n != 4000), then
     ``overrides`` (any Config fields), then expm1='libm'."""
-    import refsim
-    from bench_engines import bench_config
     base = refsim.get_preset(preset)
     duration = base.duration if duration is None else float(duration)
     if n is None:
@@ -92,8 +93,6 @@ def compile_binary(dtype: str, workdir: str) -> str:
 
 def write_inputs(cfg, seed: int, directory: str) -> None:
     """The network, initial state and constants of (cfg, seed) in coba.c's input format."""
-    import refsim
-    from refsim.model import Constants
     c = Constants.from_config(cfg)
     conn, init = refsim.network_inputs(cfg, seed)
     dt = c.dtype
@@ -129,18 +128,15 @@ def read_outputs(directory: str, dtype, n: int):
     return pairs[:, 0].copy(), pairs[:, 1].copy(), state
 
 
-def _first_raster_difference(steps_a, neurons_a, steps_b, neurons_b):
-    """(index, (step, neuron) of a, (step, neuron) of b) at the first differing spike."""
-    m = min(steps_a.size, steps_b.size)
-    diff = np.flatnonzero((steps_a[:m] != steps_b[:m]) | (neurons_a[:m] != neurons_b[:m]))
-    i = int(diff[0]) if diff.size else m
-    at = lambda s, nn: (int(s[i]), int(nn[i])) if i < s.size else None
-    return {"index": i, "c": at(steps_a, neurons_a), "refsim": at(steps_b, neurons_b)}
+def _raster_difference(steps_c, neurons_c, steps_r, neurons_r) -> dict:
+    """The first step at which the C and refsim rasters differ, and who spiked then in each."""
+    k = first_difference(steps_c, neurons_c, steps_r, neurons_r)
+    at = lambda steps, neurons: sorted(int(i) for i in neurons[steps == k])
+    return {"step": k, "c_neurons": at(steps_c, neurons_c), "refsim_neurons": at(steps_r, neurons_r)}
 
 
 def check_against_refsim(cfg, seed: int, steps, neurons, state, engine: str = "numba") -> dict:
     """Compare the C raster and final state bit for bit with refsim.simulate(cfg, seed)."""
-    import refsim
     t0 = time.perf_counter()
     res = refsim.simulate(cfg, seed, engine=engine, progress=False, stop_on_runaway=False)
     out = {"engine": engine, "refsim_loop_s": res.wall_time,
@@ -150,7 +146,7 @@ def check_against_refsim(cfg, seed: int, steps, neurons, state, engine: str = "n
                    and np.array_equal(neurons, res.spike_neurons))
     out["raster_identical"] = bool(same_raster)
     if not same_raster:
-        out["first_raster_difference"] = _first_raster_difference(
+        out["first_raster_difference"] = _raster_difference(
             steps, neurons, np.asarray(res.spike_steps), np.asarray(res.spike_neurons))
     uint = {4: np.uint32, 8: np.uint64}[np.dtype(cfg.dtype).itemsize]
     state_same = {}
@@ -213,7 +209,6 @@ def run_c_loop(preset: str, seed: int = 0, n: int | None = None, duration: float
 
 
 def main(argv=None) -> int:
-    import refsim
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--preset", required=True, choices=refsim.preset_names())
     p.add_argument("--seed", type=int, default=0)
@@ -227,7 +222,6 @@ def main(argv=None) -> int:
     p.add_argument("--engine", default="numba", choices=["numba", "numpy"],
                    help="refsim engine of --check (numpy: the oracle; slow with expm1='libm')")
     args = p.parse_args(argv)
-    from refsim.cli import parse_set
     try:
         overrides = parse_set(args.set)
     except refsim.ConfigError as e:

@@ -1,8 +1,10 @@
-"""Run a network exported by ``export_network.py`` in Brian2, for timing and cross-validation.
+"""Run a network exported by ``validation.peers.export_network`` in Brian2, for timing and
+cross-validation.
 
-Runs in the peer environment (Python 3.13, Brian2 2.11; does not import refsim)::
+Runs in the peer environment (Python 3.13, Brian2 2.11; does not import refsim), from the
+repository root::
 
-    $REFSIM_PEER_PYTHON validation/peers/brian2_run.py NETWORK.npz \
+    $REFSIM_PEER_PYTHON -m validation.peers.brian2_run NETWORK.npz \
         --device cpp_standalone --integrator exponential_euler --out SPIKES.npz
 
 The last line printed on stdout is a one-line JSON summary::
@@ -17,7 +19,8 @@ Brian2 takes refsim's equations literally, in refsim's units: time in ms, voltag
 ``[g]`` and entering the membrane equation only through ``R_g`` (1 for
 ``tutorial-normalized`` and ``brette2007-coba``, where ``[g] = g_L``)::
 
-    dV/dt   = ((V_rest - V) + RI_ext + R_g*g_e*(E_e - V) + R_g*g_i*(E_i - V)) / tau_m : volt (unless refractory)
+    dV/dt   = ((V_rest - V) + RI_ext + R_g*g_e*(E_e - V) + R_g*g_i*(E_i - V)) / tau_m
+              : volt (unless refractory)
     dg_e/dt = -g_e / tau_e : 1
     dg_i/dt = -g_i / tau_i : 1
 
@@ -106,7 +109,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -114,8 +116,7 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from network_file import load_network  # noqa: E402
+from validation.peers.network_file import load_network
 
 
 def synapse_lists(net):
@@ -220,7 +221,7 @@ def brainpy_schedule_group(b2, cfg, n):
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("network", help=".npz written by export_network.py")
+    p.add_argument("network", help=".npz written by validation.peers.export_network")
     p.add_argument("--integrator", choices=("exponential_euler", "euler"),
                    help="default: the config's (exp_euler -> exponential_euler)")
     p.add_argument("--device", choices=("cpp_standalone", "runtime"), default="cpp_standalone")
@@ -287,7 +288,8 @@ def main(argv=None) -> int:
     # ---- synapses: one object per projection, exactly the CSR entries -----------------
     weights = {"w_e": cfg["w_e"], "w_i": cfg["w_i"]}  # dimensionless, like g
     projections = []
-    for (pre, post, count), target, w in zip(synapse_lists(net), ("g_e", "g_i"), ("w_e", "w_i")):
+    for (pre, post, count), target, w in zip(synapse_lists(net), ("g_e", "g_i"), ("w_e", "w_i"),
+                                            strict=True):
         if pre.size == 0:
             continue
         if np.all(count == 1):  # the built-in rules: one synapse per entry, constant weight

@@ -1,20 +1,22 @@
 """Compare a peer simulator's spikes with refsim's own run of the same exported network.
 
-Run with the refsim development environment::
+Run with the refsim development environment, from the repository root::
 
-    python validation/peers/compare.py NETWORK.npz PEER_SPIKES.npz [...]
+    python -m validation.peers.compare NETWORK.npz PEER_SPIKES.npz [...]
 
-``NETWORK.npz`` is the file written by ``export_network.py``; each ``PEER_SPIKES.npz`` one
-written by ``brian2_run.py --out`` or ``nest_run.py --out`` (arrays ``t_ms``, ``i``,
-``meta``). refsim is run once (engine ``--engine``, default refsim's default) with the
-exported connectivity and initial state, which gives the same spikes as
-``refsim.simulate(config, seed)`` (see ``export_network.py --check``).
+``NETWORK.npz`` is the file written by ``export_network``; each ``PEER_SPIKES.npz`` one
+written by ``brian2_run --out`` or ``nest_run --out`` (arrays ``t_ms``, ``i``, ``meta``).
+refsim is run once (engine ``--engine``, default refsim's default) with the exported
+connectivity and initial state, which gives the same spikes as ``refsim.simulate(config,
+seed)`` (see ``export_network --check``).
 
 For each peer the script prints the E and I rates next to refsim's, their relative
-differences, the mean ISI CV, and how long the two spike trains stay identical: spikes are
-matched as (step, neuron) pairs with step = round(t_ms / dt), and the first step at which
-the two sets differ is reported ("identical until"). The last line is a JSON list of the
-comparisons.
+differences, the mean ISI CV (:func:`refsim.analysis.firing_rates` and
+:func:`refsim.analysis.isi_cv` over the whole run, the CV averaged over the neurons with >= 3
+spikes), and how long the two spike trains stay identical: spikes are matched as (step,
+neuron) pairs with step = round(t_ms / dt), and the first step at which the two sets differ
+(:func:`refsim.testing.first_difference`) is reported ("identical until"). The last line is a
+JSON list of the comparisons.
 """
 
 from __future__ import annotations
@@ -24,22 +26,17 @@ import json
 import sys
 
 import numpy as np
-import scipy.sparse as sp
 
 import refsim
-from refsim.connectivity import from_sparse
+from refsim.analysis import SpikeTrains, firing_rates, isi_cv
+from refsim.testing import first_difference
+from validation.peers.export_network import load
 
 
 def refsim_run(network_path, engine=None):
     """refsim's run of the exported network (``engine``: refsim's default if None), and the
     config."""
-    with np.load(network_path, allow_pickle=False) as z:
-        config = refsim.Config.from_dict(json.loads(str(z["config"])))
-        meta = json.loads(str(z["meta"]))
-        n = z["indptr"].size - 1
-        conn = from_sparse(sp.csr_matrix((z["counts"].astype(np.float64), z["indices"],
-                                          z["indptr"]), shape=(n, n)), int(z["n_exc"]))
-        initial = {k: z[k] for k in ("V", "g_e", "g_i")}
+    config, conn, initial, meta = load(network_path)
     kw = {} if engine is None else {"engine": engine}
     result = refsim.simulate(config, meta["seed"], connectivity=conn, initial=initial,
                              progress=False, **kw)
@@ -47,32 +44,14 @@ def refsim_run(network_path, engine=None):
 
 
 def rates_and_cv(steps, neurons, config):
-    """Mean E rate, mean I rate (Hz) and mean ISI CV (neurons with >= 3 spikes)."""
-    dur_s = config.duration / 1000.0
-    counts = np.bincount(neurons, minlength=config.n_neurons)
-    s = steps[np.lexsort((steps, neurons))]  # grouped by neuron, each in time order
-    cvs = []
-    bounds = np.r_[0, np.cumsum(counts)]
-    for a, b in zip(bounds[:-1], bounds[1:]):
-        if b - a >= 3:
-            isi = np.diff(s[a:b])
-            cvs.append(isi.std() / isi.mean())
+    """Mean E rate, mean I rate (Hz) over the run and mean ISI CV (neurons with >= 3 spikes)
+    of spikes given as step indices."""
+    s = SpikeTrains(np.asarray(steps) * config.dt, neurons, config.n_neurons, config.n_exc,
+                    config.duration)
+    rates, cv = firing_rates(s), isi_cv(s)
     ne = config.n_exc
-    return (counts[:ne].mean() / dur_s, counts[ne:].mean() / dur_s,
-            float(np.mean(cvs)) if cvs else float("nan"))
-
-
-def first_difference(steps_a, neurons_a, steps_b, neurons_b, n_neurons):
-    """First step at which the (step, neuron) spike sets differ, or None if identical."""
-    key_a = np.sort(steps_a.astype(np.int64) * n_neurons + neurons_a)
-    key_b = np.sort(steps_b.astype(np.int64) * n_neurons + neurons_b)
-    m = min(key_a.size, key_b.size)
-    diff = np.flatnonzero(key_a[:m] != key_b[:m])
-    if diff.size:
-        return int(min(key_a[diff[0]], key_b[diff[0]]) // n_neurons)
-    if key_a.size != key_b.size:
-        return int((key_a[m] if key_a.size > m else key_b[m]) // n_neurons)
-    return None
+    return (float(rates[:ne].mean()), float(rates[ne:].mean()),
+            float(np.nanmean(cv)) if np.isfinite(cv).any() else float("nan"))
 
 
 def main(argv=None) -> int:
@@ -93,7 +72,7 @@ def main(argv=None) -> int:
             meta = json.loads(str(z["meta"]))
         steps = np.rint(t_ms / config.dt).astype(np.int64)
         p_e, p_i, p_cv = rates_and_cv(steps, idx, config)
-        k = first_difference(ref.spike_steps, ref.spike_neurons, steps, idx, config.n_neurons)
+        k = first_difference(ref.spike_steps, ref.spike_neurons, steps, idx)
         same = ("identical for the whole run" if k is None
                 else f"identical until step {k} ({k * config.dt:.1f} ms)")
         parts = (meta["simulator"], meta.get("device"), meta.get("integrator", meta.get("model")))

@@ -1,31 +1,20 @@
 """Export the exact network that ``refsim.simulate(config, seed)`` runs, for peer simulators.
 
-Run with the refsim development environment (refsim installed)::
+Run with the refsim development environment (refsim installed), from the repository root::
 
-    python validation/peers/export_network.py \
+    python -m validation.peers.export_network \
         --preset tutorial-normalized --seed 0 --out /tmp/peers/tutorial-normalized_s0.npz
 
-The file is one ``.npz`` of plain arrays (loadable with ``allow_pickle=False``), read by
-``brian2_run.py`` and ``nest_run.py`` (which do not import refsim):
-
-============ ========= ===================================================================
-array        dtype     content
-============ ========= ===================================================================
-config       str (0-d) ``json.dumps(Config.to_dict())``: every model and run parameter
-meta         str (0-d) JSON: preset, seed, overrides, refsim version, counts
-indptr       int64     CSR row pointers, N + 1 (rows = presynaptic neurons)
-indices      int32     CSR column indices (postsynaptic neurons), duplicates kept in order
-counts       int32     synapses per stored entry (1 for every entry the built-in rules make)
-n_exc        int64     0-d; rows 0 .. n_exc-1 are excitatory, the rest inhibitory
-V, g_e, g_i  float64   initial state, shape (N,), in the config's float type widened to float64
-============ ========= ===================================================================
+The file is :func:`refsim.io.write_network`'s one ``.npz`` of plain arrays (format
+``refsim.io.NETWORK_FORMAT``, loadable with ``allow_pickle=False``; the arrays are listed
+there), read by ``brian2_run`` and ``nest_run`` (which do not import refsim:
+``network_file.load_network``) and on refsim's side by :func:`load` (``refsim.io.read_network``).
+``meta`` holds the preset, seed, overrides and refsim version.
 
 Seeds
 -----
-The connectivity and initial state are derived from ``--seed`` exactly as
-:func:`refsim.simulate` does (see :func:`refsim.simulate.derive_seeds`): the connectivity from
-``seed`` itself when ``conn_rng='numpy-legacy'``, else from the first child of
-``SeedSequence(seed)``; the initial state from the second child.
+The connectivity and initial state are :func:`refsim.network_inputs` of ``--seed``: what
+``refsim.simulate(config, seed)`` draws (the rule is :mod:`refsim.network`'s).
 
 Check
 -----
@@ -44,7 +33,6 @@ Options
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -53,33 +41,38 @@ import numpy as np
 import scipy.sparse as sp
 
 import refsim
-from refsim.connectivity import build_connectivity, from_sparse
 from refsim.cli import parse_set
-from refsim.simulate import derive_seeds
-from refsim.state import initial_state
+from refsim.connectivity import from_sparse
+from refsim.io import read_network, write_network
 
 
-def build(preset: str, seed: int, overrides: dict):
-    """The config, connectivity and initial state that ``refsim.simulate(config, seed)`` uses.
-
-    Mirrors the seed handling of :func:`refsim.simulate` line for line.
-    """
+def export(path: str, preset: str, seed: int, overrides: dict | None = None):
+    """Write the network of ``refsim.simulate(get_preset(preset, **overrides), seed)`` to
+    ``path``; return its config, connectivity and initial state."""
+    overrides = dict(overrides or {})
     config = refsim.get_preset(preset, **overrides)
-    conn_seed, state_seed = derive_seeds(int(seed))
-    legacy = config.conn_rng == "numpy-legacy"
-    conn = build_connectivity(config, int(seed) if legacy else conn_seed)
-    state = initial_state(config, state_seed)
-    return config, conn, state
+    conn, initial = refsim.network_inputs(config, int(seed))
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    write_network(path, config, conn, initial,
+                  {"preset": preset, "seed": int(seed), "overrides": overrides,
+                   "refsim_version": refsim.__version__})
+    return config, conn, initial
+
+
+def load(path: str):
+    """(config, connectivity, initial V/g_e/g_i, meta) of an exported network file."""
+    net = read_network(path)
+    n = net["indptr"].size - 1
+    matrix = sp.csr_matrix((net["counts"].astype(np.float64), net["indices"], net["indptr"]),
+                           shape=(n, n))
+    initial = {k: net[k] for k in ("V", "g_e", "g_i")}
+    return (refsim.Config.from_dict(net["config"]), from_sparse(matrix, net["n_exc"]), initial,
+            net["meta"])
 
 
 def check_roundtrip(path: str, config, seed: int) -> bool:
     """Rerun refsim from the exported file and compare its spikes with the plain seeded run."""
-    with np.load(path, allow_pickle=False) as z:
-        n = int(z["indptr"].size - 1)
-        matrix = sp.csr_matrix((z["counts"].astype(np.float64), z["indices"], z["indptr"]),
-                               shape=(n, n))
-        conn = from_sparse(matrix, int(z["n_exc"]))
-        initial = {k: z[k] for k in ("V", "g_e", "g_i")}
+    _, conn, initial, _ = load(path)
     t0 = time.perf_counter()
     a = refsim.simulate(config, seed, progress=False)
     b = refsim.simulate(config, seed, connectivity=conn, initial=initial, progress=False)
@@ -115,26 +108,7 @@ def main(argv=None) -> int:
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
 
-    config, conn, state = build(args.preset, args.seed, overrides)
-    meta = {
-        "format": "refsim-peer-network/1", "preset": args.preset, "seed": args.seed,
-        "overrides": overrides, "refsim_version": refsim.__version__,
-        "n_neurons": config.n_neurons, "n_entries": int(conn.indices.size),
-        "n_synapses": conn.n_synapses,
-    }
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    np.savez(
-        args.out,
-        config=np.array(json.dumps(config.to_dict())),
-        meta=np.array(json.dumps(meta)),
-        indptr=conn.indptr.astype(np.int64),
-        indices=conn.indices.astype(np.int32),
-        counts=conn.counts.astype(np.int32),
-        n_exc=np.array(conn.n_exc, dtype=np.int64),
-        V=state.V.astype(np.float64),
-        g_e=state.g_e.astype(np.float64),
-        g_i=state.g_i.astype(np.float64),
-    )
+    config, conn, _ = export(args.out, args.preset, args.seed, overrides)
     print(f"wrote {args.out}: preset {args.preset}, seed {args.seed}, N = {config.n_neurons} "
           f"({config.n_exc} E), {conn.indices.size} CSR entries, {conn.n_synapses} synapses, "
           f"{config.n_steps} steps of {config.dt} ms")

@@ -1,9 +1,10 @@
-"""Run a network exported by ``export_network.py`` in NEST (``iaf_cond_exp``), for timing and
-cross-validation.
+"""Run a network exported by ``validation.peers.export_network`` in NEST (``iaf_cond_exp``), for
+timing and cross-validation.
 
-Runs in the peer environment (Python 3.13, NEST 3.10 PyPI wheel; does not import refsim)::
+Runs in the peer environment (Python 3.13, NEST 3.10 PyPI wheel; does not import refsim), from
+the repository root::
 
-    $REFSIM_PEER_PYTHON validation/peers/nest_run.py NETWORK.npz --out SPIKES.npz
+    $REFSIM_PEER_PYTHON -m validation.peers.nest_run NETWORK.npz --out SPIKES.npz
 
 The last line printed on stdout is a one-line JSON summary::
 
@@ -89,8 +90,7 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from network_file import load_network  # noqa: E402
+from validation.peers.network_file import load_network
 
 
 def nest_parameters(cfg, g_L):
@@ -106,7 +106,7 @@ def nest_parameters(cfg, g_L):
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("network", help=".npz written by export_network.py")
+    p.add_argument("network", help=".npz written by validation.peers.export_network")
     p.add_argument("--threads", type=int, default=1, help="NEST local_num_threads")
     p.add_argument("--g-L", type=float, default=10.0, help="leak conductance, nS (scale only)")
     p.add_argument("--delay", type=float, help="synaptic delay, ms (default and minimum: dt)")

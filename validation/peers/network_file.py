@@ -1,6 +1,11 @@
-"""Read the network file written by ``export_network.py``; shared by the peer runners.
+"""Read the network file written by ``validation.peers.export_network``; shared by the peer
+runners (``brian2_run``, ``nest_run``).
 
-Runs in the peer environment: NumPy only, no refsim.
+Runs in the peer environment: NumPy only, no refsim. :func:`load_network` is a deliberate,
+reduced copy of :func:`refsim.io.read_network` (the same arrays, ``config`` and ``meta``
+decoded from JSON, ``n_exc`` as an int), kept because refsim is not installed there; refsim's
+side reads the file with ``refsim.io.read_network`` itself, which also checks it. A change of
+the format (``refsim.io.NETWORK_FORMAT``) changes both.
 """
 import json
 

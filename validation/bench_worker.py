@@ -1,0 +1,98 @@
+"""One row of the engine benchmark, in a process of its own (``validation.bench_engines``
+starts it; not meant to be run by hand).
+
+It must run with the current refsim and with the benchmark's baseline (refsim 0.1.0,
+``bench_engines.BASELINE``), so it imports only the API the two share: ``refsim.get_preset``,
+``refsim.network_inputs`` (the network a seed means, drawn by that refsim's own rules),
+``refsim.simulate`` and ``refsim.analysis.firing_rates``; nothing of ``validation.common``.
+Which refsim it imports is chosen by its working directory (``python -m`` puts it first on
+``sys.path``): the repository root, or the baseline's export with the repository on
+``PYTHONPATH`` for this package. ``refsim_path`` in its output says which one it was.
+
+The last stdout line is the row's JSON.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+
+
+def bench_config(preset: str, n: int, duration: float):
+    """The preset at size n: its own network at 4000, else fixed out-degree 80."""
+    import refsim
+    over = dict(n_exc=n * 4 // 5, n_inh=n - n * 4 // 5, duration=duration)
+    if n != 4000:
+        over.update(conn_rule="fixed_out_degree", p_conn=80 / n)
+    return refsim.get_preset(preset, **over)
+
+
+def worker(engine: str, preset: str, n: int, duration: float, repeats: int) -> dict:
+    """One row: the best of ``repeats`` runs of seed 0's network (see bench_engines)."""
+    import numpy as np
+
+    import refsim
+    from refsim.analysis import firing_rates
+
+    cfg = bench_config(preset, n, duration)
+    t0 = time.perf_counter()
+    conn, init = refsim.network_inputs(cfg, 0)
+    build_s = time.perf_counter() - t0
+    # a short warm-up run loads (or compiles) the engine for this float type
+    refsim.simulate(cfg.replace(duration=cfg.dt), None, engine=engine, connectivity=conn,
+                    initial=init, progress=False)
+    best = None
+    for _ in range(repeats):
+        r = refsim.simulate(cfg, None, engine=engine, connectivity=conn, initial=init,
+                            progress=False)
+        best = r if best is None or r.wall_time < best.wall_time else best
+    events = float(np.bincount(best.spike_neurons, minlength=cfg.n_neurons) @ conn.out_degree())
+    return {
+        "engine": engine, "refsim_path": os.path.dirname(refsim.__file__),
+        "preset": preset, "n": n, "duration_ms": duration,
+        "steps": best.steps_done, "synapses": int(conn.n_synapses), "spikes": int(best.n_spikes),
+        # rates only: the ISI statistics of summary() would add their own temporaries to the RSS
+        "rate_e_hz": float(np.mean(firing_rates(best)[:cfg.n_exc])), "build_s": build_s,
+        "loop_s": best.wall_time, "us_per_step": 1e6 * best.wall_time / best.steps_done,
+        "events_per_s": events / best.wall_time, "spikes_per_s": best.n_spikes / best.wall_time,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def compile_worker(dtype: str) -> dict:
+    """Seconds of the first tiny run minus a warm one, for one float type (fresh cache)."""
+    import refsim
+    cfg = refsim.get_preset("tutorial-normalized", n_exc=40, n_inh=10, duration=1.0, dtype=dtype)
+    t0 = time.perf_counter()
+    refsim.simulate(cfg, 0, engine="numba", progress=False)
+    first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    refsim.simulate(cfg, 0, engine="numba", progress=False)
+    return {"dtype": dtype, "compile_s": first - (time.perf_counter() - t0)}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="what", required=True)
+    row = sub.add_parser("row")
+    row.add_argument("engine")
+    row.add_argument("preset")
+    row.add_argument("n", type=int)
+    row.add_argument("duration", type=float)
+    row.add_argument("--repeats", type=int, default=3)
+    comp = sub.add_parser("compile")
+    comp.add_argument("dtype")
+    args = ap.parse_args(argv)
+    if args.what == "row":
+        out = worker(args.engine, args.preset, args.n, args.duration, args.repeats)
+    else:
+        out = compile_worker(args.dtype)
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
