@@ -12,6 +12,13 @@ estimate_memory, available_memory                memory before a run (refsim.res
 Connectivity, build_connectivity, from_index_arrays, from_sparse, load_connectivity
 load_initial_state                               files (refsim.io)
 analysis, compare, elementary, ensemble, io, model, network, plot, testing   modules
+
+Conventions
+-----------
+Units: time ms, voltage mV, rates Hz; conductances in the preset's unit [g] (R_g = R*[g] has none).
+Names: a :class:`Config` is always ``config``; ``c`` is only a :class:`refsim.model.Constants`.
+Rasters: ``(spike_steps, spike_neurons)`` in a :class:`SimulationResult` (time = step * dt ms),
+``(times_ms, neurons)`` in :class:`refsim.analysis.SpikeTrains`, whatever simulator made them.
 """
 
 from . import analysis, compare, elementary, ensemble, io, model, network, plot, testing

@@ -7,7 +7,12 @@ transient). Conventions:
 
 * per-neuron statistics return an array of shape (N,), NaN where undefined (too few spikes);
 * "population" means all neurons unless ``population='E'`` or ``'I'`` is given;
-* rates are in Hz (spikes per second), times in ms.
+* rates are in Hz (spikes per second), times in ms;
+* a raster is ``(times_ms, neurons)`` here (a :class:`~refsim.SimulationResult` holds it as
+  ``(spike_steps, spike_neurons)``, times_ms = spike_steps * dt);
+* ISIs are the differences of consecutive spike times of one neuron within the window;
+  binned counts use bins [t_start + b bin_ms, t_start + (b + 1) bin_ms) and drop a last
+  partial bin; variances are population variances (ddof = 0).
 """
 
 from __future__ import annotations
@@ -34,8 +39,28 @@ class SpikeTrains:
     neurons : ndarray of int
         Neuron index of each spike, 0 .. n_neurons-1 (excitatory first: 0 .. n_exc-1).
     n_neurons, n_exc : int
+        N, and the excitatory neurons 0 .. n_exc-1.
     t_stop_ms : float
         End of the observation (ms); spikes at or after it are ignored.
+
+    Raises
+    ------
+    ConfigError
+        Times that are not finite real numbers, neuron indices outside 0 .. n_neurons-1,
+        arrays of different lengths, n_exc outside 0 .. n_neurons, or t_stop_ms <= 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refsim.analysis import SpikeTrains
+    >>> s = SpikeTrains(np.array([10., 20., 5.]), np.array([0, 0, 1]), n_neurons=3, n_exc=2,
+    ...                 t_stop_ms=100.0)
+    >>> s.times_ms.dtype, s.neurons.dtype
+    (dtype('float64'), dtype('int64'))
+    >>> SpikeTrains(np.array([1.0]), np.array([3]), 3, 2, 100.0)
+    Traceback (most recent call last):
+    ...
+    refsim.params.ConfigError: neurons: allowed integers 0 .. 2
     """
 
     times_ms: np.ndarray
@@ -67,7 +92,28 @@ class SpikeTrains:
 
 
 def as_spike_trains(data) -> SpikeTrains:
-    """A SpikeTrains view of a SimulationResult (or the SpikeTrains itself)."""
+    """A SpikeTrains view of a SimulationResult (or the SpikeTrains itself).
+
+    Parameters
+    ----------
+    data : SimulationResult or SpikeTrains
+
+    Returns
+    -------
+    SpikeTrains
+        For a result: ``times_ms = spike_steps * dt`` (``result.spike_times``), ``neurons =
+        spike_neurons``, observed over the steps done (``t_stop_ms = steps_done * dt``).
+
+    Examples
+    --------
+    >>> import refsim
+    >>> from refsim.analysis import as_spike_trains
+    >>> run = refsim.simulate(refsim.get_preset("tutorial", n_exc=8, n_inh=2, duration=20.0),
+    ...                       seed=0, progress=False)
+    >>> s = as_spike_trains(run)
+    >>> run.spike_steps[:3].tolist(), s.times_ms[:3].tolist(), s.t_stop_ms
+    ([43, 54, 58], [4.3, 5.4, 5.800000000000001], 20.0)
+    """
     if isinstance(data, SpikeTrains):
         return data
     return SpikeTrains(data.spike_times, data.spike_neurons, data.config.n_neurons,
@@ -75,7 +121,8 @@ def as_spike_trains(data) -> SpikeTrains:
 
 
 def _select(data, t_start, t_stop, population="all"):
-    """(neurons, times, window length in ms, neuron ids of the population) in the window."""
+    """The raster in the window, population only: (neurons, times_ms, window length in ms,
+    neuron ids of the population). Raises ConfigError for a bad window or population."""
     s = as_spike_trains(data)
     t_stop = s.t_stop_ms if t_stop is None else float(t_stop)
     if not 0 <= t_start < t_stop <= s.t_stop_ms:
@@ -98,6 +145,22 @@ def firing_rates(data, t_start: float = 0.0, t_stop: float | None = None) -> np.
     rate_i = (number of spikes of neuron i in the window) / (t_stop - t_start) * 1000.
     ``t_stop`` defaults to the end of the simulated time.
 
+    Parameters
+    ----------
+    data : SimulationResult or SpikeTrains
+    t_start, t_stop : float
+        The window [t_start, t_stop) in ms; ``t_stop`` defaults to the end of the observation.
+
+    Returns
+    -------
+    ndarray of float64, shape (N,)
+        Hz.
+
+    Raises
+    ------
+    ConfigError
+        A window outside 0 <= t_start < t_stop <= the end of the observation.
+
     Examples
     --------
     >>> import numpy as np
@@ -111,13 +174,16 @@ def firing_rates(data, t_start: float = 0.0, t_stop: float | None = None) -> np.
 
 
 def _intervals(data, t_start, t_stop):
-    """ISIs grouped by neuron: (isi, owner, next_in_same_neuron) with spikes sorted by
-    (neuron, time); ``pair`` marks consecutive ISIs of the same neuron."""
-    neurons, t, _, _ = _select(data, t_start, t_stop)
-    order = np.lexsort((t, neurons))  # by neuron, then time
-    neurons, t = neurons[order], t[order]
+    """The ISIs in the window, grouped by neuron: ``(isi, owner)``, two arrays of equal length.
+
+    The spikes are sorted by (neuron, time); ``isi`` holds the differences (ms) of consecutive
+    spike times of one neuron and ``owner`` that neuron, so the ISIs of a neuron are
+    contiguous and in time order."""
+    neurons, times_ms, _, _ = _select(data, t_start, t_stop)
+    order = np.lexsort((times_ms, neurons))  # by neuron, then time
+    neurons, times_ms = neurons[order], times_ms[order]
     same = neurons[1:] == neurons[:-1]
-    return np.diff(t)[same], neurons[1:][same]
+    return np.diff(times_ms)[same], neurons[1:][same]
 
 
 def isi_cv(data, t_start: float = 0.0, t_stop: float | None = None) -> np.ndarray:
@@ -126,6 +192,31 @@ def isi_cv(data, t_start: float = 0.0, t_stop: float | None = None) -> np.ndarra
     CV_i = std(ISI_i) / mean(ISI_i), population standard deviation (ddof = 0), as
     ``scipy.stats.variation`` and Elephant's ``cv`` define it. NaN for neurons with fewer than
     3 spikes (fewer than 2 intervals). A perfectly regular train has CV 0, a Poisson train 1.
+
+    Parameters
+    ----------
+    data : SimulationResult or SpikeTrains
+    t_start, t_stop : float
+        The window [t_start, t_stop) in ms; ``t_stop`` defaults to the end of the observation.
+
+    Returns
+    -------
+    ndarray of float64, shape (N,)
+        Dimensionless; NaN for neurons with fewer than 3 spikes in the window.
+
+    Notes
+    -----
+    For the n >= 2 ISIs I_1 .. I_n of neuron i in the window, with mean m = (1/n) sum_k I_k:
+    CV_i = sqrt((1/n) sum_k (I_k - m)^2) / m.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refsim.analysis import SpikeTrains, isi_cv
+    >>> s = SpikeTrains(np.array([10., 20., 30., 45., 5., 25.]), np.array([0, 0, 0, 0, 1, 1]),
+    ...                 n_neurons=3, n_exc=2, t_stop_ms=100.0)   # ISIs: 10, 10, 15 ms; 20 ms
+    >>> isi_cv(s).tolist()
+    [0.20203050891044214, nan, nan]
     """
     n = as_spike_trains(data).n_neurons
     isi, owner = _intervals(data, t_start, t_stop)
@@ -140,7 +231,8 @@ def isi_cv(data, t_start: float = 0.0, t_stop: float | None = None) -> np.ndarra
 
 
 def _consecutive(data, t_start, t_stop):
-    """Pairs of consecutive ISIs (I_k, I_k+1) of the same neuron, with their owner."""
+    """Pairs of consecutive ISIs of the same neuron: ``(I_k, I_k+1, owner)``, three arrays of
+    equal length."""
     isi, owner = _intervals(data, t_start, t_stop)
     same = owner[1:] == owner[:-1]
     return isi[:-1][same], isi[1:][same], owner[1:][same]
@@ -149,7 +241,33 @@ def _consecutive(data, t_start, t_stop):
 def cv2(data, t_start: float = 0.0, t_stop: float | None = None) -> np.ndarray:
     """Per-neuron CV2 (Holt et al. 1996): mean over consecutive ISIs of
     2 |I_{k+1} - I_k| / (I_{k+1} + I_k). 0 for a regular train, 1 for Poisson in expectation;
-    NaN for neurons with fewer than 3 spikes."""
+    NaN for neurons with fewer than 3 spikes.
+
+    Parameters
+    ----------
+    data : SimulationResult or SpikeTrains
+    t_start, t_stop : float
+        The window [t_start, t_stop) in ms; ``t_stop`` defaults to the end of the observation.
+
+    Returns
+    -------
+    ndarray of float64, shape (N,)
+        Dimensionless; NaN for neurons with fewer than 3 spikes in the window.
+
+    Notes
+    -----
+    For the n >= 2 ISIs I_1 .. I_n of neuron i in the window:
+    CV2_i = (1/(n-1)) sum_{k=1}^{n-1} 2 |I_{k+1} - I_k| / (I_{k+1} + I_k).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refsim.analysis import SpikeTrains, cv2
+    >>> s = SpikeTrains(np.array([10., 20., 30., 45., 5., 25.]), np.array([0, 0, 0, 0, 1, 1]),
+    ...                 n_neurons=3, n_exc=2, t_stop_ms=100.0)   # ISIs: 10, 10, 15 ms; 20 ms
+    >>> cv2(s).tolist()                              # (0 + 2 * 5 / 25) / 2
+    [0.2, nan, nan]
+    """
     a, b, owner = _consecutive(data, t_start, t_stop)
     n = as_spike_trains(data).n_neurons
     count = np.bincount(owner, minlength=n)
@@ -162,7 +280,33 @@ def cv2(data, t_start: float = 0.0, t_stop: float | None = None) -> np.ndarray:
 def lv(data, t_start: float = 0.0, t_stop: float | None = None) -> np.ndarray:
     """Per-neuron local variation (Shinomoto et al. 2003), as Elephant's ``lv``:
     LV = 3 / (n - 1) * sum_k ((I_k - I_{k+1}) / (I_k + I_{k+1}))^2 over the n ISIs. 0 for a
-    regular train, 1 for Poisson in expectation; NaN for neurons with fewer than 3 spikes."""
+    regular train, 1 for Poisson in expectation; NaN for neurons with fewer than 3 spikes.
+
+    Parameters
+    ----------
+    data : SimulationResult or SpikeTrains
+    t_start, t_stop : float
+        The window [t_start, t_stop) in ms; ``t_stop`` defaults to the end of the observation.
+
+    Returns
+    -------
+    ndarray of float64, shape (N,)
+        Dimensionless; NaN for neurons with fewer than 3 spikes in the window.
+
+    Notes
+    -----
+    For the n >= 2 ISIs I_1 .. I_n of neuron i in the window:
+    LV_i = (3/(n-1)) sum_{k=1}^{n-1} ((I_k - I_{k+1}) / (I_k + I_{k+1}))^2.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refsim.analysis import SpikeTrains, lv
+    >>> s = SpikeTrains(np.array([10., 20., 30., 45., 5., 25.]), np.array([0, 0, 0, 0, 1, 1]),
+    ...                 n_neurons=3, n_exc=2, t_stop_ms=100.0)   # ISIs: 10, 10, 15 ms; 20 ms
+    >>> lv(s).tolist()                               # 3/2 * (0 + (5 / 25)**2)
+    [0.06000000000000001, nan, nan]
+    """
     a, b, owner = _consecutive(data, t_start, t_stop)
     n = as_spike_trains(data).n_neurons
     count = np.bincount(owner, minlength=n)
@@ -176,14 +320,14 @@ def _binned_counts(data, bin_ms, t_start, t_stop, population="all", per_neuron=F
     """Spike counts in bins of ``bin_ms`` over [t_start, t_stop): (edges, counts) with counts of
     shape (n_bins,) for the population or (n_members, n_bins) per neuron. A window that is not
     a whole number of bins drops the last partial bin."""
-    neurons, t, length, ids = _select(data, t_start, t_stop, population)
+    neurons, times_ms, length, ids = _select(data, t_start, t_stop, population)
     if not bin_ms > 0:
         raise ConfigError(f"bin_ms = {bin_ms}: allowed > 0 ms")
     n_bins = int(np.floor(length / bin_ms + 1e-9))
     if n_bins < 1:
         raise ConfigError(f"bin_ms = {bin_ms}: allowed <= the window length {length} ms")
     edges = t_start + bin_ms * np.arange(n_bins + 1)
-    b = np.floor((t - t_start) / bin_ms + 1e-9).astype(np.int64)
+    b = np.floor((times_ms - t_start) / bin_ms + 1e-9).astype(np.int64)
     ok = b < n_bins
     if not per_neuron:
         return edges, np.bincount(b[ok], minlength=n_bins)
@@ -200,6 +344,45 @@ def population_rate(data, bin_ms: float = 1.0, t_start: float = 0.0, t_stop: flo
     r(t_b) = (spikes of the population in bin b) / (n_members * bin_ms) * 1000, optionally
     smoothed with a Gaussian kernel of standard deviation ``smooth_ms`` (scipy.ndimage,
     reflecting boundaries). Returns (bin centres in ms, rate in Hz).
+
+    Parameters
+    ----------
+    data : SimulationResult or SpikeTrains
+    bin_ms : float
+        Bin width (ms), > 0 and at most the window's length.
+    t_start, t_stop : float
+        The window [t_start, t_stop) in ms; ``t_stop`` defaults to the end of the observation.
+    population : {'all', 'E', 'I'}
+    smooth_ms : float, optional
+        Standard deviation of the Gaussian kernel (ms); None or 0: no smoothing.
+
+    Returns
+    -------
+    centres : ndarray of float64, shape (n_bins,)
+        Bin centres (ms).
+    rate : ndarray of float64, shape (n_bins,)
+        Hz per neuron.
+
+    Raises
+    ------
+    ConfigError
+        A bad window, ``bin_ms`` or ``population``.
+
+    Notes
+    -----
+    n_bins = floor((t_stop - t_start) / bin_ms); r_b = 1000 n_b / (M bin_ms) with n_b the
+    population's spikes in bin b and M its number of neurons; the smoothing is
+    ``gaussian_filter1d(r, smooth_ms / bin_ms, mode='reflect')``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refsim.analysis import SpikeTrains, population_rate
+    >>> s = SpikeTrains(np.array([10., 20., 30., 45., 5., 25.]), np.array([0, 0, 0, 0, 1, 1]),
+    ...                 n_neurons=3, n_exc=2, t_stop_ms=100.0)   # ISIs: 10, 10, 15 ms; 20 ms
+    >>> centres, rate = population_rate(s, bin_ms=25.0, population="E")
+    >>> centres.tolist(), rate.tolist()              # 3 spikes / (2 neurons * 25 ms)
+    ([12.5, 37.5, 62.5, 87.5], [60.0, 60.0, 0.0, 0.0])
     """
     edges, counts = _binned_counts(data, bin_ms, t_start, t_stop, population)
     n_members = _select(data, t_start, t_stop, population)[3].size
@@ -213,7 +396,41 @@ def population_rate(data, bin_ms: float = 1.0, t_start: float = 0.0, t_stop: flo
 def fano_factor(data, bin_ms: float = 10.0, t_start: float = 0.0, t_stop: float | None = None,
                 population: str = "all") -> float:
     """Fano factor of the population spike count: Var(n_b) / Mean(n_b) over bins of ``bin_ms``
-    (population variance, ddof = 0). 1 for independent Poisson neurons; NaN if silent."""
+    (population variance, ddof = 0). 1 for independent Poisson neurons; NaN if silent.
+
+    Parameters
+    ----------
+    data : SimulationResult or SpikeTrains
+    bin_ms : float
+        Bin width (ms).
+    t_start, t_stop : float
+        The window [t_start, t_stop) in ms; ``t_stop`` defaults to the end of the observation.
+    population : {'all', 'E', 'I'}
+
+    Returns
+    -------
+    float
+        Dimensionless; NaN when the population has no spike in the window.
+
+    Raises
+    ------
+    ConfigError
+        A bad window, ``bin_ms`` or ``population``.
+
+    Notes
+    -----
+    With n_b the population's spike count in bin b = 1 .. B and m = (1/B) sum_b n_b:
+    F = ((1/B) sum_b (n_b - m)^2) / m.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refsim.analysis import SpikeTrains, fano_factor
+    >>> s = SpikeTrains(np.array([10., 20., 30., 45., 5., 25.]), np.array([0, 0, 0, 0, 1, 1]),
+    ...                 n_neurons=3, n_exc=2, t_stop_ms=100.0)   # ISIs: 10, 10, 15 ms; 20 ms
+    >>> fano_factor(s, bin_ms=25.0)                  # counts 3, 3, 0, 0: variance 2.25, mean 1.5
+    1.5
+    """
     _, counts = _binned_counts(data, bin_ms, t_start, t_stop, population)
     m = counts.mean()
     return float(counts.var() / m) if m > 0 else float("nan")
@@ -227,6 +444,43 @@ def synchrony_chi(data, bin_ms: float = 1.0, smooth_ms: float = 5.0, t_start: fl
     in bins of ``bin_ms`` smoothed by a Gaussian of SD ``smooth_ms``. chi = 1 for identical
     trains, about 1/sqrt(N) for independent ones. Neurons with no spikes contribute zero
     variance; NaN if all are silent.
+
+    Parameters
+    ----------
+    data : SimulationResult or SpikeTrains
+    bin_ms : float
+        Bin width (ms).
+    smooth_ms : float
+        Standard deviation of the Gaussian kernel (ms); 0: no smoothing.
+    t_start, t_stop : float
+        The window [t_start, t_stop) in ms; ``t_stop`` defaults to the end of the observation.
+    population : {'all', 'E', 'I'}
+
+    Returns
+    -------
+    float
+        chi, dimensionless, in [0, 1]; NaN when every neuron's smoothed count is constant.
+
+    Raises
+    ------
+    ConfigError
+        A bad window, ``bin_ms`` or ``population``.
+
+    Notes
+    -----
+    s_i = ``gaussian_filter1d(n_i, smooth_ms / bin_ms, mode='reflect')`` of neuron i's counts
+    n_i(t_b); with Var_t the variance over bins (ddof = 0) and the means over all M neurons of
+    the population (silent ones included):
+    chi = sqrt(Var_t((1/M) sum_i s_i) / ((1/M) sum_i Var_t(s_i))).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refsim.analysis import SpikeTrains, synchrony_chi
+    >>> t = np.array([3.0, 11.0, 14.0, 37.0, 52.0, 58.0, 81.0])
+    >>> twins = SpikeTrains(np.r_[t, t], np.r_[np.zeros(7, int), np.ones(7, int)], 2, 2, 100.0)
+    >>> synchrony_chi(twins)                         # two identical trains
+    1.0
     """
     from scipy.ndimage import gaussian_filter1d
     _, counts = _binned_counts(data, bin_ms, t_start, t_stop, population, per_neuron=True)
@@ -240,10 +494,50 @@ def count_correlations(data, bin_ms: float = 2.0, n_pairs: int = 1000, seed: int
                        t_start: float = 0.0, t_stop: float | None = None,
                        population: str = "all") -> np.ndarray:
     """Pearson correlation coefficients of spike counts in bins of ``bin_ms`` (2 ms by
-    default, as NetworkUnit) for ``n_pairs`` distinct pairs of neurons drawn with
-    ``numpy.random.default_rng(seed)`` among those that spike in the window. Pairs are
-    unordered, i != j, drawn with replacement among all such pairs. Returns the coefficients
-    (empty if fewer than 2 neurons spike)."""
+    default, as NetworkUnit) for ``n_pairs`` pairs of distinct neurons drawn with
+    ``numpy.random.default_rng(seed)`` among those whose count varies over the window's bins.
+    Each pair (i, j), i != j, is drawn uniformly and with replacement (a pair may repeat).
+    Returns the coefficients (empty if fewer than 2 neurons qualify).
+
+    Parameters
+    ----------
+    data : SimulationResult or SpikeTrains
+    bin_ms : float
+        Bin width (ms).
+    n_pairs : int
+        Number of pairs drawn.
+    seed : int
+        Seed of the pair sample.
+    t_start, t_stop : float
+        The window [t_start, t_stop) in ms; ``t_stop`` defaults to the end of the observation.
+    population : {'all', 'E', 'I'}
+
+    Returns
+    -------
+    ndarray of float64, shape (n_pairs,) or (0,)
+        Dimensionless, in [-1, 1].
+
+    Raises
+    ------
+    ConfigError
+        A bad window, ``bin_ms`` or ``population``.
+
+    Notes
+    -----
+    Neurons with Var_t(n_i) > 0 (count n_i(t_b) in bin b) qualify; of A such neurons, pair
+    k takes i_k uniform in 0 .. A-1 and j_k = (i_k + u_k) mod A with u_k uniform in 1 .. A-1.
+    With centred counts x = n_i - mean_t(n_i), y = n_j - mean_t(n_j):
+    r = sum_b x_b y_b / sqrt(sum_b x_b^2 sum_b y_b^2).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refsim.analysis import SpikeTrains, count_correlations
+    >>> t = np.array([3.0, 11.0, 14.0, 37.0, 52.0, 58.0, 81.0])
+    >>> twins = SpikeTrains(np.r_[t, t], np.r_[np.zeros(7, int), np.ones(7, int)], 2, 2, 100.0)
+    >>> count_correlations(twins, n_pairs=3).tolist()
+    [1.0, 1.0, 1.0]
+    """
     edges, counts = _binned_counts(data, bin_ms, t_start, t_stop, population, per_neuron=True)
     active = np.flatnonzero(counts.var(axis=1) > 0)
     if active.size < 2:
@@ -260,7 +554,46 @@ def count_correlations(data, bin_ms: float = 2.0, n_pairs: int = 1000, seed: int
 def rate_spectrum(data, bin_ms: float = 1.0, t_start: float = 0.0, t_stop: float | None = None,
                   population: str = "all", nperseg: int = 256):
     """Power spectral density of the population rate (Welch's method, scipy.signal.welch, mean
-    removed). Returns (frequencies in Hz, PSD in Hz^2/Hz)."""
+    removed). Returns (frequencies in Hz, PSD in Hz^2/Hz).
+
+    Parameters
+    ----------
+    data : SimulationResult or SpikeTrains
+    bin_ms : float
+        Bin width (ms) of the unsmoothed :func:`population_rate`; the sampling rate is
+        1000 / bin_ms Hz.
+    t_start, t_stop : float
+        The window [t_start, t_stop) in ms; ``t_stop`` defaults to the end of the observation.
+    population : {'all', 'E', 'I'}
+    nperseg : int
+        Welch segment length in bins (at most the number of bins).
+
+    Returns
+    -------
+    frequencies : ndarray of float64
+        Hz, 0 .. the Nyquist frequency 500 / bin_ms.
+    psd : ndarray of float64
+        Hz^2/Hz.
+
+    Raises
+    ------
+    ConfigError
+        A bad window, ``bin_ms`` or ``population``.
+
+    Notes
+    -----
+    ``scipy.signal.welch(r, fs=1000 / bin_ms, nperseg=min(nperseg, len(r)),
+    detrend='constant')`` of the population rate r (Hz): Hann windows, half overlap.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refsim.analysis import SpikeTrains, rate_spectrum
+    >>> tonic = SpikeTrains(np.arange(0.0, 1000.0, 50.0), np.zeros(20, int), 1, 1, 1000.0)
+    >>> f, psd = rate_spectrum(tonic, nperseg=1000)     # one spike every 50 ms
+    >>> float(f[1:][np.argmax(psd[1:])])
+    20.0
+    """
     from scipy.signal import welch
     _, rate = population_rate(data, bin_ms, t_start, t_stop, population)
     fs = 1000.0 / bin_ms
@@ -272,6 +605,30 @@ def statistics(data, t_start: float = 0.0, t_stop: float | None = None, seed: in
     I (Hz), mean CV, CV2 and LV (over neurons with >= 3 spikes), Fano factor (10 ms bins),
     synchrony chi (1 ms bins, 5 ms smoothing), mean pairwise count correlation (2 ms bins,
     1000 pairs) and the peak frequency of the population-rate spectrum (Hz).
+
+    Parameters
+    ----------
+    data : SimulationResult or SpikeTrains
+    t_start, t_stop : float
+        The window [t_start, t_stop) in ms; ``t_stop`` defaults to the end of the observation.
+    seed : int
+        Seed of the correlation pair sample (:func:`count_correlations`).
+
+    Returns
+    -------
+    dict of str to float
+        ``rate_e_hz``, ``rate_i_hz`` (means of :func:`firing_rates` over E and I, Hz; NaN for
+        an empty population), ``cv_isi``, ``cv2``, ``lv`` (means of :func:`isi_cv`,
+        :func:`cv2`, :func:`lv` over the neurons where they are defined), ``fano``
+        (:func:`fano_factor`, 10 ms bins), ``chi`` (:func:`synchrony_chi`, 1 ms bins, 5 ms
+        smoothing), ``corr`` (mean of :func:`count_correlations`, 2 ms bins, 1000 pairs) and
+        ``peak_hz`` (the frequency of the largest non-zero-frequency value of
+        :func:`rate_spectrum`, 1 ms bins, Hz). NaN where undefined.
+
+    Raises
+    ------
+    ConfigError
+        A bad window.
 
     Examples
     --------

@@ -6,8 +6,8 @@ back, so every engine stops at the same step for the same reason.
 Non-finite state
     V, g_e or g_i NaN or infinite at the end of a chunk. The chunk is then replayed step by
     step from a copy of its initial state with the NumPy oracle's step functions
-    (:mod:`refsim.engines.numpy_engine`, bit-identical to the Numba engine) to find the first
-    step after which some neuron's state is not finite (:func:`first_nonfinite_step`).
+    (:mod:`refsim.engines.numpy_engine`, bit-identical to the Numba and CUDA engines) to find
+    the first step after which some neuron's state is not finite (:func:`first_nonfinite_step`).
 Runaway activity
     See :class:`RunawayMonitor`.
 """
@@ -26,7 +26,26 @@ __all__ = ["RunawayMonitor", "nonfinite_neurons", "first_nonfinite_step", "repla
 
 
 def describe_neurons(idx, limit: int = 10) -> str:
-    """'3 neurons (2, 5, 9)': the count and the first ``limit`` indices."""
+    """'3 neurons (2, 5, 9)': the count and the first ``limit`` indices.
+
+    Parameters
+    ----------
+    idx : array_like of int
+        Neuron indices.
+    limit : int
+        How many indices to list.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refsim.checks import describe_neurons
+    >>> describe_neurons([2, 5, 9]), describe_neurons(np.arange(12), limit=3)
+    ('3 neurons (2, 5, 9)', '12 neurons (0, 1, 2, ...)')
+    """
     idx = np.asarray(idx)
     head = ", ".join(str(int(i)) for i in idx[:limit]) + (", ..." if idx.size > limit else "")
     return f"{idx.size} neuron{'s' if idx.size != 1 else ''} ({head})"
@@ -34,41 +53,120 @@ def describe_neurons(idx, limit: int = 10) -> str:
 
 def nonfinite_neurons(state: State) -> dict[str, np.ndarray] | None:
     """Indices of the neurons whose V, g_e or g_i is NaN or infinite, per variable; None when
-    every value is finite."""
+    every value is finite.
+
+    Parameters
+    ----------
+    state : refsim.state.State
+
+    Returns
+    -------
+    dict of str to ndarray of int64, or None
+        ``V``, ``g_e``, ``g_i``: the indices (ascending) of the non-finite values.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refsim.checks import nonfinite_neurons
+    >>> from refsim.state import State
+    >>> state = State(np.array([0.0, np.nan]), np.array([np.inf, 0.0]), np.zeros(2), np.zeros(2))
+    >>> {name: idx.tolist() for name, idx in nonfinite_neurons(state).items()}
+    {'V': [1], 'g_e': [0], 'g_i': []}
+    """
     if all(np.isfinite(getattr(state, name)).all() for name in STATE_VARIABLES):
         return None
     return {name: np.flatnonzero(~np.isfinite(getattr(state, name))) for name in STATE_VARIABLES}
 
 
-def _oracle_step(constants):
-    return numpy_engine.step_brainpy if constants.brainpy_schedule else numpy_engine.step_brette
+def _oracle_step(c):
+    return numpy_engine.step_brainpy if c.brainpy_schedule else numpy_engine.step_brette
 
 
-def first_nonfinite_step(checkpoint: State, times, k_start: int, k_stop: int, conn, constants):
+def first_nonfinite_step(checkpoint: State, times, k_start: int, k_stop: int, conn, c):
     """Replay steps k_start .. k_stop-1 from ``checkpoint`` (left unchanged) with the NumPy
     oracle; return ``(k, bad, before)`` for the first step k after which the state is not
     finite (``bad`` as :func:`nonfinite_neurons` gives it, ``before`` the state after step
-    k - 1), or ``(None, None, None)`` if none is."""
-    step = _oracle_step(constants)
+    k - 1), or ``(None, None, None)`` if none is.
+
+    Parameters
+    ----------
+    checkpoint : refsim.state.State
+        The state before step k_start.
+    times : ndarray
+        Step times t_k (ms), :meth:`refsim.model.Constants.step_times`.
+    k_start, k_stop : int
+        The steps replayed.
+    conn : tuple of ndarray
+        (indptr, indices, counts) of the connectivity, counts in the run's float type.
+    c : refsim.model.Constants
+
+    Returns
+    -------
+    k : int or None
+    bad : dict of str to ndarray, or None
+    before : refsim.state.State or None
+
+    Examples
+    --------
+    >>> import numpy as np, refsim
+    >>> from refsim.model import Constants
+    >>> from refsim.network import draw_network
+    >>> config = refsim.get_preset("tutorial-normalized", n_exc=8, n_inh=2, duration=2.0)
+    >>> connectivity, state = draw_network(config, 0)
+    >>> c = Constants.from_config(config)
+    >>> times = c.step_times(config.n_steps)
+    >>> conn = (connectivity.indptr, connectivity.indices, connectivity.counts.astype(c.dtype))
+    >>> first_nonfinite_step(state, times, 0, 20, conn, c)
+    (None, None, None)
+    >>> state.g_e[3] = np.inf
+    >>> k, bad, before = first_nonfinite_step(state, times, 0, 20, conn, c)
+    >>> k, bad["V"].tolist(), bad["g_e"].tolist()
+    (0, [3], [3])
+    """
+    step = _oracle_step(c)
     state = checkpoint.copy()
     with np.errstate(all="ignore"):
         for k in range(k_start, k_stop):
             before = state.copy()
-            step(state, times[k], conn, constants)
+            step(state, times[k], conn, c)
             bad = nonfinite_neurons(state)
             if bad is not None:
                 return k, bad, before
     return None, None, None
 
 
-def replay(checkpoint: State, times, k_start: int, k_stop: int, conn, constants) -> State:
+def replay(checkpoint: State, times, k_start: int, k_stop: int, conn, c) -> State:
     """The state after steps k_start .. k_stop-1 from ``checkpoint`` (left unchanged),
-    computed by the NumPy oracle."""
-    step = _oracle_step(constants)
+    computed by the NumPy oracle.
+
+    Parameters
+    ----------
+    checkpoint, times, k_start, k_stop, conn, c
+        As for :func:`first_nonfinite_step`.
+
+    Returns
+    -------
+    refsim.state.State
+
+    Examples
+    --------
+    >>> import numpy as np, refsim
+    >>> from refsim.model import Constants
+    >>> from refsim.network import draw_network
+    >>> config = refsim.get_preset("tutorial-normalized", n_exc=8, n_inh=2, duration=2.0)
+    >>> connectivity, state = draw_network(config, 0)
+    >>> c = Constants.from_config(config)
+    >>> times = c.step_times(config.n_steps)
+    >>> conn = (connectivity.indptr, connectivity.indices, connectivity.counts.astype(c.dtype))
+    >>> run = refsim.simulate(config, 0, progress=False)
+    >>> np.array_equal(replay(state, times, 0, 20, conn, c).V, run.final_state["V"])
+    True
+    """
+    step = _oracle_step(c)
     state = checkpoint.copy()
     with np.errstate(all="ignore"):
         for k in range(k_start, k_stop):
-            step(state, times[k], conn, constants)
+            step(state, times[k], conn, c)
     return state
 
 
@@ -95,6 +193,32 @@ class RunawayMonitor:
 
     Memory: the trailing window is kept as (step, count) pairs of the steps with spikes, fewer
     than 9 N of them while no runaway is found.
+
+    Parameters
+    ----------
+    config : Config
+        ``tau_ref``, ``dt`` (ms), N and the number of steps.
+
+    Attributes
+    ----------
+    refractory_steps : int
+        r (steps).
+    window : int
+        W = 10 r steps (at most n_steps + 1).
+    n_neurons : int
+    threshold : int
+        9 N spikes.
+
+    Examples
+    --------
+    >>> import numpy as np, refsim
+    >>> from refsim.checks import RunawayMonitor
+    >>> config = refsim.get_preset("tutorial-normalized", n_exc=2, n_inh=0, tau_ref=0.0,
+    ...                            duration=5.0)
+    >>> monitor = RunawayMonitor(config)                 # r = 1, W = 10 steps, 9 N = 18 spikes
+    >>> steps = np.repeat(np.arange(10), 2)              # both neurons fire in every step
+    >>> monitor.update(steps[:10], 5), monitor.update(steps[10:], 10)
+    (None, 8)
     """
 
     def __init__(self, config: Config):
@@ -109,7 +233,24 @@ class RunawayMonitor:
 
     def update(self, steps: np.ndarray, k_stop: int) -> int | None:
         """Take the spike steps (non-decreasing) of the steps up to ``k_stop`` - 1 not seen
-        yet; return the first step at which the activity runs away, or None."""
+        yet; return the first step at which the activity runs away, or None.
+
+        Parameters
+        ----------
+        steps : ndarray of int
+            The step of each new spike, non-decreasing (one entry per spike).
+        k_stop : int
+            One past the last step these spikes cover.
+
+        Returns
+        -------
+        int or None
+            The first step k at which the window ending at k holds at least 9 N spikes.
+
+        Examples
+        --------
+        See :class:`RunawayMonitor`.
+        """
         steps = np.asarray(steps, dtype=np.int64)
         if steps.size:
             starts = np.r_[0, np.flatnonzero(np.diff(steps)) + 1]
@@ -128,7 +269,33 @@ class RunawayMonitor:
         return None
 
     def describe(self, k: int, spike_steps, spike_neurons, dt: float, tau_ref: float) -> str:
-        """The diagnostic of a runaway at step k, from the spikes of steps 0 .. k."""
+        """The diagnostic of a runaway at step k, from the spikes of steps 0 .. k.
+
+        Parameters
+        ----------
+        k : int
+            The step :meth:`update` returned.
+        spike_steps, spike_neurons : ndarray of int
+            The run's raster through step k (at least the window ending at k).
+        dt, tau_ref : float
+            ms, for the message.
+
+        Returns
+        -------
+        str
+            The message of ``SimulationResult.message``: the step, the spike count in the
+            window, the neurons that fired 9 times or more, and how to run on.
+
+        Examples
+        --------
+        >>> import numpy as np, refsim
+        >>> from refsim.checks import RunawayMonitor
+        >>> config = refsim.get_preset("tutorial-normalized", n_exc=2, n_inh=0, tau_ref=0.0,
+        ...                            duration=5.0)
+        >>> steps, neurons = np.repeat(np.arange(9), 2), np.tile([0, 1], 9)
+        >>> RunawayMonitor(config).describe(8, steps, neurons, config.dt, config.tau_ref)[:66]
+        'runaway activity at step 8 (t = 0.8 ms): 18 spikes in steps 0 .. 8'
+        """
         first = max(0, k - self.window + 1)
         sel = (spike_steps >= first) & (spike_steps <= k)
         per_neuron = np.bincount(spike_neurons[sel], minlength=self.n_neurons)

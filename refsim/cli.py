@@ -33,7 +33,29 @@ EXIT_BAD_INPUT, EXIT_STOPPED, EXIT_INTERRUPTED = 2, 3, 130
 
 
 def parse_set(items):
-    """``--set name=value`` items as {field: value}, each converted to the field's type."""
+    """``--set name=value`` items as {field: value}, each converted to the field's type.
+
+    Parameters
+    ----------
+    items : list of str
+        ``'name=value'`` strings (spaces around the name are ignored).
+
+    Returns
+    -------
+    dict of str to value
+        Converted by :func:`refsim.params.coerce`; a later item overrides an earlier one.
+
+    Raises
+    ------
+    ConfigError
+        An item without ``=``, an unknown field, or a value that cannot be converted.
+
+    Examples
+    --------
+    >>> from refsim.cli import parse_set
+    >>> parse_set(["n_exc=400", "dt = 0.05", "autapses=false"])
+    {'n_exc': 400, 'dt': 0.05, 'autapses': False}
+    """
     out = {}
     for item in items:
         if "=" not in item:
@@ -44,6 +66,37 @@ def parse_set(items):
 
 
 def cmd_run(args) -> int:
+    """``refsim run``: simulate a preset; write ``spikes.npz``, ``summary.json``, ``raster.png``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The ``run`` subcommand's arguments (:func:`build_parser`).
+
+    Returns
+    -------
+    int
+        Exit status: 0 complete, 3 stopped (non-finite state or runaway), 130 interrupted.
+
+    Raises
+    ------
+    ConfigError
+        Bad input (:func:`main` reports it and returns 2).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from refsim.cli import build_parser, cmd_run
+    >>> args = build_parser().parse_args(["run", "--set", "n_exc=8", "--set", "n_inh=2",
+    ...     "--duration", "20", "--no-progress", "--out", tempfile.mkdtemp()])
+    >>> status = cmd_run(args)  # doctest: +ELLIPSIS
+    refsim run --preset tutorial: 10 neurons, 200 steps of 0.1 ms (float32, engine numba)
+      rate E 50.000 Hz   rate I 50.000 Hz   mean CV(ISI) nan
+      spikes 10   wall time ... s
+      wrote .../spikes.npz, summary.json, raster.png
+    >>> status
+    0
+    """
     overrides = parse_set(args.set)
     for name in ("duration", "dt", "dtype"):
         if getattr(args, name) is not None:
@@ -81,24 +134,93 @@ def cmd_run(args) -> int:
 
 
 def cmd_compare(args) -> int:
+    """``refsim compare``: compare two spike files; write ``report.md``, ``comparison.json``,
+    ``comparison.png`` (:func:`refsim.compare.compare`, :func:`refsim.compare.write_report`).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The ``compare`` subcommand's arguments (:func:`build_parser`).
+
+    Returns
+    -------
+    int
+        Exit status 0.
+
+    Raises
+    ------
+    ConfigError
+        An unreadable spike file, missing sizes or a bad window.
+
+    Examples
+    --------
+    >>> import json, os, tempfile, numpy as np
+    >>> from refsim.cli import build_parser, cmd_compare
+    >>> d, rng = tempfile.mkdtemp(), np.random.default_rng(0)
+    >>> meta = json.dumps({"n_neurons": 10, "n_exc": 8, "duration_ms": 100.0})
+    >>> for name in ("a.npz", "b.npz"):
+    ...     np.savez(os.path.join(d, name), t_ms=np.sort(rng.uniform(0, 100, 200)),
+    ...              i=rng.integers(0, 10, 200), meta=meta)
+    >>> args = build_parser().parse_args(["compare", os.path.join(d, "a.npz"),
+    ...                                   os.path.join(d, "b.npz"), "--out", d])
+    >>> status = cmd_compare(args)  # doctest: +ELLIPSIS
+    rate_hz  KS 0.200 (p 0.99)  Wasserstein 10  Cohen's d +0.000
+    ...
+    rate correlation -0.1080; rasters first differ at 0.27385 ms
+    wrote .../comparison.json, .../report.md, .../comparison.png
+    >>> status
+    0
+    """
     a = load_spikes(args.a, n_exc=args.n_exc, n_neurons=args.n_neurons, t_stop_ms=args.t_stop)
     b = load_spikes(args.b, n_exc=args.n_exc, n_neurons=args.n_neurons, t_stop_ms=args.t_stop)
     labels = (args.labels[0], args.labels[1]) if args.labels else ("A", "B")
-    c = compare(a, b, t_start=args.t_start, seed=args.seed, labels=labels)
-    paths = write_report(c, a, b, args.out)
-    for name, d in c["distributions"].items():
+    comparison = compare(a, b, t_start=args.t_start, seed=args.seed, labels=labels)
+    paths = write_report(comparison, a, b, args.out)
+    for name, d in comparison["distributions"].items():
         if "ks_distance" in d:
             print(f"{name:8s} KS {d['ks_distance']:.3f} (p {d['ks_pvalue']:.2g})  "
                   f"Wasserstein {d['wasserstein']:.4g}  Cohen's d {d['cohens_d']:+.3f}")
-    if "rate_correlation" in c:
-        fd = c["first_difference_ms"]
-        print(f"rate correlation {c['rate_correlation']:.4f}; rasters "
+    if "rate_correlation" in comparison:
+        fd = comparison["first_difference_ms"]
+        print(f"rate correlation {comparison['rate_correlation']:.4f}; rasters "
               + ("identical" if fd is None else f"first differ at {fd} ms"))
     print("wrote " + ", ".join(paths))
     return 0
 
 
 def cmd_ensemble(args) -> int:
+    """``refsim ensemble``: run a preset over many seeds; write ``ensemble.json`` and
+    ``ensemble.csv`` (:func:`refsim.ensemble.run_ensemble`, :func:`refsim.ensemble.summarize`).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The ``ensemble`` subcommand's arguments (:func:`build_parser`).
+
+    Returns
+    -------
+    int
+        Exit status: 0, or 3 when a run stopped early.
+
+    Raises
+    ------
+    ConfigError
+        Bad seeds, overrides or job count.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from refsim.cli import build_parser, cmd_ensemble
+    >>> args = build_parser().parse_args(["ensemble", "--set", "n_exc=8", "--set", "n_inh=2",
+    ...     "--set", "duration=20", "--seeds", "0:2", "--t-start", "0", "--out", tempfile.mkdtemp()])
+    >>> status = cmd_ensemble(args)  # doctest: +ELLIPSIS
+    refsim ensemble --preset tutorial-normalized: 2 seeds, from 0.0 ms
+      rate_e_hz         53.12 ± 4.42 (SD over seeds)
+    ...
+      wrote .../ensemble.json, ensemble.csv
+    >>> status
+    0
+    """
     overrides = parse_set(args.set)
     seeds = parse_seeds(args.seeds)
     rows = run_ensemble(args.preset, seeds, jobs=args.jobs, overrides=overrides,
@@ -119,6 +241,26 @@ def cmd_ensemble(args) -> int:
 
 
 def cmd_presets(args) -> int:
+    """``refsim presets``: list the presets, or (``--describe``) every parameter with its unit.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The ``presets`` subcommand's arguments (:func:`build_parser`).
+
+    Returns
+    -------
+    int
+        Exit status 0.
+
+    Examples
+    --------
+    >>> from refsim.cli import build_parser, cmd_presets
+    >>> status = cmd_presets(build_parser().parse_args(["presets", "--describe"]))  # doctest: +ELLIPSIS
+    n_exc            [1   ] number of excitatory neurons (indices 0 .. n_exc-1)
+    ...
+    duration         [ms  ] simulated time; must be a whole number of steps
+    """
     if args.describe:
         for name, unit, doc in describe_fields():
             print(f"{name:16s} [{unit:4s}] {doc}")
@@ -129,6 +271,20 @@ def cmd_presets(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``refsim`` argument parser, one subparser per command (``run``, ``compare``,
+    ``ensemble``, ``presets``), each with its ``cmd_*`` function as ``func``.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+
+    Examples
+    --------
+    >>> from refsim.cli import build_parser
+    >>> args = build_parser().parse_args(["run", "--engine", "numpy", "--set", "dt=0.05"])
+    >>> args.command, args.engine, args.set, args.func.__name__
+    ('run', 'numpy', ['dt=0.05'], 'cmd_run')
+    """
     p = argparse.ArgumentParser(prog="refsim", description="Reference COBA E/I network simulator")
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="run a preset, write spikes.npz, summary.json, raster.png",
@@ -140,7 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--dtype", choices=("float32", "float64"))
     r.add_argument("--engine", default=DEFAULT_ENGINE, choices=ENGINES,
-                   help="numba (default, compiled) or numpy (the oracle); both give the same bits")
+                   help="numba (default, compiled), numpy (the oracle) or cuda (NVIDIA GPU, "
+                        "optional); all give the same bits")
     r.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="override any parameter (see `refsim presets --describe`)")
     r.add_argument("--connectivity", help="scipy.sparse save_npz file or .npz with targets_e/targets_i")
@@ -151,17 +308,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run on when every neuron fires about as fast as the refractory period "
                         "allows (by default the run stops there and saves the partial result)")
     r.set_defaults(func=cmd_run)
-    c = sub.add_parser("compare", help="compare two runs' spikes: report.md, comparison.json/.png")
-    c.add_argument("a", help="spikes.npz of refsim, or another simulator's .npz (t_ms, i, meta)")
-    c.add_argument("b")
-    c.add_argument("--out", default="compare", help="output directory (default: compare)")
-    c.add_argument("--t-start", type=float, default=0.0, help="ms; drop the transient before it")
-    c.add_argument("--labels", nargs=2, metavar=("A", "B"))
-    c.add_argument("--seed", type=int, default=0, help="seed of the correlation pair sample")
-    c.add_argument("--n-exc", type=int, help="for another simulator's file without 'meta'")
-    c.add_argument("--n-neurons", type=int, help="for another simulator's file without 'meta'")
-    c.add_argument("--t-stop", type=float, help="ms, for another simulator's file without 'meta'")
-    c.set_defaults(func=cmd_compare)
+    cmp = sub.add_parser("compare", help="compare two runs' spikes: report.md, comparison.json/.png")
+    cmp.add_argument("a", help="spikes.npz of refsim, or another simulator's .npz (t_ms, i, meta)")
+    cmp.add_argument("b")
+    cmp.add_argument("--out", default="compare", help="output directory (default: compare)")
+    cmp.add_argument("--t-start", type=float, default=0.0, help="ms; drop the transient before it")
+    cmp.add_argument("--labels", nargs=2, metavar=("A", "B"))
+    cmp.add_argument("--seed", type=int, default=0, help="seed of the correlation pair sample")
+    cmp.add_argument("--n-exc", type=int, help="for another simulator's file without 'meta'")
+    cmp.add_argument("--n-neurons", type=int, help="for another simulator's file without 'meta'")
+    cmp.add_argument("--t-stop", type=float, help="ms, for another simulator's file without 'meta'")
+    cmp.set_defaults(func=cmd_compare)
     e = sub.add_parser("ensemble", help="run a preset over many seeds and summarize the statistics")
     e.add_argument("--preset", default="tutorial-normalized")
     e.add_argument("--seeds", default="0:10", help="start:stop[:step] or a comma list (default 0:10)")
@@ -178,7 +335,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    """Run the command line; returns the exit status (see the module docstring)."""
+    """Run the command line; returns the exit status (see the module docstring).
+
+    Errors are reported as one line on stderr (``refsim: error: ...``), each distinct
+    :class:`~refsim.ConfigWarning` once (``refsim: warning: ...``).
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments after ``refsim``; default ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        0 done, 2 bad input (ConfigError, FloatingPointModeError, or an output that cannot be
+        written), 3 a run stopped on a non-finite state or runaway activity, 130 interrupted.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from refsim.cli import main
+    >>> main(["run", "--set", "dt=-1", "--out", tempfile.mkdtemp()])   # the error goes to stderr
+    2
+    """
     args = build_parser().parse_args(argv)
     shown: set[str] = set()
     default_show = warnings.showwarning

@@ -45,6 +45,35 @@ def load_spikes(path, n_exc: int | None = None, n_neurons: int | None = None,
     and optionally ``meta``, a JSON string with ``n_neurons``, ``n_exc`` and ``duration_ms``
     (as ``validation/peers/*_run.py`` write); arguments override ``meta``. Read with
     ``allow_pickle=False``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    n_exc, n_neurons : int, optional
+        Excitatory neurons and N; required for another simulator's file without ``meta``.
+    t_stop_ms : float, optional
+        End of the observation (ms); required likewise.
+
+    Returns
+    -------
+    SpikeTrains
+        The raster as ``(times_ms, neurons)``.
+
+    Raises
+    ------
+    ConfigError
+        An unreadable file, bad ``meta``, a missing size, or spikes that do not fit the sizes
+        (:class:`~refsim.analysis.SpikeTrains`).
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np
+    >>> from refsim.compare import load_spikes
+    >>> path = os.path.join(tempfile.mkdtemp(), "peer.npz")
+    >>> np.savez(path, t_ms=np.array([1.5, 2.0]), i=np.array([3, 0]))
+    >>> s = load_spikes(path, n_exc=4, n_neurons=5, t_stop_ms=10.0)
+    >>> s.times_ms.tolist(), s.neurons.tolist(), s.n_neurons
+    ([1.5, 2.0], [3, 0], 5)
     """
     arrays = read_npz(path, "spike file")  # corrupted, truncated, pickled: ConfigError
     files = set(arrays)
@@ -74,7 +103,34 @@ def load_spikes(path, n_exc: int | None = None, n_neurons: int | None = None,
 
 def cohens_d(x, y):
     """(d, (low, high)): Cohen's d = (mean x - mean y) / pooled SD (ddof = 1) and its 95 %
-    confidence interval from the large-sample standard error (Hedges & Olkin 1985)."""
+    confidence interval from the large-sample standard error (Hedges & Olkin 1985).
+
+    Parameters
+    ----------
+    x, y : array_like of float
+        The two samples (in the statistic's unit).
+
+    Returns
+    -------
+    d : float
+        Dimensionless; NaN if a sample has fewer than 2 values; 0 or +-inf when both SDs
+        are 0 (equal or different means).
+    ci : tuple of float
+        (low, high), the 95 % interval d -+ 1.96 SE (d, d when both SDs are 0).
+
+    Notes
+    -----
+    With sizes n1, n2, means m1, m2 and sample variances s1^2, s2^2 (ddof = 1):
+    s = sqrt(((n1 - 1) s1^2 + (n2 - 1) s2^2) / (n1 + n2 - 2)), d = (m1 - m2) / s,
+    SE = sqrt((n1 + n2) / (n1 n2) + d^2 / (2 (n1 + n2))), CI = d -+ 1.959963984540054 SE.
+
+    Examples
+    --------
+    >>> from refsim.compare import cohens_d
+    >>> d, (low, high) = cohens_d([1.0, 2.0, 3.0, 4.0], [2.0, 3.0, 4.0, 5.0])
+    >>> round(d, 4), round(low, 4), round(high, 4)
+    (-0.7746, -2.2115, 0.6623)
+    """
     x, y = np.asarray(x, float), np.asarray(y, float)
     n1, n2 = x.size, y.size
     if n1 < 2 or n2 < 2:
@@ -91,7 +147,30 @@ def cohens_d(x, y):
 def first_difference_ms(a, b, decimals: int = 6) -> float | None:
     """The earliest time (ms) at which the rasters of ``a`` and ``b`` differ, comparing the
     (time, neuron) pairs in time order with times rounded to ``decimals`` digits of a ms;
-    None if identical over the common window."""
+    None if identical over the common window.
+
+    Parameters
+    ----------
+    a, b : SimulationResult or SpikeTrains
+    decimals : int
+        Digits of a ms the spike times are rounded to before comparing.
+
+    Returns
+    -------
+    float or None
+        ms (:func:`refsim.testing.first_difference` of the two ``(times_ms, neurons)``
+        rasters up to the end of the shorter observation).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refsim.analysis import SpikeTrains
+    >>> from refsim.compare import first_difference_ms
+    >>> a = SpikeTrains(np.array([1.0, 2.0, 3.5]), np.array([0, 1, 0]), 2, 2, 10.0)
+    >>> b = SpikeTrains(np.array([1.0, 2.0, 3.6]), np.array([0, 1, 0]), 2, 2, 10.0)
+    >>> first_difference_ms(a, b), first_difference_ms(a, a)
+    (3.5, None)
+    """
     a, b = as_spike_trains(a), as_spike_trains(b)
     t_end = min(a.t_stop_ms, b.t_stop_ms)
     ka, kb = a.times_ms < t_end, b.times_ms < t_end
@@ -115,14 +194,44 @@ def compare(a, b, t_start: float = 0.0, seed: int = 0, labels=("A", "B")) -> dic
     Wasserstein distance and Cohen's d with its 95 % interval; with the same neurons also
     ``rate_correlation`` (Pearson, per-neuron rates) and ``first_difference_ms``.
 
+    Parameters
+    ----------
+    a, b : SimulationResult or SpikeTrains
+    t_start : float
+        Start of the window (ms); it ends at the end of each observation.
+    seed : int
+        Seed of the correlation pair samples (the same for both runs).
+    labels : tuple of str
+        The names of ``a`` and ``b`` in the result (and the report).
+
+    Returns
+    -------
+    dict
+        ``labels``, ``t_start_ms``, ``statistics`` ({label: :func:`refsim.analysis.statistics`}),
+        ``distributions`` ({name: {``n``, ``mean``, ``ks_distance``, ``ks_pvalue``,
+        ``wasserstein`` (in the statistic's unit), ``cohens_d``, ``cohens_d_95ci``}}, only
+        ``n`` when a sample is empty) and, when N and n_exc agree, ``rate_correlation`` and
+        ``first_difference_ms`` (ms or None).
+
+    Raises
+    ------
+    ConfigError
+        A window outside either observation.
+
+    Notes
+    -----
+    Per distribution x (of a) and y (of b): ``scipy.stats.ks_2samp(x, y)``,
+    ``scipy.stats.wasserstein_distance(x, y)`` and :func:`cohens_d`; the rate correlation
+    is Pearson's r of the per-neuron rates (NaN when either is constant).
+
     Examples
     --------
     >>> import refsim
-    >>> cfg = refsim.get_preset("tutorial-normalized", n_exc=80, n_inh=20, duration=200.0)
-    >>> a = refsim.simulate(cfg, seed=0, progress=False)
-    >>> b = refsim.simulate(cfg.replace(integrator="euler"), seed=0, progress=False)
-    >>> c = refsim.compare.compare(a, b)
-    >>> sorted(c["distributions"]), c["first_difference_ms"] is not None
+    >>> config = refsim.get_preset("tutorial-normalized", n_exc=80, n_inh=20, duration=200.0)
+    >>> a = refsim.simulate(config, seed=0, progress=False)
+    >>> b = refsim.simulate(config.replace(integrator="euler"), seed=0, progress=False)
+    >>> comparison = refsim.compare.compare(a, b)
+    >>> sorted(comparison["distributions"]), comparison["first_difference_ms"] is not None
     (['corr', 'cv_isi', 'rate_hz'], True)
     """
     # scipy.stats takes a second to import: loaded when a comparison is made, not with refsim
@@ -154,7 +263,34 @@ def compare(a, b, t_start: float = 0.0, seed: int = 0, labels=("A", "B")) -> dic
 
 def write_report(comparison: dict, a, b, out_dir) -> list[str]:
     """Write ``report.md``, ``comparison.json`` and ``comparison.png`` (rate, CV and
-    correlation distributions side by side) into ``out_dir``; returns the paths."""
+    correlation distributions side by side) into ``out_dir``; returns the paths.
+
+    Parameters
+    ----------
+    comparison : dict
+        What :func:`compare` returned for ``a`` and ``b``.
+    a, b : SimulationResult or SpikeTrains
+        The two runs (for the figure).
+    out_dir : str or os.PathLike
+        Created if missing; the files are written atomically.
+
+    Returns
+    -------
+    list of str
+        The paths of ``comparison.json``, ``report.md`` and ``comparison.png``.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np
+    >>> from refsim.analysis import SpikeTrains
+    >>> from refsim.compare import compare, write_report
+    >>> rng = np.random.default_rng(0)
+    >>> a, b = (SpikeTrains(np.sort(rng.uniform(0, 100, 200)), rng.integers(0, 10, 200), 10, 8,
+    ...                     100.0) for _ in range(2))
+    >>> paths = write_report(compare(a, b), a, b, tempfile.mkdtemp())
+    >>> [os.path.basename(p) for p in paths]
+    ['comparison.json', 'report.md', 'comparison.png']
+    """
     os.makedirs(out_dir, exist_ok=True)
     la, lb = comparison["labels"]
     lines = [f"# refsim comparison: {la} vs {lb}", "",
@@ -195,22 +331,50 @@ def step_end_spike_times(result: SimulationResult) -> np.ndarray:
     at (k+1)*dt in both schedules), so a spike recorded at step k is the first grid time at
     which V was found at or above threshold: the crossing lies in (k*dt, (k+1)*dt].
     (``result.spike_times`` = k*dt is BrainPy's label, the start of the step.)
+
+    Parameters
+    ----------
+    result : SimulationResult
+
+    Returns
+    -------
+    ndarray of float64
+        ms, one per spike, in the order of ``result.spike_steps``.
+
+    Examples
+    --------
+    >>> import refsim
+    >>> from refsim.compare import step_end_spike_times
+    >>> run = refsim.simulate(refsim.get_preset("brette2007-coba", n_exc=40, n_inh=10,
+    ...                                         duration=20.0), seed=0, progress=False)
+    >>> run.spike_steps[:3].tolist(), step_end_spike_times(run)[:3].tolist()
+    ([12, 14, 42], [1.3, 1.5, 4.3])
     """
     return (result.spike_steps + 1) * result.config.dt
 
 
-def _ranks(t, nrn, n_neurons):
-    """The rank of each spike among its neuron's spikes in time order (0 for the first)."""
-    order = np.lexsort((t, nrn))
-    sorted_n = nrn[order]
+def _ranks(times_ms, neurons, n_neurons):
+    """The rank of each spike of the raster (times_ms, neurons) among its neuron's spikes in
+    time order (0 for the first)."""
+    order = np.lexsort((times_ms, neurons))
+    sorted_n = neurons[order]
     starts = np.searchsorted(sorted_n, np.arange(n_neurons))
-    rank = np.empty(t.size, np.int64)
-    rank[order] = np.arange(t.size) - starts[sorted_n]
+    rank = np.empty(times_ms.size, np.int64)
+    rank[order] = np.arange(times_ms.size) - starts[sorted_n]
     return rank
 
 
 def pair_spikes(times_a, neurons_a, times_b, neurons_b, n_neurons):
     """Pair the n-th spike of each neuron in raster a with its n-th spike in raster b.
+
+    Parameters
+    ----------
+    times_a, neurons_a : array_like
+        Raster a: spike times (ms) and neuron indices, in any order.
+    times_b, neurons_b : array_like
+        Raster b.
+    n_neurons : int
+        N (every index is below it).
 
     Returns
     -------
@@ -220,6 +384,13 @@ def pair_spikes(times_a, neurons_a, times_b, neurons_b, n_neurons):
         Their neuron.
     unpaired_first : float
         Earliest time (ms) of a spike of either raster without a partner (inf if none).
+
+    Examples
+    --------
+    >>> from refsim.compare import pair_spikes
+    >>> pa, pb, neuron, lone = pair_spikes([1.0, 2.0, 3.5], [0, 1, 0], [1.1, 3.6], [0, 0], 2)
+    >>> pa.tolist(), pb.tolist(), neuron.tolist(), lone     # neuron 1's spike at 2 ms is alone
+    ([1.0, 3.5], [1.1, 3.6], [0, 0], 2.0)
     """
     ta, na = np.asarray(times_a, float), np.asarray(neurons_a, np.int64)
     tb, nb = np.asarray(times_b, float), np.asarray(neurons_b, np.int64)
@@ -260,6 +431,20 @@ def divergence_time(times_a, neurons_a, times_b, neurons_b, n_neurons, tolerance
     -------
     float
         The divergence time in ms; inf when the rasters never disagree.
+
+    Raises
+    ------
+    ConfigError
+        ``tolerance`` is not > 0.
+
+    Examples
+    --------
+    >>> from refsim.compare import divergence_time
+    >>> a = [1.0, 2.0, 3.5], [0, 1, 0]
+    >>> divergence_time(*a, [1.1, 2.0, 3.6], [0, 1, 0], 2, tolerance=0.5)
+    inf
+    >>> divergence_time(*a, [1.1, 3.6], [0, 0], 2, tolerance=0.5, duration=10.0)
+    2.0
     """
     if not tolerance > 0:
         raise ConfigError(f"tolerance = {tolerance!r}: allowed tolerance > 0 ms")
@@ -271,8 +456,8 @@ def divergence_time(times_a, neurons_a, times_b, neurons_b, n_neurons, tolerance
     tb, nb = np.asarray(times_b, float), np.asarray(neurons_b, np.int64)
     ca, cb = np.bincount(na, minlength=n_neurons), np.bincount(nb, minlength=n_neurons)
     t_unpaired = math.inf
-    for t, nrn, other in ((ta, na, cb), (tb, nb, ca)):
-        lone = (_ranks(t, nrn, n_neurons) >= other[nrn]) & (t <= duration - tolerance)
+    for times_ms, neurons, other in ((ta, na, cb), (tb, nb, ca)):
+        lone = (_ranks(times_ms, neurons, n_neurons) >= other[neurons]) & (times_ms <= duration - tolerance)
         if lone.any():
-            t_unpaired = min(t_unpaired, float(t[lone].min()))
+            t_unpaired = min(t_unpaired, float(times_ms[lone].min()))
     return min(t_far, t_unpaired)

@@ -54,6 +54,24 @@ class Connectivity:
     indptr, indices, counts : ndarray
         The CSR arrays (int32, int32, float64): the synapses of presynaptic neuron ``i`` go to
         ``indices[indptr[i]:indptr[i+1]]``, ``counts`` synapses per entry.
+    n_neurons, n_exc : int
+        N and the number of excitatory rows.
+
+    Raises
+    ------
+    ConfigError
+        Not a square matrix, ``n_exc`` outside 0 .. N, entries that are not non-negative
+        integers, or more than 2**31 - 1 entries or neurons.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refsim import Connectivity
+    >>> conn = Connectivity(np.array([[0, 2, 0], [1, 0, 1], [0, 1, 0]]), n_exc=2)
+    >>> conn
+    <Connectivity: 3 neurons (2 E), 5 synapses>
+    >>> conn.indptr.tolist(), conn.indices.tolist(), conn.counts.tolist()
+    ([0, 1, 3, 4], [1, 0, 2, 1], [2.0, 1.0, 1.0, 1.0])
     """
 
     def __init__(self, matrix, n_exc: int):
@@ -89,17 +107,54 @@ class Connectivity:
     # -- views ---------------------------------------------------------------------------
     @property
     def matrix(self) -> sp.csr_matrix:
-        """The CSR matrix (duplicates kept)."""
+        """The CSR matrix (duplicates kept).
+
+        Returns
+        -------
+        scipy.sparse.csr_matrix
+            N x N, float64 synapse counts, rows presynaptic (a new matrix on the stored arrays).
+
+        Examples
+        --------
+        >>> import numpy as np, refsim
+        >>> conn = refsim.Connectivity(np.array([[0, 2], [1, 0]]), n_exc=1)
+        >>> conn.matrix.toarray().tolist()
+        [[0.0, 2.0], [1.0, 0.0]]
+        """
         return sp.csr_matrix((self.counts, self.indices, self.indptr),
                              shape=(self.n_neurons, self.n_neurons))
 
     @property
     def n_synapses(self) -> int:
-        """Total number of synapses (sum of the counts)."""
+        """Total number of synapses (sum of the counts).
+
+        Returns
+        -------
+        int
+
+        Examples
+        --------
+        >>> import numpy as np, refsim
+        >>> conn = refsim.Connectivity(np.array([[0, 2], [1, 0]]), n_exc=1)
+        >>> conn.n_synapses, conn.indices.size          # 3 synapses in 2 stored entries
+        (3, 2)
+        """
         return int(self.counts.sum())
 
     def out_degree(self) -> np.ndarray:
-        """Synapses per presynaptic neuron, shape (N,)."""
+        """Synapses per presynaptic neuron, shape (N,).
+
+        Returns
+        -------
+        ndarray of float64, shape (N,)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from refsim import Connectivity
+        >>> Connectivity(np.array([[0, 2, 0], [1, 0, 1], [0, 1, 0]]), n_exc=2).out_degree().tolist()
+        [2.0, 2.0, 1.0]
+        """
         out = np.zeros(self.n_neurons)
         starts, stops = self.indptr[:-1], self.indptr[1:]
         nonempty = starts < stops  # reduceat over the non-empty rows' starts sums each row
@@ -108,7 +163,19 @@ class Connectivity:
         return out
 
     def in_degree(self) -> np.ndarray:
-        """Synapses per postsynaptic neuron, shape (N,)."""
+        """Synapses per postsynaptic neuron, shape (N,).
+
+        Returns
+        -------
+        ndarray of float64, shape (N,)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from refsim import Connectivity
+        >>> Connectivity(np.array([[0, 2, 0], [1, 0, 1], [0, 1, 0]]), n_exc=2).in_degree().tolist()
+        [1.0, 3.0, 1.0]
+        """
         return np.bincount(self.indices, weights=self.counts, minlength=self.n_neurons)
 
     def __repr__(self):
@@ -125,7 +192,23 @@ class Connectivity:
     # -- files ---------------------------------------------------------------------------
     def save(self, path) -> None:
         """Write the matrix with ``scipy.sparse.save_npz`` (duplicates and order kept),
-        atomically; any file name works (no ``.npz`` is appended)."""
+        atomically; any file name works (no ``.npz`` is appended).
+
+        The E/I split is not stored: give ``n_exc`` to :func:`load_connectivity`.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+
+        Examples
+        --------
+        >>> import os, tempfile, numpy as np, refsim
+        >>> conn = refsim.Connectivity(np.array([[0, 2], [1, 0]]), n_exc=1)
+        >>> path = os.path.join(tempfile.mkdtemp(), "conn.npz")
+        >>> conn.save(path)
+        >>> refsim.load_connectivity(path, n_exc=1) == conn
+        True
+        """
         def write(tmp):
             with open(tmp, "wb") as f:
                 sp.save_npz(f, self.matrix, compressed=True)
@@ -133,7 +216,23 @@ class Connectivity:
 
 
 def check_matches(conn: Connectivity, config: Config) -> Connectivity:
-    """Return ``conn`` if its N and n_exc are the configuration's, else raise ConfigError."""
+    """Return ``conn`` if its N and n_exc are the configuration's, else raise ConfigError.
+
+    Parameters
+    ----------
+    conn : Connectivity
+    config : Config
+
+    Returns
+    -------
+    Connectivity
+        ``conn`` itself.
+
+    Raises
+    ------
+    ConfigError
+        N or n_exc differ from the configuration's.
+    """
     if conn.n_neurons != config.n_neurons or conn.n_exc != config.n_exc:
         raise ConfigError(
             f"connectivity has N = {conn.n_neurons} (n_exc = {conn.n_exc}): allowed "
@@ -153,6 +252,17 @@ def from_index_arrays(targets_e, targets_i, n_neurons: int | None = None) -> Con
         The same for inhibitory neuron ``n_exc + i``.
     n_neurons : int, optional
         N; defaults to ``n_exc + n_inh``.
+
+    Returns
+    -------
+    Connectivity
+        ``n_exc`` = the rows of ``targets_e``; each row's targets in the order given.
+
+    Raises
+    ------
+    ConfigError
+        Arrays that are not 2-D integer arrays, targets outside 0 .. N-1, a row count other
+        than N, or 2**31 synapses or more.
 
     Examples
     --------
@@ -190,7 +300,31 @@ def from_index_arrays(targets_e, targets_i, n_neurons: int | None = None) -> Con
 
 
 def from_sparse(matrix, n_exc: int) -> Connectivity:
-    """Connectivity from any scipy.sparse matrix/array (COO, CSR, ...) of synapse counts."""
+    """Connectivity from any scipy.sparse matrix/array (COO, CSR, ...) of synapse counts.
+
+    Parameters
+    ----------
+    matrix : scipy.sparse matrix or array
+        N x N, rows presynaptic, columns postsynaptic; duplicates are kept as separate entries.
+    n_exc : int
+        Rows 0 .. n_exc-1 are excitatory.
+
+    Returns
+    -------
+    Connectivity
+
+    Raises
+    ------
+    ConfigError
+        Not a scipy.sparse matrix, or as :class:`Connectivity`.
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp, refsim
+    >>> m = sp.coo_matrix(([1, 1], ([0, 1], [1, 0])), shape=(2, 2))    # 0 -> 1 and 1 -> 0
+    >>> refsim.from_sparse(m, n_exc=1)
+    <Connectivity: 2 neurons (1 E), 2 synapses>
+    """
     if not sp.issparse(matrix):
         raise ConfigError(f"matrix type = {type(matrix).__name__}: allowed a scipy.sparse matrix or array")
     return Connectivity(matrix, n_exc)
@@ -203,11 +337,28 @@ def build_connectivity(config: Config, seed: int | np.random.SeedSequence) -> Co
     must then be an int), which reproduces BrainPy 2.9's ``EventFixedProb``; otherwise a
     ``numpy.random.Generator`` (PCG64) seeded from ``seed``.
 
+    Parameters
+    ----------
+    config : Config
+        ``conn_rule``, ``p_conn``, ``autapses``, ``multapses``, ``conn_rng``, N and n_exc.
+    seed : int or numpy.random.SeedSequence
+        The connectivity's stream: :func:`refsim.network.seeds` says which one a run's seed
+        means.
+
+    Returns
+    -------
+    Connectivity
+
+    Raises
+    ------
+    ConfigError
+        ``seed`` is not an int when ``conn_rng='numpy-legacy'``.
+
     Examples
     --------
     >>> import refsim
-    >>> cfg = refsim.get_preset("tutorial")          # BrainPy's rule: 80 targets per neuron
-    >>> conn = refsim.build_connectivity(cfg, 0)
+    >>> config = refsim.get_preset("tutorial")       # BrainPy's rule: 80 targets per neuron
+    >>> conn = refsim.build_connectivity(config, 0)
     >>> conn.n_synapses, int(conn.out_degree().min()), int(conn.out_degree().max())
     (320000, 80, 80)
     """
@@ -273,8 +424,8 @@ def _draw_fixed(rng, n_rows, k, n_choices, multapses, autapses, self_offset):
         if autapses or not 0 <= own < n_choices:
             out[r] = rng.choice(n_choices, k, replace=False)
         else:  # choose among the others, then skip over the own index
-            c = rng.choice(n_choices - 1, k, replace=False)
-            out[r] = c + (c >= own)
+            others = rng.choice(n_choices - 1, k, replace=False)
+            out[r] = others + (others >= own)
     return out
 
 
@@ -308,6 +459,14 @@ def load_connectivity(path, n_exc: int | None = None, n_neurons: int | None = No
         Naming the file and what is wrong: unreadable, corrupted, truncated or pickled files,
         bad dtypes, shapes, index ranges or CSR structure, counts that are not non-negative
         integers, or N and the E/I split not as given.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np, refsim
+    >>> path = os.path.join(tempfile.mkdtemp(), "targets.npz")
+    >>> np.savez(path, targets_e=np.array([[1, 1], [2, 0]]), targets_i=np.array([[0, 1]]))
+    >>> refsim.load_connectivity(path, n_exc=2, n_neurons=3)
+    <Connectivity: 3 neurons (2 E), 6 synapses>
     """
     label, kind, content = read_connectivity(path)
     if kind == "targets":

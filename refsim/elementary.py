@@ -19,12 +19,13 @@ The algorithms
 ``expm1_f64``
     A port of fdlibm's ``s_expm1.c`` (Sun Microsystems 1993) as glibc builds it for CPUs
     without FMA (``sysdeps/ieee754/dbl-64/s_expm1.c``, with Shimizu's 1997 rearrangement of
-    the polynomial). Reduction x = k ln2 + r + c with |r| <= 0.5 ln2 (ln2 split into a 33-bit
-    head and a tail, so k ln2_hi is exact), a degree-5 rational approximation of expm1(r)
-    (error below 2**-61), and reconstruction 2**k (expm1(r) + 1) - 1 arranged per range of k
-    to avoid cancellation. fdlibm's branches are written as selections: every lane computes
-    every case and keeps one, which makes the function vector code with no data-dependent
-    branch, and fdlibm's "add k to the exponent field" becomes the exact product with 2**k.
+    the polynomial). Reduction x = k ln2 + r + r_lo (fdlibm's ``c``) with |r| <= 0.5 ln2
+    (ln2 split into a 33-bit head and a tail, so k ln2_hi is exact), a degree-5 rational
+    approximation of expm1(r) (error below 2**-61), and reconstruction 2**k (expm1(r) + 1) - 1
+    arranged per range of k to avoid cancellation. fdlibm's branches are written as
+    selections: every lane computes every case and keeps one, which makes the function vector
+    code with no data-dependent branch, and fdlibm's "add k to the exponent field" becomes the
+    exact product with 2**k.
     Measured: bit-identical to glibc 2.36's generic build on 10**7 arguments in [-2, 0) and
     on 10**6 in [-40, 710] (``validation/elementary_accuracy.py``).
 ``expm1_f32``
@@ -81,15 +82,16 @@ primitive       NumPy (the oracle)           Numba (CPU)             CUDA
 ``bits_f64``                                                         ``__fmaf_rn``)
 =============== ============================ ======================= ==========================
 
-``fma32``, the single-rounding a*b + c of float32 operands, is an algorithm of the primitives
+``fma32``, the single-rounding x*y + z of float32 operands, is an algorithm of the primitives
 (round-to-odd in float64) and is used as such by NumPy; the Numba engine uses the CPU's FMA
 instruction where the target has one (``llvm.fma.f32``, the same correctly rounded result) and
 compiles the algorithm where it has not; CUDA uses ``__fmaf_rn``.
 
 The NumPy oracle calls these functions on arrays; the Numba engine compiles the *same*
 function objects (``refsim.engines.numba_primitives`` registers them and the primitives with
-Numba), and so does the CUDA engine for the device (``cuda_engine._register_elementary``). A product is written ``mul(a, b)``
-wherever an addition consumes it, because NVVM would otherwise fuse the two into an FMA.
+Numba), and so does the CUDA engine for the device
+(``cuda_engine._register_device_functions``). A product is written ``mul(a, b)`` wherever an
+addition consumes it, because NVVM would otherwise fuse the two into an FMA.
 
 References
 ----------
@@ -121,59 +123,142 @@ IMPLEMENTATIONS = ("portable", "xla", "libm")
 # --------------------------------------------------------------------------------------
 
 def mul(a, b):
-    """a * b, one rounding, never fused with a following addition."""
+    """a * b, one rounding, never fused with a following addition.
+
+    Parameters
+    ----------
+    a, b : ndarray or scalar
+        Of one float type.
+
+    Returns
+    -------
+    ndarray or scalar
+    """
     return a * b
 
 
 def select(cond, a, b):
-    """a where cond, else b (elementwise; both sides are always evaluated)."""
+    """a where cond, else b (elementwise; both sides are always evaluated).
+
+    Parameters
+    ----------
+    cond : ndarray of bool or bool
+    a, b : ndarray or scalar
+
+    Returns
+    -------
+    ndarray
+    """
     return np.where(cond, a, b)
 
 
 def trunc(x):
-    """x rounded toward zero to an integer, as a float64 (|x| < 2**31)."""
+    """x rounded toward zero to an integer, as a float64 (|x| < 2**31).
+
+    Parameters
+    ----------
+    x : ndarray or scalar of float64
+
+    Returns
+    -------
+    ndarray of float64
+    """
     return np.asarray(x).astype(np.int32).astype(np.float64)
 
 
 def pow2(t):
-    """2**t exactly, for an integer-valued float64 t in [-1022, 1023] (the exponent field)."""
+    """2**t exactly, for an integer-valued float64 t in [-1022, 1023] (the exponent field).
+
+    Parameters
+    ----------
+    t : ndarray or scalar of float64
+
+    Returns
+    -------
+    ndarray of float64
+    """
     return ((np.asarray(t).astype(np.int64) + 1023) << 52).view(np.float64)
 
 
 def f64(x):
-    """x as float64 (exact from float32)."""
+    """x as float64 (exact from float32).
+
+    Parameters
+    ----------
+    x : ndarray or scalar
+
+    Returns
+    -------
+    ndarray of float64
+    """
     return np.asarray(x).astype(np.float64)
 
 
 def f32(x):
-    """x rounded once to float32 (round to nearest, ties to even)."""
+    """x rounded once to float32 (round to nearest, ties to even).
+
+    Parameters
+    ----------
+    x : ndarray or scalar
+
+    Returns
+    -------
+    ndarray of float32
+    """
     return np.asarray(x).astype(np.float32)
 
 
 def f64_bits(x):
-    """The IEEE-754 bit pattern of a float64, as an int64."""
+    """The IEEE-754 bit pattern of a float64, as an int64.
+
+    Parameters
+    ----------
+    x : ndarray or scalar of float64
+
+    Returns
+    -------
+    ndarray of int64
+    """
     return np.asarray(x, np.float64).view(np.int64)
 
 
 def bits_f64(i):
-    """The float64 whose IEEE-754 bit pattern is the int64 i."""
+    """The float64 whose IEEE-754 bit pattern is the int64 i.
+
+    Parameters
+    ----------
+    i : ndarray or scalar of int64
+
+    Returns
+    -------
+    ndarray of float64
+    """
     return np.asarray(i, np.int64).view(np.float64)
 
 
-def fma32(a, b, c):
-    """round32(a * b + c) with a single rounding, for float32 operands (a fused multiply-add).
+def fma32(x, y, z):
+    """round32(x * y + z) with a single rounding, for float32 operands (a fused multiply-add).
 
     The float32 product is exact in float64; the float64 sum is rounded *to odd* (its TwoSum
     residual decides the last bit when the sum is inexact), and rounding that to float32 is
     then the correctly rounded result (Boldo & Melquiond 2008: 53 >= 24 + 2 bits). The Numba
     engine uses the CPU's FMA instruction instead where it has one (the same result: IEEE 754
     defines the operation) and compiles this function where it has not.
+
+    Parameters
+    ----------
+    x, y, z : ndarray or scalar of float32
+        IEEE 754's names for the operands of fusedMultiplyAdd(x, y, z) = x y + z.
+
+    Returns
+    -------
+    ndarray of float32
     """
-    a, b, c = f64(a), f64(b), f64(c)
-    p = mul(a, b)  # exact
-    s = p + c
+    x, y, z = f64(x), f64(y), f64(z)
+    p = mul(x, y)  # exact
+    s = p + z
     bb = s - p
-    err = (p - (s - bb)) + (c - bb)  # s + err = p + c exactly
+    err = (p - (s - bb)) + (z - bb)  # s + err = p + z exactly
     bits = f64_bits(s)
     # one float64 ulp toward the exact value: up in magnitude if err has s's sign, else down
     toward = select((err > 0.0) == (s > 0.0), 1, -1)
@@ -232,24 +317,42 @@ def expm1_f64(x):
     Less than 1 ulp from the exact value; bit-identical to glibc's generic (non-FMA) build.
     Special values as fdlibm: expm1(+-0) = +-0, expm1(+inf) = +inf, expm1(-inf) = -1,
     expm1(nan) = nan, overflow to +inf above 709.78.
+
+    Parameters
+    ----------
+    x : ndarray or scalar of float64
+
+    Returns
+    -------
+    ndarray of float64
+        0-d for a scalar. Every case is computed for every element (NumPy may warn about the
+        cases not kept: :func:`expm1` silences that).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refsim.elementary import expm1_f64
+    >>> expm1_f64(np.array([-0.01, 0.0, 1.0, -40.0])).tolist()
+    [-0.009950166250831947, 0.0, 1.718281828459045, -1.0]
     """
     ax = abs(x)
     # keep the reduction finite where a special case below answers instead (nan, +-inf, -1)
     xr = select((x > -X_MINUS_ONE) & (x <= O_THRESHOLD), x, 0.0)
-    # 1. argument reduction: x = k ln2 + r + c, |r| <= 0.5 ln2 (fdlibm's three ranges of |x|
-    #    give one formula: k = +-1 and k = 0 are what the general rule computes there)
+    # 1. argument reduction: x = k ln2 + r + r_lo, |r| <= 0.5 ln2 (fdlibm's three ranges of |x|
+    #    give one formula: k = +-1 and k = 0 are what the general rule computes there; r_lo is
+    #    fdlibm's c, the rounding error of r)
     k = trunc(mul(INVLN2, xr) + select(xr < 0.0, -0.5, 0.5))   # |x| >= 1.5 ln2
     k = select(ax < X_FAR, select(xr < 0.0, -1.0, 1.0), k)      # 0.5 ln2 < |x| < 1.5 ln2
-    k = select(ax < NEAR_LIMIT, 0.0, k)                         # then r = x, c = 0
+    k = select(ax < NEAR_LIMIT, 0.0, k)                         # then r = x, r_lo = 0
     hi = xr - mul(k, LN2_HI)  # exact
     lo = mul(k, LN2_LO)
     r = hi - lo
-    c = (hi - r) - lo
+    r_lo = (hi - r) - lo
     # 2. expm1(r) = r - E on the primary range
     hxs, e = _expm1_primary(r)
     y_k0 = r - (mul(r, e) - hxs)
     # 3. scale back by 2**k; every case is computed, each lane keeps the one of its k
-    e = (mul(r, e - c) - c) - hxs
+    e = (mul(r, e - r_lo) - r_lo) - hxs
     y_km1 = mul(0.5, r - e) - 0.5
     y_k1 = select(r < -0.25, mul(-2.0, e - (r + 0.5)), 1.0 + mul(2.0, r - e))
     # k <= -2 or k > 56: 2**k (1 - (E - r)) - 1, with 2**k as 2 * 2**(k-1) so that k = 1024
@@ -271,7 +374,7 @@ def expm1_f64(x):
 
 
 def expm1_near_f64(x):
-    """``expm1_f64(x)`` for |x| < NEAR_LIMIT (0.5 ln2) only: its k = 0 arm (r = x, c = 0).
+    """``expm1_f64(x)`` for |x| < NEAR_LIMIT (0.5 ln2) only: its k = 0 arm (r = x, r_lo = 0).
 
     The same operations on the same values, hence the same bits, as :func:`expm1_f64` there.
     """
@@ -280,7 +383,24 @@ def expm1_near_f64(x):
 
 
 def expm1_f32(x):
-    """exp(x) - 1 for float32: :func:`expm1_f64` of the (exact) float64 argument, rounded once."""
+    """exp(x) - 1 for float32: :func:`expm1_f64` of the (exact) float64 argument, rounded once.
+
+    Parameters
+    ----------
+    x : ndarray or scalar of float32
+
+    Returns
+    -------
+    ndarray of float32
+        The correctly rounded float32 for every x in [-2, 0] (checked exhaustively).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refsim.elementary import expm1_f32
+    >>> float(expm1_f32(np.float32(-0.01))).hex()
+    '-0x1.460c0a0000000p-7'
+    """
     return f32(expm1_f64(f64(x)))
 
 
@@ -312,6 +432,22 @@ def xla_expm1_f32(x):
     All float32, round to nearest even; ``fma32`` is a single rounding (XLA's ``llvm.fmuladd``
     on an FMA machine). rint is the exact (v + 1.5 2**23) - 1.5 2**23; 2**n is scaled in two
     factors as XLA does (n may be 128).
+
+    Parameters
+    ----------
+    x : ndarray or scalar of float32
+
+    Returns
+    -------
+    ndarray of float32
+        -1 below -18, +inf above 88.72; within 1 ulp of the correctly rounded result.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refsim.elementary import xla_expm1_f32
+    >>> float(xla_expm1_f32(np.float32(-0.01))).hex()
+    '-0x1.460c0a0000000p-7'
     """
     xc = select(x < _X_LO, _X_LO, select(_X_HI < x, _X_HI, x))  # clamp; nan stays nan
     n = (mul(xc, _X_LOG2E) + _X_RINT) - _X_RINT                 # rint(xc / ln 2)
@@ -347,14 +483,55 @@ def xla_expm1_f32(x):
 # --------------------------------------------------------------------------------------
 
 def exprel_f64(z):
-    """expm1(z) / z in float64 (portable expm1), 1 at z = 0, +inf at +inf."""
+    """expm1(z) / z in float64 (portable expm1), 1 at z = 0, +inf at +inf.
+
+    Parameters
+    ----------
+    z : ndarray or scalar of float64
+
+    Returns
+    -------
+    ndarray of float64
+
+    Notes
+    -----
+    exprel(z) = expm1(z) / z, the IEEE quotient of :func:`expm1_f64` and z; exactly 1 at
+    z = 0, where the quotient is undefined.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refsim.elementary import exprel_f64
+    >>> exprel_f64(np.array([0.0, -0.01])).tolist()
+    [1.0, 0.9950166250831947]
+    """
     r = select(z == 0.0, 1.0, expm1_f64(z) / select(z == 0.0, 1.0, z))
     return select(z == math.inf, z, r)
 
 
 def exprel_f32(z):
     """expm1(z) / z in float32 (portable expm1, then a float32 division), 1 at z = 0, +inf at
-    +inf."""
+    +inf.
+
+    Parameters
+    ----------
+    z : ndarray or scalar of float32
+
+    Returns
+    -------
+    ndarray of float32
+
+    Notes
+    -----
+    exprel(z) = round32(expm1_f64(z)) / z, a float32 division; exactly 1 at z = 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refsim.elementary import exprel_f32
+    >>> exprel_f32(np.array([0.0, -0.01], np.float32)).tolist()
+    [1.0, 0.9950165748596191]
+    """
     zs = select(z == _X_ZERO, _X_ONE, z)
     r = select(z == _X_ZERO, _X_ONE, f32(expm1_f64(f64(z))) / zs)
     return select(z == _X_INF, z, r)
@@ -373,7 +550,27 @@ def exprel_near_f32(z):
 
 def exprel_xla_f32(z):
     """xla_expm1_f32(z) / z in float32, 1 at z = 0, +inf at +inf (BrainPy's exprel on XLA:CPU,
-    away from |z| <= 1e-4, where BrainPy uses a series that refsim does not emulate)."""
+    away from |z| <= 1e-4, where BrainPy uses a series that refsim does not emulate).
+
+    Parameters
+    ----------
+    z : ndarray or scalar of float32
+
+    Returns
+    -------
+    ndarray of float32
+
+    Notes
+    -----
+    exprel(z) = xla_expm1_f32(z) / z, a float32 division; exactly 1 at z = 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refsim.elementary import exprel_xla_f32
+    >>> exprel_xla_f32(np.array([0.0, -0.01], np.float32)).tolist()
+    [1.0, 0.9950165748596191]
+    """
     zs = select(z == _X_ZERO, _X_ONE, z)
     r = select(z == _X_ZERO, _X_ONE, xla_expm1_f32(z) / zs)
     return select(z == _X_INF, z, r)
@@ -455,14 +652,26 @@ def expm1(x, impl: str = "portable"):
         machine; ``xla``: :func:`xla_expm1_f32` (float32 only), BrainPy's; ``libm``: the C
         library's ``expm1``/``expm1f`` (machine-dependent; for comparisons with C simulators).
 
+    Returns
+    -------
+    ndarray or numpy scalar
+        Of the float type of ``x`` (a scalar for a scalar ``x``).
+
+    Raises
+    ------
+    TypeError
+        ``x`` is not float32 or float64.
+    ValueError
+        An unknown ``impl``, or ``impl='xla'`` for float64.
+
     Examples
     --------
     >>> import numpy as np
     >>> from refsim.elementary import expm1
     >>> float(expm1(np.float64(-0.01))).hex()
-    '-0x1.4540d7ff3d04cp-7'
+    '-0x1.460c0b518c09fp-7'
     >>> float(expm1(np.float32(-0.01))).hex(), float(expm1(np.float32(-0.01), impl="xla")).hex()
-    ('-0x1.4540d8p-7', '-0x1.4540d8p-7')
+    ('-0x1.460c0a0000000p-7', '-0x1.460c0a0000000p-7')
     """
     x = _check(x, impl)
     if impl == "libm":
@@ -474,14 +683,35 @@ def expm1(x, impl: str = "portable"):
 def exprel(z, impl: str = "portable"):
     """(exp(z) - 1) / z elementwise in the float type of ``z``, exactly 1 at z = 0.
 
-    ``impl`` as for :func:`expm1`; the quotient is the IEEE division in the float type.
+    Parameters
+    ----------
+    z : array_like of float32 or float64
+    impl : {'portable', 'xla', 'libm'}
+        As for :func:`expm1`.
+
+    Returns
+    -------
+    ndarray or numpy scalar
+        Of the float type of ``z``.
+
+    Raises
+    ------
+    TypeError
+        ``z`` is not float32 or float64.
+    ValueError
+        An unknown ``impl``, or ``impl='xla'`` for float64.
+
+    Notes
+    -----
+    exprel(z) = expm1(z) / z, the IEEE division in the float type; exprel(0) = 1. The
+    exponential-Euler step factor is dt exprel(dt J) (:mod:`refsim.model`).
 
     Examples
     --------
     >>> import numpy as np
     >>> from refsim.elementary import exprel
     >>> float(exprel(np.float64(0.0))), float(exprel(np.float64(-0.01)))
-    (1.0, 0.9950166250831946)
+    (1.0, 0.9950166250831947)
     """
     z = _check(z, impl, "z")
     if impl == "libm":
@@ -491,9 +721,23 @@ def exprel(z, impl: str = "portable"):
         return _KERNELS[impl, z.dtype.name][1](z)[()]
 
 
-def fma_f32(a, b, c):
-    """round32(a * b + c) with a single rounding, elementwise, for float32 arrays or scalars
+def fma_f32(x, y, z):
+    """round32(x * y + z) with a single rounding, elementwise, for float32 arrays or scalars
     (see :func:`fma32`).
+
+    Parameters
+    ----------
+    x, y, z : array_like of float32
+
+    Returns
+    -------
+    ndarray or numpy.float32
+        The correctly rounded x y + z.
+
+    Raises
+    ------
+    TypeError
+        An operand that is not float32 (the message names it).
 
     Examples
     --------
@@ -503,11 +747,11 @@ def fma_f32(a, b, c):
     >>> float(fma_f32(a, a, np.float32(2**-60))) == 1 + 2**-11 + 2**-23   # one rounding: up
     True
     """
-    for name, v in (("a", a), ("b", b), ("c", c)):
+    for name, v in (("x", x), ("y", y), ("z", z)):
         if np.asarray(v).dtype != np.float32:
             raise TypeError(f"{name} dtype = {np.asarray(v).dtype}: allowed float32")
     with np.errstate(invalid="ignore"):  # inf - inf in the residual of an infinite sum
-        return fma32(a, b, c)[()]
+        return fma32(x, y, z)[()]
 
 
 # --------------------------------------------------------------------------------------
@@ -515,7 +759,17 @@ def fma_f32(a, b, c):
 # --------------------------------------------------------------------------------------
 
 class FloatingPointModeError(RuntimeError):
-    """The process's floating-point mode is not IEEE 754's default (see check_fp_environment)."""
+    """The process's floating-point mode is not IEEE 754's default (see check_fp_environment).
+
+    Raised by :func:`refsim.simulate` before a run, naming what is wrong (flush-to-zero, or a
+    rounding mode other than round-to-nearest-even); the CLI reports it as bad input (exit 2).
+
+    Examples
+    --------
+    >>> import refsim
+    >>> issubclass(refsim.FloatingPointModeError, RuntimeError)
+    True
+    """
 
 
 def check_fp_environment() -> None:
@@ -525,6 +779,16 @@ def check_fp_environment() -> None:
     A library built with ``-ffast-math`` can switch the whole process to flush-to-zero when it
     is loaded, and ``fesetround`` changes the rounding mode; either would change refsim's bits
     silently. ``refsim.simulate`` calls this before every run.
+
+    Raises
+    ------
+    FloatingPointModeError
+        Naming each problem found.
+
+    Examples
+    --------
+    >>> from refsim.elementary import check_fp_environment
+    >>> check_fp_environment()      # silent in a process with IEEE 754's default mode
     """
     one, tiny = np.ones(1), np.full(1, 2.0**-1070)
     problems = []

@@ -64,11 +64,30 @@ def read_npz(path, what: str) -> dict[str, np.ndarray]:
     what : str
         What the file is meant to hold, for the messages (e.g. ``'connectivity file'``).
 
+    Returns
+    -------
+    dict of str to ndarray
+        Every array, read into memory.
+
     Raises
     ------
     ConfigError
         The file is missing, not an ``.npz`` archive, truncated or corrupted (bad CRC,
         broken compression, malformed array header), holds pickled objects or is too large.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np
+    >>> from refsim.io import read_npz
+    >>> path = os.path.join(tempfile.mkdtemp(), "a.npz")
+    >>> np.savez(path, x=np.arange(3))
+    >>> read_npz(path, "test file")
+    {'x': array([0, 1, 2])}
+    >>> open(path, "wb").close()
+    >>> read_npz(path, "test file")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    refsim.params.ConfigError: test file '...a.npz': cannot be read as .npz (BadZipFile: ...)
     """
     try:
         label = f"{what} {os.fspath(path)!r}"
@@ -125,6 +144,39 @@ def check_array(label: str, a: np.ndarray, kind: str, shape=None, finite: bool =
     ``kind``: ``'int'`` (signed or unsigned integers), ``'float'`` (floating point) or
     ``'real'`` (either). ``shape``: a tuple whose ``None`` entries match any length.
     ``low``/``high``: inclusive bounds on the values. Raises ConfigError naming ``label``.
+
+    Parameters
+    ----------
+    label : str
+        The file and array, for the message.
+    a : ndarray
+    kind : {'int', 'float', 'real'}
+    shape : tuple of (int or None), optional
+    finite : bool
+        Refuse NaN and infinite values.
+    low, high : scalar, optional
+        Inclusive bounds.
+
+    Returns
+    -------
+    ndarray
+        ``a`` itself.
+
+    Raises
+    ------
+    ConfigError
+        The dtype, shape, finiteness or range is not as asked.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refsim.io import check_array
+    >>> check_array("x", np.arange(3), "int", (None,), low=0, high=2)
+    array([0, 1, 2])
+    >>> check_array("x", np.arange(3), "int", (None,), low=0, high=1)
+    Traceback (most recent call last):
+    ...
+    refsim.params.ConfigError: x values 0 .. 2: allowed 0 .. 1
     """
     ok = {"int": np.issubdtype(a.dtype, np.integer),
           "float": np.issubdtype(a.dtype, np.floating),
@@ -203,6 +255,15 @@ def write_text(path, text: str) -> None:
     ----------
     path : str or os.PathLike
     text : str
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from refsim.io import write_text
+    >>> path = os.path.join(tempfile.mkdtemp(), "note.txt")
+    >>> write_text(path, "done")
+    >>> open(path).read()
+    'done'
     """
     def write(tmp):
         with open(tmp, "w") as f:
@@ -221,6 +282,15 @@ def write_npz(path, arrays: dict, compressed: bool = True) -> None:
         No object arrays: the file must load with ``allow_pickle=False``.
     compressed : bool
         ``numpy.savez_compressed`` (default) or ``numpy.savez``.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np
+    >>> from refsim.io import write_npz
+    >>> path = os.path.join(tempfile.mkdtemp(), "arrays.data")     # no .npz is appended
+    >>> write_npz(path, {"x": np.arange(3)})
+    >>> os.path.basename(path), np.load(path, allow_pickle=False)["x"].tolist()
+    ('arrays.data', [0, 1, 2])
     """
     save = np.savez_compressed if compressed else np.savez
 
@@ -256,6 +326,17 @@ def read_result(path) -> dict:
     ------
     ConfigError
         Naming the file and the first thing wrong.
+
+    Examples
+    --------
+    >>> import os, tempfile, refsim
+    >>> from refsim.io import read_result
+    >>> path = os.path.join(tempfile.mkdtemp(), "run.npz")
+    >>> refsim.simulate(refsim.get_preset("brette2007-coba", n_exc=8, n_inh=2, duration=1.0),
+    ...                 seed=0, progress=False).save(path)
+    >>> fields = read_result(path)
+    >>> fields["steps_done"], fields["complete"], sorted(fields["final_state"])
+    (10, True, ['V', 'g_e', 'g_i', 't_last'])
     """
     arrays = read_npz(path, "result file")
     label = f"result file {os.fspath(path)!r}"
@@ -363,6 +444,22 @@ def read_connectivity(path):
     content : scipy.sparse matrix, or tuple of two ndarray
         The matrix, its arrays checked before SciPy sees them; or ``(targets_e, targets_i)``
         unchecked (:func:`refsim.from_index_arrays` checks them).
+
+    Raises
+    ------
+    ConfigError
+        An unreadable file (:func:`read_npz`), neither format, or a matrix whose format,
+        shape, data, indices or pointers are not a valid CSR, CSC or COO matrix.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np
+    >>> from refsim.io import read_connectivity
+    >>> path = os.path.join(tempfile.mkdtemp(), "targets.npz")
+    >>> np.savez(path, targets_e=np.array([[1], [0]]), targets_i=np.zeros((0, 1), int))
+    >>> label, kind, (targets_e, targets_i) = read_connectivity(path)
+    >>> kind, targets_e.shape, targets_i.shape
+    ('targets', (2, 1), (0, 1))
     """
     arrays = read_npz(path, "connectivity file")
     label = f"connectivity file {os.fspath(path)!r}"
@@ -419,6 +516,15 @@ def load_initial_state(path, n_neurons: int | None = None) -> dict[str, np.ndarr
         Naming the file and what is wrong: unreadable, corrupted, truncated or pickled files,
         unknown array names, arrays that are not one-dimensional, not real numbers, not finite
         or not of length ``n_neurons``.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np
+    >>> from refsim.io import load_initial_state
+    >>> path = os.path.join(tempfile.mkdtemp(), "init.npz")
+    >>> np.savez(path, V=np.full(10, -60.0))
+    >>> {name: a.shape for name, a in load_initial_state(path, n_neurons=10).items()}
+    {'V': (10,)}
     """
     arrays = read_npz(path, "initial-state file")
     label = f"initial-state file {os.fspath(path)!r}"
@@ -441,7 +547,7 @@ def write_network(path, config: Config, connectivity, initial: dict, meta: dict)
     array        dtype     content
     ============ ========= ===================================================================
     config       str (0-d) ``json.dumps(Config.to_dict())``: every model and run parameter
-    meta         str (0-d) JSON: ``meta`` plus ``format``, the refsim version and counts
+    meta         str (0-d) JSON: ``meta`` plus ``format``, ``n_neurons``, ``n_entries``, ``n_synapses``
     indptr       int64     CSR row pointers, N + 1 (rows = presynaptic neurons)
     indices      int32     CSR column indices (postsynaptic neurons), duplicates kept in order
     counts       int32     synapses per stored entry (1 for every entry the built-in rules make)
@@ -458,6 +564,18 @@ def write_network(path, config: Config, connectivity, initial: dict, meta: dict)
         ``V`` (mV), ``g_e``, ``g_i`` ([g]), as :func:`refsim.network_inputs` returns them.
     meta : dict
         JSON-able provenance (preset, seed, overrides).
+
+    Examples
+    --------
+    >>> import os, tempfile, refsim
+    >>> from refsim.io import read_network, write_network
+    >>> config = refsim.get_preset("brette2007-coba", n_exc=8, n_inh=2)
+    >>> connectivity, initial = refsim.network_inputs(config, seed=0)
+    >>> path = os.path.join(tempfile.mkdtemp(), "network.npz")
+    >>> write_network(path, config, connectivity, initial, {"preset": "brette2007-coba", "seed": 0})
+    >>> net = read_network(path)
+    >>> net["meta"]["format"], net["n_exc"], net["V"].shape
+    ('refsim-peer-network/1', 8, (10,))
     """
     meta = {"format": NETWORK_FORMAT, **meta, "n_neurons": config.n_neurons,
             "n_entries": int(connectivity.indices.size),
@@ -478,6 +596,27 @@ def read_network(path) -> dict:
 
     ``validation/peers/network_file.py`` is a deliberate copy of this function for peer
     environments without refsim.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    dict
+        ``config`` (dict of :class:`~refsim.Config` fields), ``meta`` (dict), ``n_exc`` (int)
+        and the arrays ``indptr``, ``indices``, ``counts``, ``V`` (mV), ``g_e``, ``g_i`` ([g])
+        as stored (see :func:`write_network`).
+
+    Raises
+    ------
+    ConfigError
+        An unreadable file, missing arrays, ``config`` or ``meta`` that is not JSON, or
+        another ``format``.
+
+    Examples
+    --------
+    See :func:`write_network`.
     """
     net = read_npz(path, "network file")
     label = f"network file {os.fspath(path)!r}"

@@ -37,7 +37,7 @@ Arithmetic (``config.arithmetic``): how each formula of a step is rounded.
   them (read off the optimized HLO and the machine code of BrainPy's step; bit-identical to
   BrainPy's V traces and rasters, seeds 0-9). XLA's algebraic simplifier turns a division by a constant
   into the product with its float32 reciprocal ``r = 1/tau``, and its code generator fuses six
-  multiply-adds into FMAs (one rounding each, ``fma(a, b, c) = a b + c``):
+  multiply-adds into FMAs (one rounding each, ``fma(x, y, z) = x y + z``):
 
   - conductance decay ``fma(-(g r), a, g)``;
   - voltage derivative ``((V_rest - v) + fma(g_i (E_i - v), R_g, fma(g_e (E_e - v), R_g,
@@ -82,6 +82,10 @@ the very same functions for one neuron at a time. Every product that feeds a sum
 ``mul(a, b)``, which no compiler may contract into a fused multiply-add (NVVM would, by
 default); the fused operations that ``arithmetic`` asks for are written ``fma32``.
 
+Names: a :class:`~refsim.Config` is always called ``config`` and ``c`` is only ever a
+:class:`Constants` (or the engines' tuple of the same fields,
+``refsim.engines.numba_engine.KernelConstants``); no array is called ``c``.
+
 References
 ----------
 Vogels TP, Abbott LF (2005) J Neurosci 25:10786. Brette R et al. (2007) J Comput Neurosci
@@ -107,24 +111,61 @@ __all__ = ["Constants", "FORMULAS", "spike_test", "refractory", "integrate_condu
 class Constants:
     """Everything the step functions need, as scalars of the run's float type.
 
-    Derived constants (computed once, never inside the loop):
+    Built by :meth:`from_config` (computed once per run, never inside the loop); by
+    convention this object, and the engines' tuple of its fields, is the one thing called
+    ``c``.
 
-    * ``a_e``, ``a_i``: the step factor of the conductance update g <- g + a * ((-g) / tau),
-      a = dt * exprel(dt * ((-1) / tau)) for ``exp_euler`` (the ``expm1`` of
-      ``config.expm1``, :func:`refsim.elementary.exprel`), a = dt for ``euler``.
-    * ``jump``: V_th - V_reset, the soft-reset decrement.
-    * ``r_m``, ``r_e``, ``r_i``: 1/tau_m, 1/tau_e, 1/tau_i rounded to the float type, and
-      ``C = r_m * R_g``: the constants of ``arithmetic='xla'``, as XLA folds them.
+    Attributes
+    ----------
+    dtype : numpy.dtype
+        The run's float type (float32 or float64); every scalar below but the flags has it.
+    n_exc, n_neurons : int
+        Excitatory neurons (0 .. n_exc-1) and N.
+    dt, tau_m, tau_ref, tau_e, tau_i : numpy.floating
+        ms, rounded to the float type.
+    V_rest, V_th, V_reset, RI_ext, E_e, E_i : numpy.floating
+        mV.
+    R_g : numpy.floating
+        R*[g], dimensionless.
+    w_e, w_i : numpy.floating
+        [g].
+    a_e, a_i : numpy.floating
+        The step factors (ms) of the conductance update g <- g + a ((-g) / tau):
+        a = dt exprel(dt ((-1) / tau)) for ``exp_euler`` (with the ``expm1`` of
+        ``config.expm1``, :func:`refsim.elementary.exprel`), a = dt for ``euler``.
+    jump : numpy.floating
+        V_th - V_reset (mV), the soft-reset decrement.
+    r_m, r_e, r_i : numpy.floating
+        1/tau_m, 1/tau_e, 1/tau_i (1/ms) rounded to the float type: the constants of
+        ``arithmetic='xla'``, as XLA folds them.
+    C : numpy.floating
+        r_m R_g (1/ms), as XLA folds it.
+    one : numpy.floating
+        1 in the float type (compiled code types ``1 + float32`` as float64, where NumPy keeps
+        float32).
+    exp_euler, soft_reset, strict_threshold, brainpy_schedule : bool
+        ``integrator == 'exp_euler'``, ``reset == 'soft'``, ``threshold_test == '>'``,
+        ``schedule == 'brainpy'``.
+    fused_update, xla : bool
+        v + h f is one FMA (``arithmetic`` 'xla' or 'fused-update'); ``arithmetic == 'xla'``.
+    expm1 : str
+        ``config.expm1``.
 
+    Notes
+    -----
     With ``expm1='xla'``, a_e and a_i use XLA's expm1; XLA itself folds these two constants at
     compile time with the host C library's ``expm1f``. The two agree at the tutorial's
     arguments (dt = 0.1 ms, tau = 5 and 10 ms: checked against BrainPy's folded constants);
     for other dt and tau, BrainPy's a_e, a_i may differ from refsim's by an ulp, machine by
     machine.
-    * ``xla``: ``arithmetic == 'xla'``; ``fused_update``: v + h f is one FMA (``xla`` or
-      ``fused-update``).
-    * ``one``: 1 in the float type (compiled code types ``1 + float32`` as float64, where
-      NumPy keeps float32).
+
+    Examples
+    --------
+    >>> import refsim
+    >>> from refsim.model import Constants
+    >>> c = Constants.from_config(refsim.get_preset("tutorial"))
+    >>> c.dtype, float(c.a_e), float(c.jump), c.xla
+    (dtype('float32'), 0.09900663793087006, 10.0, True)
     """
 
     dtype: np.dtype
@@ -161,33 +202,71 @@ class Constants:
     expm1: str
 
     @classmethod
-    def from_config(cls, c: Config) -> "Constants":
-        f = np.dtype(c.dtype).type
-        dt = f(c.dt)
-        exp_euler = c.integrator == "exp_euler"
-        r_m = f(1) / f(c.tau_m)
+    def from_config(cls, config: Config) -> "Constants":
+        """The constants of ``config``, each rounded once to its float type.
+
+        Parameters
+        ----------
+        config : Config
+
+        Returns
+        -------
+        Constants
+
+        Examples
+        --------
+        >>> import refsim
+        >>> from refsim.model import Constants
+        >>> c = Constants.from_config(refsim.get_preset("brette2007-coba"))
+        >>> c.dtype, float(c.a_e), c.brainpy_schedule, c.soft_reset    # euler: a = dt
+        (dtype('float64'), 0.1, False, False)
+        """
+        f = np.dtype(config.dtype).type
+        dt = f(config.dt)
+        exp_euler = config.integrator == "exp_euler"
+        r_m = f(1) / f(config.tau_m)
 
         def step_factor(tau):
             # the Jacobian of (-g)/tau is (-1)/tau, as autodiff evaluates it
-            return dt * elementary.exprel(dt * (f(-1) / f(tau)), c.expm1) if exp_euler else dt
+            return dt * elementary.exprel(dt * (f(-1) / f(tau)), config.expm1) if exp_euler else dt
 
         return cls(
-            dtype=np.dtype(c.dtype), n_exc=c.n_exc, n_neurons=c.n_neurons, dt=dt,
-            V_rest=f(c.V_rest), V_th=f(c.V_th), V_reset=f(c.V_reset), tau_m=f(c.tau_m),
-            tau_ref=f(c.tau_ref), RI_ext=f(c.RI_ext), R_g=f(c.R_g), tau_e=f(c.tau_e),
-            tau_i=f(c.tau_i), E_e=f(c.E_e), E_i=f(c.E_i), w_e=f(c.w_e), w_i=f(c.w_i),
-            a_e=f(step_factor(c.tau_e)), a_i=f(step_factor(c.tau_i)),
-            jump=f(c.V_th) - f(c.V_reset), one=f(1),
-            exp_euler=exp_euler, soft_reset=c.reset == "soft",
-            strict_threshold=c.threshold_test == ">", brainpy_schedule=c.schedule == "brainpy",
-            r_m=r_m, r_e=f(1) / f(c.tau_e), r_i=f(1) / f(c.tau_i), C=r_m * f(c.R_g),
-            fused_update=c.arithmetic != "ieee", xla=c.arithmetic == "xla", expm1=c.expm1,
+            dtype=np.dtype(config.dtype), n_exc=config.n_exc, n_neurons=config.n_neurons, dt=dt,
+            V_rest=f(config.V_rest), V_th=f(config.V_th), V_reset=f(config.V_reset),
+            tau_m=f(config.tau_m), tau_ref=f(config.tau_ref), RI_ext=f(config.RI_ext),
+            R_g=f(config.R_g), tau_e=f(config.tau_e), tau_i=f(config.tau_i), E_e=f(config.E_e),
+            E_i=f(config.E_i), w_e=f(config.w_e), w_i=f(config.w_i),
+            a_e=f(step_factor(config.tau_e)), a_i=f(step_factor(config.tau_i)),
+            jump=f(config.V_th) - f(config.V_reset), one=f(1),
+            exp_euler=exp_euler, soft_reset=config.reset == "soft",
+            strict_threshold=config.threshold_test == ">",
+            brainpy_schedule=config.schedule == "brainpy",
+            r_m=r_m, r_e=f(1) / f(config.tau_e), r_i=f(1) / f(config.tau_i),
+            C=r_m * f(config.R_g), fused_update=config.arithmetic != "ieee",
+            xla=config.arithmetic == "xla", expm1=config.expm1,
         )
 
     def step_times(self, n_steps: int) -> np.ndarray:
         """t_k = k * dt in the run's float type, k = 0 .. n_steps-1 (ms).
 
         In float32 this equals ``np.arange(0, n_steps * dt, dt, dtype=np.float32)``.
+
+        Parameters
+        ----------
+        n_steps : int
+
+        Returns
+        -------
+        ndarray, shape (n_steps,)
+            ms, in ``self.dtype``: each k converted exactly, then multiplied by dt (one
+            rounding).
+
+        Examples
+        --------
+        >>> import refsim
+        >>> from refsim.model import Constants
+        >>> Constants.from_config(refsim.get_preset("tutorial-normalized")).step_times(4).tolist()
+        [0.0, 0.1, 0.2, 0.30000000000000004]
         """
         return np.arange(n_steps).astype(self.dtype) * self.dt
 
@@ -197,13 +276,55 @@ class Constants:
 # an array (the oracle) or a scalar (compiled engines) of the run's float type.
 
 def spike_test(v, c):
-    """``v > V_th`` or ``v >= V_th``, by ``threshold_test`` (steps 1 and 7; Brette's 3)."""
+    """``v > V_th`` or ``v >= V_th``, by ``threshold_test`` (steps 1 and 7; Brette's 3).
+
+    Parameters
+    ----------
+    v : ndarray or scalar
+        Membrane potential (mV), the run's float type.
+    c : Constants
+
+    Returns
+    -------
+    ndarray of bool or bool
+        True where the neuron spikes.
+
+    Examples
+    --------
+    >>> import numpy as np, refsim
+    >>> from refsim.model import Constants, spike_test
+    >>> c = Constants.from_config(refsim.get_preset("tutorial-normalized"))   # V >= V_th
+    >>> spike_test(np.array([-50.1, -50.0, -49.9]), c).tolist()
+    [False, True, True]
+    """
     return v > c.V_th if c.strict_threshold else v >= c.V_th
 
 
 def refractory(t_k, t_last, c):
     """The clamp's condition ``(t_k - t_last) < tau_ref``, strict, in the float type (step 6;
-    Brette's 2)."""
+    Brette's 2).
+
+    Parameters
+    ----------
+    t_k : scalar
+        Time of step k (ms), :meth:`Constants.step_times`.
+    t_last : ndarray or scalar
+        Time of each neuron's last spike (ms; -1e7 before the first).
+    c : Constants
+
+    Returns
+    -------
+    ndarray of bool or bool
+        True where the neuron is clamped.
+
+    Examples
+    --------
+    >>> import numpy as np, refsim
+    >>> from refsim.model import Constants, refractory
+    >>> c = Constants.from_config(refsim.get_preset("tutorial-normalized"))   # tau_ref = 5 ms
+    >>> refractory(np.float64(5.0), np.array([0.0, 0.1, -1e7]), c).tolist()
+    [False, True, False]
+    """
     return (t_k - t_last) < c.tau_ref
 
 
@@ -211,7 +332,36 @@ def integrate_conductance(g, tau, r, a, c):
     """One step of dg/dt = -g/tau (step 3): ``g + a ((-g) / tau)``; ``xla``:
     ``fma(-(g r), a, g)``.
 
-    ``a`` is ``c.a_e`` or ``c.a_i``, ``r`` = 1/tau is ``c.r_e`` or ``c.r_i``.
+    Parameters
+    ----------
+    g : ndarray or scalar
+        Conductance ([g]) before the step.
+    tau : scalar
+        Its time constant (ms): ``c.tau_e`` or ``c.tau_i``.
+    r : scalar
+        1/tau (1/ms) in the float type: ``c.r_e`` or ``c.r_i`` (used by ``xla`` only).
+    a : scalar
+        The step factor (ms): ``c.a_e`` or ``c.a_i``.
+    c : Constants
+
+    Returns
+    -------
+    ndarray or scalar
+        g after the step ([g]), without this step's synaptic input.
+
+    Notes
+    -----
+    With ``a = dt exprel(-dt / tau)`` (``exp_euler``) the update is g exp(-dt/tau) up to
+    rounding; with ``a = dt`` (``euler``) it is g (1 - dt/tau).
+
+    Examples
+    --------
+    >>> import numpy as np, refsim
+    >>> from refsim.model import Constants, integrate_conductance
+    >>> c = Constants.from_config(refsim.get_preset("tutorial-normalized"))
+    >>> g = integrate_conductance(np.array([1.0]), c.tau_e, c.r_e, c.a_e, c)
+    >>> g.tolist(), float(np.exp(-0.1 / 5.0))           # exp(-dt / tau_e)
+    ([0.9801986733067553], 0.9801986733067553)
     """
     if c.xla:
         return fma32(-mul(g, r), a, g)
@@ -223,6 +373,32 @@ def membrane_rhs(v, g_e, g_i, c):
 
     ``ieee``: ``((V_rest - v) + ((RI_ext + R_g (g_e (E_e - v))) + R_g (g_i (E_i - v)))) / tau_m``;
     ``xla``: ``((V_rest - v) + fma(g_i (E_i - v), R_g, fma(g_e (E_e - v), R_g, RI_ext))) r_m``.
+
+    Parameters
+    ----------
+    v : ndarray or scalar
+        Membrane potential (mV).
+    g_e, g_i : ndarray or scalar
+        Conductances ([g]).
+    c : Constants
+
+    Returns
+    -------
+    ndarray or scalar
+        dV/dt (mV/ms).
+
+    Notes
+    -----
+    The right-hand side of tau_m dV/dt = -(V - V_rest) + RI_ext + R_g (g_e (E_e - V) +
+    g_i (E_i - V)), divided by tau_m.
+
+    Examples
+    --------
+    >>> import refsim
+    >>> from refsim.model import Constants, membrane_rhs
+    >>> c = Constants.from_config(refsim.get_preset("tutorial-normalized"))
+    >>> float(membrane_rhs(c.V_rest, 0.0, 0.0, c))       # at rest: RI_ext / tau_m = 20 / 20
+    1.0
     """
     if c.xla:
         current = fma32(mul(g_i, c.E_i - v), c.R_g, fma32(mul(g_e, c.E_e - v), c.R_g, c.RI_ext))
@@ -234,7 +410,27 @@ def membrane_rhs(v, g_e, g_i, c):
 
 def membrane_jacobian(g_e, g_i, c):
     """J = df/dv (1/ms): ``-(1 + (R_g g_e + R_g g_i)) / tau_m``; ``xla``:
-    ``fma(g_e, -C, g_i (-C)) + (-r_m)``."""
+    ``fma(g_e, -C, g_i (-C)) + (-r_m)``.
+
+    Parameters
+    ----------
+    g_e, g_i : ndarray or scalar
+        Conductances ([g]).
+    c : Constants
+
+    Returns
+    -------
+    ndarray or scalar
+        J (1/ms), the input of the exponential-Euler step factor h = dt exprel(dt J).
+
+    Examples
+    --------
+    >>> import refsim
+    >>> from refsim.model import Constants, membrane_jacobian
+    >>> c = Constants.from_config(refsim.get_preset("tutorial-normalized"))   # R_g = 1
+    >>> float(membrane_jacobian(1.0, 0.5, c))            # -(1 + 1.5) / 20
+    -0.125
+    """
     if c.xla:
         return fma32(g_e, -c.C, mul(g_i, -c.C)) + (-c.r_m)
     return -(c.one + (mul(c.R_g, g_e) + mul(c.R_g, g_i))) / c.tau_m
@@ -242,13 +438,61 @@ def membrane_jacobian(g_e, g_i, c):
 
 def advance(v, h, f, c):
     """``v + h f`` (step 5): rounded once (``fma(h, f, v)``) for ``arithmetic`` 'xla' and
-    'fused-update', else twice. ``h`` is dt exprel(dt J) (``exp_euler``) or dt."""
+    'fused-update', else twice. ``h`` is dt exprel(dt J) (``exp_euler``) or dt.
+
+    Parameters
+    ----------
+    v : ndarray or scalar
+        Membrane potential (mV) at the start of the step.
+    h : ndarray or scalar
+        Step factor (ms).
+    f : ndarray or scalar
+        dV/dt at v (mV/ms), :func:`membrane_rhs`.
+    c : Constants
+
+    Returns
+    -------
+    ndarray or scalar
+        The candidate V (mV).
+
+    Examples
+    --------
+    >>> import refsim
+    >>> from refsim.model import Constants, advance
+    >>> c = Constants.from_config(refsim.get_preset("tutorial-normalized"))
+    >>> float(advance(c.V_rest, c.dt, 1.0, c))           # -60 + 0.1 * 1
+    -59.9
+    """
     return fma32(h, f, v) if c.fused_update else v + mul(h, f)
 
 
 def reset(v, s, c):
     """Where ``s``: ``v - (V_th - V_reset)`` (soft) or ``V_reset`` (hard); else ``v``
-    (step 4; Brette's 5)."""
+    (step 4; Brette's 5).
+
+    Parameters
+    ----------
+    v : ndarray or scalar
+        Membrane potential (mV).
+    s : ndarray of bool or bool
+        The spikes, :func:`spike_test`.
+    c : Constants
+
+    Returns
+    -------
+    ndarray or scalar
+        V after the reset (mV).
+
+    Examples
+    --------
+    >>> import numpy as np, refsim
+    >>> from refsim.model import Constants, reset
+    >>> v, s = np.array([-49.0, -55.0]), np.array([True, False])
+    >>> soft = Constants.from_config(refsim.get_preset("tutorial-normalized"))
+    >>> hard = Constants.from_config(refsim.get_preset("brette2007-coba"))
+    >>> reset(v, s, soft).tolist(), reset(v, s, hard).tolist()
+    ([-59.0, -55.0], [-60.0, -55.0])
+    """
     return select(s, v - c.jump if c.soft_reset else c.V_reset, v)
 
 

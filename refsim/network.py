@@ -91,6 +91,18 @@ def check_network_args(config: Config, seed, connectivity=None, initial=None) ->
     ------
     ConfigError
         Naming the argument, its value and what is allowed.
+
+    Examples
+    --------
+    >>> import refsim
+    >>> from refsim.network import check_network_args
+    >>> config = refsim.get_preset("brette2007-coba", n_exc=8, n_inh=2)
+    >>> check_network_args(config, 5)
+    {}
+    >>> check_network_args(config, -1)
+    Traceback (most recent call last):
+    ...
+    refsim.params.ConfigError: seed = -1: allowed a non-negative int
     """
     if not isinstance(config, Config):
         raise ConfigError(f"config type = {type(config).__name__}: allowed refsim.Config "
@@ -131,6 +143,20 @@ def draw_network(config: Config, seed, connectivity=None, initial=None):
     connectivity : Connectivity
     state : refsim.state.State
         In the run's float type; a new copy (the engines update it in place).
+
+    Raises
+    ------
+    ConfigError
+        As :func:`check_network_args`, or a given initial state that is not usable
+        (:func:`refsim.state.initial_state`).
+
+    Examples
+    --------
+    >>> import refsim
+    >>> from refsim.network import draw_network
+    >>> connectivity, state = draw_network(refsim.get_preset("brette2007-coba", n_exc=8, n_inh=2), 5)
+    >>> connectivity, state.V.dtype
+    (<Connectivity: 10 neurons (8 E), 3 synapses>, dtype('float64'))
     """
     return draw_checked(config, seed, connectivity,
                         check_network_args(config, seed, connectivity, initial))
@@ -138,7 +164,31 @@ def draw_network(config: Config, seed, connectivity=None, initial=None):
 
 def draw_checked(config: Config, seed, connectivity, given: dict):
     """:func:`draw_network` for arguments that :func:`check_network_args` has checked (it
-    returned ``given``): what ``simulate`` calls after its memory check."""
+    returned ``given``): what ``simulate`` calls after its memory check.
+
+    Parameters
+    ----------
+    config : Config
+    seed : int or None
+        None (only allowed with everything given) draws from 0, for the parts not given.
+    connectivity : Connectivity or None
+    given : dict of array_like
+        The initial values :func:`check_network_args` returned.
+
+    Returns
+    -------
+    connectivity : Connectivity
+    state : refsim.state.State
+
+    Examples
+    --------
+    >>> import refsim
+    >>> from refsim.network import check_network_args, draw_checked, draw_network
+    >>> config = refsim.get_preset("brette2007-coba", n_exc=8, n_inh=2)
+    >>> given = check_network_args(config, 5)
+    >>> draw_checked(config, 5, None, given)[0] == draw_network(config, 5)[0]
+    True
+    """
     conn_seed, state_seed = seeds(config, 0 if seed is None else seed)
     state = initial_state(config, state_seed, given)  # checks the given arrays: O(N), cheap
     if connectivity is None:
@@ -163,13 +213,18 @@ def network_inputs(config: Config, seed: int):
         ``V`` (mV), ``g_e``, ``g_i`` ([g]) and ``t_last`` (ms), shape (N,), float64 (the
         values of the run's float type, widened).
 
+    Raises
+    ------
+    ConfigError
+        ``seed`` is None or not a non-negative int, or ``config`` is not a Config.
+
     Examples
     --------
     >>> import numpy as np, refsim
-    >>> cfg = refsim.get_preset("tutorial-normalized", n_exc=80, n_inh=20, duration=20.0)
-    >>> conn, init = refsim.network_inputs(cfg, seed=3)
-    >>> a = refsim.simulate(cfg, seed=3, progress=False)
-    >>> b = refsim.simulate(cfg, seed=None, connectivity=conn, initial=init, progress=False)
+    >>> config = refsim.get_preset("tutorial-normalized", n_exc=80, n_inh=20, duration=20.0)
+    >>> conn, init = refsim.network_inputs(config, seed=3)
+    >>> a = refsim.simulate(config, seed=3, progress=False)
+    >>> b = refsim.simulate(config, seed=None, connectivity=conn, initial=init, progress=False)
     >>> np.array_equal(a.spike_neurons, b.spike_neurons) and a.n_spikes == b.n_spikes
     True
     """

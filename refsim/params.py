@@ -37,11 +37,34 @@ INDEX_LIMIT = 2**31 - 1
 
 
 class ConfigError(ValueError):
-    """A parameter is outside its allowed range. The message names the parameter."""
+    """A parameter is outside its allowed range. The message names the parameter.
+
+    Every input refsim checks (configurations, arguments, files) fails with this error, in
+    one form: ``<name> = <value>: allowed <what is allowed>``.
+
+    Examples
+    --------
+    >>> import refsim
+    >>> try:
+    ...     refsim.get_preset("tutorial", dt=-0.1)
+    ... except refsim.ConfigError as e:
+    ...     print(e)
+    dt = -0.1: allowed dt > 0 ms
+    """
 
 
 class ConfigWarning(UserWarning):
-    """A parameter is allowed but probably not what was meant (e.g. E_e below the threshold)."""
+    """A parameter is allowed but probably not what was meant (e.g. E_e below the threshold).
+
+    Examples
+    --------
+    >>> import warnings, refsim
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     config = refsim.get_preset("tutorial-normalized", E_e=-55.0)
+    >>> caught[0].category.__name__, str(caught[0].message)[:40]
+    ('ConfigWarning', 'E_e = -55.0: expected E_e > V_th = -50.0')
+    """
 
 
 def _p(unit: str, doc: str, **kw):
@@ -67,15 +90,80 @@ class Config:
 
     Build one from a preset with :func:`refsim.get_preset` and change fields with
     :meth:`replace`; every instance is validated on construction and raises
-    :class:`ConfigError` naming the offending field and its allowed range.
+    :class:`ConfigError` naming the offending field and its allowed range. Every field is
+    required (the presets hold the values); each field's unit and meaning are stored in its
+    metadata (:func:`describe_fields`, ``refsim presets --describe``), summarized here.
+
+    Parameters
+    ----------
+    n_exc, n_inh : int
+        Numbers of excitatory (indices 0 .. n_exc-1) and inhibitory (n_exc .. N-1) neurons.
+    V_rest, V_th, V_reset : float
+        Resting (leak reversal) potential, spike threshold, reset potential (mV);
+        V_th - V_reset is the soft reset's jump.
+    tau_m, tau_ref : float
+        Membrane time constant and absolute refractory period (ms).
+    RI_ext : float
+        Constant external drive R*I_ext (mV).
+    R_g : float
+        R*[g], dimensionless: converts conductance x mV into mV of drive (1e-3 for R = 1 ohm
+        and [g] = mS; 1 for [g] = g_L).
+    tau_e, tau_i : float
+        Decay time constants of g_e and g_i (ms).
+    E_e, E_i : float
+        Excitatory and inhibitory reversal potentials (mV).
+    w_e, w_i : float
+        Jump of g_e (g_i) per presynaptic spike and synapse ([g]).
+    conn_rule : {'fixed_out_degree', 'fixed_in_degree', 'bernoulli'}
+        Connectivity rule (:func:`refsim.build_connectivity`).
+    p_conn : float
+        Connection probability; the fixed-degree rules use k = int(p_conn * n).
+    autapses, multapses : bool
+        Allow self-connections; allow several synapses per ordered pair.
+    conn_rng : {'numpy-legacy', 'pcg64'}
+        ``np.random.RandomState(seed)`` (BrainPy's generator) or PCG64.
+    V0_mean, V0_std : float
+        Normal distribution of the initial V (mV).
+    g_e0_mean, g_e0_std, g_i0_mean, g_i0_std : float
+        Normal distributions of the initial g_e and g_i ([g]).
+    schedule : {'brainpy', 'brette'}
+        Step order (:mod:`refsim.model`): spikes act one step later, or in the same step.
+    integrator : {'exp_euler', 'euler'}
+        Exponential Euler (exact for frozen g) or forward Euler.
+    reset : {'soft', 'hard'}
+        V <- V - (V_th - V_reset), or V <- V_reset.
+    threshold_test : {'>=', '>'}
+        V >= V_th or V > V_th spikes.
+    dtype : {'float32', 'float64'}
+        The float type of all state and arithmetic.
+    arithmetic : {'ieee', 'xla', 'fused-update'}
+        How each formula is rounded (:mod:`refsim.model`); 'xla' and 'fused-update' are
+        float32 only.
+    expm1 : {'portable', 'xla', 'libm'}
+        The expm1 of exp_euler and of the derived constants (:mod:`refsim.elementary`);
+        'xla' is float32 only.
+    dt, duration : float
+        Time step and simulated time (ms); duration must be a whole number of steps.
+
+    Raises
+    ------
+    ConfigError
+        A field of the wrong type or outside its allowed range (the message names it), or
+        a combination that is not allowed (e.g. ``arithmetic='xla'`` in float64).
+
+    Warns
+    -----
+    ConfigWarning
+        Reversal potentials on the wrong side of the threshold; ``arithmetic='xla'`` with
+        constants for which XLA compiles other forms than BrainPy's tutorial.
 
     Examples
     --------
     >>> import refsim
-    >>> cfg = refsim.get_preset("tutorial-normalized").replace(dt=0.05)
-    >>> cfg.n_steps, cfg.dt
+    >>> config = refsim.get_preset("tutorial-normalized").replace(dt=0.05)
+    >>> config.n_steps, config.dt
     (20000, 0.05)
-    >>> cfg.replace(p_conn=1.5)
+    >>> config.replace(p_conn=1.5)
     Traceback (most recent call last):
     ...
     refsim.params.ConfigError: p_conn = 1.5: allowed 0 <= p_conn <= 1
@@ -136,27 +224,115 @@ class Config:
 
     @property
     def n_neurons(self) -> int:
-        """Population size N = n_exc + n_inh."""
+        """Population size N = n_exc + n_inh.
+
+        Returns
+        -------
+        int
+
+        Examples
+        --------
+        >>> import refsim
+        >>> refsim.get_preset("tutorial", n_exc=400, n_inh=100).n_neurons
+        500
+        """
         return self.n_exc + self.n_inh
 
     @property
     def n_steps(self) -> int:
-        """Number of time steps, duration / dt."""
+        """Number of time steps, duration / dt (rounded to the nearest integer).
+
+        Returns
+        -------
+        int
+
+        Examples
+        --------
+        >>> import refsim
+        >>> refsim.get_preset("tutorial", duration=0.3).n_steps     # 0.3 / 0.1 = 2.9999999999999996
+        3
+        """
         return int(round(self.duration / self.dt))
 
     def replace(self, **changes) -> "Config":
-        """A copy with some fields changed (validated). Unknown names raise ConfigError."""
+        """A copy with some fields changed (validated).
+
+        Parameters
+        ----------
+        **changes
+            New field values, by field name (units as in :class:`Config`).
+
+        Returns
+        -------
+        Config
+
+        Raises
+        ------
+        ConfigError
+            An unknown field name, or a value outside its allowed range.
+
+        Examples
+        --------
+        >>> import refsim
+        >>> config = refsim.get_preset("brette2007-coba")
+        >>> config.replace(duration=200.0).n_steps
+        2000
+        >>> config.replace(tau=5.0)
+        Traceback (most recent call last):
+        ...
+        refsim.params.ConfigError: unknown parameter(s) ['tau']; see `refsim presets --describe`
+        """
         unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
         if unknown:
             raise ConfigError(f"unknown parameter(s) {unknown}; see `refsim presets --describe`")
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
+        """Every field as a plain, JSON-able value, in declaration order.
+
+        Returns
+        -------
+        dict of str to (int, float, str or bool)
+            What :meth:`from_dict` reads back (and what result files store).
+
+        Examples
+        --------
+        >>> import refsim
+        >>> d = refsim.get_preset("tutorial").to_dict()
+        >>> len(d), d["tau_m"], d["dtype"]
+        (35, 20.0, 'float32')
+        """
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Config":
-        """The Config of :meth:`to_dict`'s output (values converted by :func:`coerce`)."""
+        """The Config of :meth:`to_dict`'s output (values converted by :func:`coerce`).
+
+        A dict written by refsim 0.1 (a boolean ``fused_update``, no ``expm1``) is read in
+        this version's terms: ``arithmetic`` 'fused-update' or 'ieee', ``expm1='libm'``.
+
+        Parameters
+        ----------
+        d : dict of str to value
+            Exactly the fields of Config (strings from a command line or JSON are converted).
+
+        Returns
+        -------
+        Config
+
+        Raises
+        ------
+        ConfigError
+            Not a dict, missing or unknown fields, or a value that cannot be converted or is
+            outside its allowed range.
+
+        Examples
+        --------
+        >>> import refsim
+        >>> config = refsim.get_preset("tutorial")
+        >>> refsim.Config.from_dict(config.to_dict()) == config
+        True
+        """
         if not isinstance(d, dict):
             raise ConfigError(f"config dict = {type(d).__name__}: allowed a dict of field values")
         if "expm1" not in d and "fused_update" in d:
@@ -185,7 +361,20 @@ def _from_refsim_01(d: dict[str, Any]) -> dict[str, Any]:
 
 
 def describe_fields() -> list[tuple[str, str, str]]:
-    """(name, unit, description) for every Config field, in declaration order."""
+    """(name, unit, description) for every Config field, in declaration order.
+
+    Returns
+    -------
+    list of tuple of (str, str, str)
+        Units are ``mV``, ``ms``, ``[g]`` (the preset's conductance unit), ``1``
+        (dimensionless) or ``-`` (a choice or a flag).
+
+    Examples
+    --------
+    >>> from refsim.params import describe_fields
+    >>> describe_fields()[3]
+    ('V_th', 'mV', 'spike threshold')
+    """
     return [(f.name, f.metadata["unit"], f.metadata["doc"]) for f in dataclasses.fields(Config)]
 
 
@@ -195,7 +384,29 @@ _FIELD_TYPES = {f.name: f.type for f in dataclasses.fields(Config)}
 def coerce(name: str, value: Any) -> Any:
     """Convert ``value`` (possibly a string from the command line) to the type of field ``name``.
 
-    Raises ConfigError naming the field when the value cannot be converted.
+    Parameters
+    ----------
+    name : str
+        A field of :class:`Config`.
+    value : object
+        A string (``'true'``/``'false'``/``'1'``/``'0'``/``'yes'``/``'no'`` for flags), a
+        Python or NumPy scalar.
+
+    Returns
+    -------
+    int, float, str or bool
+        The field's type; range checks are left to :class:`Config`.
+
+    Raises
+    ------
+    ConfigError
+        An unknown field, or a value that cannot be converted (naming the field).
+
+    Examples
+    --------
+    >>> from refsim.params import coerce
+    >>> coerce("n_exc", "400"), coerce("dt", "0.05"), coerce("autapses", "no")
+    (400, 0.05, False)
     """
     if name not in _FIELD_TYPES:
         raise ConfigError(f"unknown parameter {name!r}; see `refsim presets --describe`")
@@ -236,12 +447,12 @@ def coerce(name: str, value: Any) -> Any:
     raise AssertionError(typ)  # unreachable: every field type is handled above
 
 
-def _normalize(c: Config) -> None:
+def _normalize(config: Config) -> None:
     """Store numpy scalars as Python scalars and ints given for float fields as floats, so that
     every Config holds plain, JSON-able values (``Config(tau_m=20)`` equals ``tau_m=20.0``).
     Values of any other type are left for :func:`_validate` to reject."""
-    for f in dataclasses.fields(c):
-        v = getattr(c, f.name)
+    for f in dataclasses.fields(config):
+        v = getattr(config, f.name)
         if isinstance(v, np.generic) and not isinstance(v, (np.bytes_, np.void)):
             v = str(v) if isinstance(v, np.str_) else v.item()
         if f.type == "float" and isinstance(v, int) and not isinstance(v, bool):
@@ -249,18 +460,18 @@ def _normalize(c: Config) -> None:
                 v = float(v)
             except OverflowError:
                 raise ConfigError(f"{f.name} = {reprlib.repr(v)}: allowed a finite number") from None
-        object.__setattr__(c, f.name, v)
+        object.__setattr__(config, f.name, v)
 
 
 _POSITIVE_TIMES = ("tau_m", "tau_e", "tau_i", "dt", "duration")
 
 
-def _validate(c: Config) -> None:
+def _validate(config: Config) -> None:
     def fail(name, allowed):  # reprlib: a huge int or long string is shortened with '...'
-        raise ConfigError(f"{name} = {reprlib.repr(getattr(c, name))}: allowed {allowed}")
+        raise ConfigError(f"{name} = {reprlib.repr(getattr(config, name))}: allowed {allowed}")
 
-    for f in dataclasses.fields(c):
-        v = getattr(c, f.name)
+    for f in dataclasses.fields(config):
+        v = getattr(config, f.name)
         ok = {"bool": isinstance(v, bool), "str": isinstance(v, str),
               "int": isinstance(v, int) and not isinstance(v, bool),
               "float": isinstance(v, float)}[f.type]
@@ -272,79 +483,79 @@ def _validate(c: Config) -> None:
             fail(f.name, "one of " + ", ".join(repr(x) for x in CHOICES[f.name]))
 
     # sizes first: everything below may multiply them
-    if c.n_exc < 0:
+    if config.n_exc < 0:
         fail("n_exc", "n_exc >= 0")
-    if c.n_inh < 0:
+    if config.n_inh < 0:
         fail("n_inh", "n_inh >= 0")
-    if c.n_exc + c.n_inh < 1:
+    if config.n_exc + config.n_inh < 1:
         fail("n_exc", "n_exc + n_inh >= 1")
-    if c.n_exc + c.n_inh > INDEX_LIMIT:
+    if config.n_exc + config.n_inh > INDEX_LIMIT:
         fail("n_exc", f"n_exc + n_inh <= 2**31 - 1 = {INDEX_LIMIT} (neuron indices are int32)")
     for name in _POSITIVE_TIMES:
-        if not getattr(c, name) > 0:
+        if not getattr(config, name) > 0:
             fail(name, f"{name} > 0 ms")
-    if c.tau_ref < 0:
+    if config.tau_ref < 0:
         fail("tau_ref", "tau_ref >= 0 ms")
-    if c.dtype == "float32":
+    if config.dtype == "float32":
         # every parameter enters the arithmetic as a float32 (model.Constants): it must stay
         # finite there, and the time constants, which divide, must stay positive
         tiny, huge = float(np.finfo(np.float32).smallest_subnormal), float(np.finfo(np.float32).max)
-        for f in dataclasses.fields(c):
-            v = getattr(c, f.name)
+        for f in dataclasses.fields(config):
+            v = getattr(config, f.name)
             if f.type == "float" and abs(v) > huge:
                 fail(f.name, f"|{f.name}| <= {huge:.7g}, the largest float32 (dtype = 'float32')")
             if f.name in _POSITIVE_TIMES and v < tiny:
                 fail(f.name, f"{f.name} >= {tiny:.3g} ms, the smallest positive float32 "
                              "(dtype = 'float32')")
-    if not c.V_th > c.V_reset:
-        fail("V_th", f"V_th > V_reset = {c.V_reset} mV")
-    if c.R_g < 0:
+    if not config.V_th > config.V_reset:
+        fail("V_th", f"V_th > V_reset = {config.V_reset} mV")
+    if config.R_g < 0:
         fail("R_g", "R_g >= 0")
     for name in ("w_e", "w_i"):
-        if getattr(c, name) < 0:
+        if getattr(config, name) < 0:
             fail(name, f"{name} >= 0 [g]")
     for name in ("V0_std", "g_e0_std", "g_i0_std"):
-        if getattr(c, name) < 0:
+        if getattr(config, name) < 0:
             fail(name, f"{name} >= 0")
-    if not 0.0 <= c.p_conn <= 1.0:
+    if not 0.0 <= config.p_conn <= 1.0:
         fail("p_conn", "0 <= p_conn <= 1")
-    ratio = c.duration / c.dt
+    ratio = config.duration / config.dt
     if not math.isfinite(ratio) or ratio >= INDEX_LIMIT + 0.5:
-        fail("duration", f"fewer than 2**31 steps of dt = {c.dt} ms (spike steps are int32; "
+        fail("duration", f"fewer than 2**31 steps of dt = {config.dt} ms (spike steps are int32; "
                          f"duration/dt = {ratio!r})")
     if abs(ratio - round(ratio)) > 1e-9 * max(1.0, ratio) or round(ratio) < 1:
-        fail("duration", f"a whole positive multiple of dt = {c.dt} ms (duration/dt = {ratio!r})")
-    if c.dtype == "float32" and round(ratio) >= 2**24:
+        fail("duration", f"a whole positive multiple of dt = {config.dt} ms (duration/dt = {ratio!r})")
+    if config.dtype == "float32" and round(ratio) >= 2**24:
         fail("duration", f"fewer than 2**24 steps in float32 (step times must be exact integers times dt)")
-    if c.dtype != "float32" and c.arithmetic != "ieee":
+    if config.dtype != "float32" and config.arithmetic != "ieee":
         also = (" (and expm1 = 'xla': allowed 'portable' or 'libm'); with dtype = "
-                f"{c.dtype!r} set arithmetic='ieee', expm1='portable'") if c.expm1 == "xla" else ""
+                f"{config.dtype!r} set arithmetic='ieee', expm1='portable'") if config.expm1 == "xla" else ""
         fail("arithmetic", "'ieee' unless dtype = 'float32' (fused multiply-adds are emulated "
                            f"exactly through float64){also}")
-    if c.dtype != "float32" and c.expm1 == "xla":
+    if config.dtype != "float32" and config.expm1 == "xla":
         fail("expm1", "'portable' or 'libm' unless dtype = 'float32' (XLA's float32 expm1 is "
                       "emulated; its float64 one is not)")
-    if c.conn_rule == "bernoulli" and c.multapses:
+    if config.conn_rule == "bernoulli" and config.multapses:
         fail("multapses", "False for the bernoulli rule (one Bernoulli trial per ordered pair)")
     # fixed-degree rules: enough candidates for k draws (without multapses), and at least one
     # candidate other than the neuron itself (without autapses; redrawing would never end)
-    if c.conn_rule == "fixed_out_degree":
-        k, n = int(c.p_conn * c.n_neurons), c.n_neurons - (0 if c.autapses else 1)
-        if k > n and not c.multapses:
+    if config.conn_rule == "fixed_out_degree":
+        k, n = int(config.p_conn * config.n_neurons), config.n_neurons - (0 if config.autapses else 1)
+        if k > n and not config.multapses:
             fail("p_conn", f"int(p_conn * N) = {k} <= {n} targets available without multapses")
         if k > 0 and n < 1:
-            fail("autapses", f"True when N = {c.n_neurons}: a neuron's only possible target is itself")
-    if c.conn_rule == "fixed_in_degree":
-        for pop, n_pre in (("n_exc", c.n_exc), ("n_inh", c.n_inh)):
-            k, avail = int(c.p_conn * n_pre), n_pre - (0 if c.autapses else 1)
-            if k > avail and not c.multapses:
+            fail("autapses", f"True when N = {config.n_neurons}: a neuron's only possible target is itself")
+    if config.conn_rule == "fixed_in_degree":
+        for pop, n_pre in (("n_exc", config.n_exc), ("n_inh", config.n_inh)):
+            k, avail = int(config.p_conn * n_pre), n_pre - (0 if config.autapses else 1)
+            if k > avail and not config.multapses:
                 fail("p_conn", f"int(p_conn * {pop}) = {k} <= {avail} sources available without multapses")
             if k > 0 and avail < 1:
                 fail("autapses", f"True when {pop} = {n_pre}: a neuron's only possible source "
                                  "is itself")
-    if c.conn_rng == "numpy-legacy" and c.conn_rule != "fixed_out_degree":
+    if config.conn_rng == "numpy-legacy" and config.conn_rule != "fixed_out_degree":
         fail("conn_rng", "'pcg64' unless conn_rule is 'fixed_out_degree' (the legacy generator only rebuilds BrainPy's rule)")
-    if c.conn_rng == "numpy-legacy" and not (c.multapses and c.autapses):
+    if config.conn_rng == "numpy-legacy" and not (config.multapses and config.autapses):
         fail("conn_rng", "'pcg64' unless autapses and multapses are both True (BrainPy's rule draws with replacement)")
 
 
@@ -361,19 +572,19 @@ def _caller_level() -> int:
     return level
 
 
-def _warn(c: Config) -> None:
+def _warn(config: Config) -> None:
     """Allowed but probably unintended: reversal potentials on the wrong side of the threshold;
     XLA's arithmetic where XLA would compile other forms than the tutorial's."""
-    if c.arithmetic == "xla" and (c.R_g == 1.0 or c.RI_ext == 0.0):
-        which = "R_g = 1 (XLA then fuses g (E - v) itself)" if c.R_g == 1.0 else \
+    if config.arithmetic == "xla" and (config.R_g == 1.0 or config.RI_ext == 0.0):
+        which = "R_g = 1 (XLA then fuses g (E - v) itself)" if config.R_g == 1.0 else \
             "RI_ext = 0 (XLA then starts the current's sum at the I current)"
         warnings.warn(f"arithmetic = 'xla' with {which}: refsim emulates the forms XLA compiles "
                       "for BrainPy's tutorial (R_g != 1, RI_ext != 0); with these constants XLA "
                       "compiles other forms (docs/model.md, 'Arithmetic')", ConfigWarning,
                       stacklevel=_caller_level())
-    if c.E_e <= c.V_th:
-        warnings.warn(f"E_e = {c.E_e!r}: expected E_e > V_th = {c.V_th} mV (excitation pulls V "
+    if config.E_e <= config.V_th:
+        warnings.warn(f"E_e = {config.E_e!r}: expected E_e > V_th = {config.V_th} mV (excitation pulls V "
                       "toward E_e, so it can never drive a spike)", ConfigWarning, stacklevel=_caller_level())
-    if c.E_i >= c.V_th:
-        warnings.warn(f"E_i = {c.E_i!r}: expected E_i < V_th = {c.V_th} mV (inhibition pulls V "
+    if config.E_i >= config.V_th:
+        warnings.warn(f"E_i = {config.E_i!r}: expected E_i < V_th = {config.V_th} mV (inhibition pulls V "
                       "toward E_i, above the threshold: it excites)", ConfigWarning, stacklevel=_caller_level())

@@ -43,6 +43,31 @@ def raster(result, path=None, ax=None, title=None):
     """The tutorial's raster: one dot per spike, time (ms) against neuron index, E and I coloured.
 
     Writes ``path`` (PNG) when given; returns the matplotlib Axes.
+
+    Parameters
+    ----------
+    result : SimulationResult or SpikeTrains
+    path : str or os.PathLike, optional
+        PNG written atomically (only when the figure is new, i.e. ``ax`` is None).
+    ax : matplotlib.axes.Axes, optional
+        Draw into it instead of a new 8 x 5 inch figure.
+    title : str, optional
+        Default: the spike count.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refsim.analysis import SpikeTrains
+    >>> s = SpikeTrains(np.array([10., 20., 30., 45., 5., 25.]), np.array([0, 0, 0, 0, 1, 1]),
+    ...                 n_neurons=3, n_exc=2, t_stop_ms=100.0)
+    >>> from refsim.plot import raster
+    >>> ax = raster(s)
+    >>> ax.get_xlabel(), ax.get_title(), [float(x) for x in ax.get_xlim()]
+    ('Time (ms)', 'COBA E/I network: 6 spikes', [0.0, 100.0])
     """
     s = as_spike_trains(result)
     fig, ax = _figure(ax, (8, 5))
@@ -61,7 +86,33 @@ def raster(result, path=None, ax=None, title=None):
 
 
 def rate_plot(result, path=None, ax=None, bin_ms=1.0, smooth_ms=2.0):
-    """Population rate of E and I (Hz per neuron), binned and Gaussian-smoothed."""
+    """Population rate of E and I (Hz per neuron), binned and Gaussian-smoothed.
+
+    Parameters
+    ----------
+    result : SimulationResult or SpikeTrains
+    path : str or os.PathLike, optional
+        PNG written atomically (only when the figure is new, i.e. ``ax`` is None).
+    ax : matplotlib.axes.Axes, optional
+    bin_ms, smooth_ms : float
+        Bin width and Gaussian SD (ms) of :func:`refsim.analysis.population_rate`.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        One line per population, labelled 'E' and 'I'.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refsim.analysis import SpikeTrains
+    >>> s = SpikeTrains(np.array([10., 20., 30., 45., 5., 25.]), np.array([0, 0, 0, 0, 1, 1]),
+    ...                 n_neurons=3, n_exc=2, t_stop_ms=100.0)
+    >>> from refsim.plot import rate_plot
+    >>> ax = rate_plot(s, bin_ms=10.0)
+    >>> ax.get_ylabel(), [line.get_label() for line in ax.get_lines()]
+    ('Rate (Hz)', ['E', 'I'])
+    """
     fig, ax = _figure(ax, (8, 3))
     for pop, color in (("E", E_COLOR), ("I", I_COLOR)):
         t, r = population_rate(result, bin_ms, population=pop, smooth_ms=smooth_ms)
@@ -74,12 +125,68 @@ def rate_plot(result, path=None, ax=None, bin_ms=1.0, smooth_ms=2.0):
 
 
 def histograms(result, path=None, t_start=0.0, seed=0):
-    """Histograms of per-neuron rates, ISI CVs and pairwise count correlations."""
+    """Histograms of per-neuron rates, ISI CVs and pairwise count correlations.
+
+    Parameters
+    ----------
+    result : SimulationResult or SpikeTrains
+    path : str or os.PathLike, optional
+        PNG written atomically.
+    t_start : float
+        Start of the window (ms).
+    seed : int
+        Seed of the correlation pair sample.
+
+    Returns
+    -------
+    ndarray of matplotlib.axes.Axes
+        The three panels.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refsim.analysis import SpikeTrains
+    >>> s = SpikeTrains(np.array([10., 20., 30., 45., 5., 25.]), np.array([0, 0, 0, 0, 1, 1]),
+    ...                 n_neurons=3, n_exc=2, t_stop_ms=100.0)
+    >>> from refsim.plot import histograms
+    >>> [ax.get_xlabel() for ax in histograms(s)]
+    ['Rate (Hz)', 'ISI CV', 'Count correlation (2 ms)']
+    """
     return comparison_figure(result, None, path, labels=("",), t_start=t_start, seed=seed)
 
 
 def comparison_figure(a, b, path=None, labels=("A", "B"), t_start=0.0, seed=0):
-    """Rate, CV and correlation distributions of ``a`` (and ``b`` if given) side by side."""
+    """Rate, CV and correlation distributions of ``a`` (and ``b`` if given) side by side.
+
+    Parameters
+    ----------
+    a, b : SimulationResult or SpikeTrains
+        ``b`` may be None.
+    path : str or os.PathLike, optional
+        PNG written atomically; without it the figure is closed and only the axes returned.
+    labels : tuple of str
+        Legend labels of ``a`` and ``b``.
+    t_start : float
+        Start of the window (ms).
+    seed : int
+        Seed of the correlation pair samples.
+
+    Returns
+    -------
+    ndarray of matplotlib.axes.Axes
+        The three panels: rates (Hz), ISI CVs and count correlations (2 ms bins), as
+        density histograms on common bins.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refsim.analysis import SpikeTrains
+    >>> s = SpikeTrains(np.array([10., 20., 30., 45., 5., 25.]), np.array([0, 0, 0, 0, 1, 1]),
+    ...                 n_neurons=3, n_exc=2, t_stop_ms=100.0)
+    >>> from refsim.plot import comparison_figure
+    >>> len(comparison_figure(s, s, labels=("a", "b")))
+    3
+    """
     plt = _pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
     runs = [(a, labels[0], "#333333")] + ([(b, labels[1], "#e67e22")] if b is not None else [])

@@ -80,7 +80,18 @@ PRESETS: dict[str, tuple[str, dict]] = {
 
 
 def preset_names() -> list[str]:
-    """Names of the built-in presets."""
+    """Names of the built-in presets.
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> import refsim
+    >>> refsim.preset_names()
+    ['tutorial', 'tutorial-normalized', 'brette2007-coba']
+    """
     return list(PRESETS)
 
 
@@ -93,7 +104,12 @@ def get_preset(name: str, **overrides) -> Config:
         One of :func:`preset_names`: ``'tutorial'``, ``'tutorial-normalized'``,
         ``'brette2007-coba'``.
     **overrides
-        Field values replacing the preset's (e.g. ``n_exc=400, n_inh=100``).
+        Field values replacing the preset's (e.g. ``n_exc=400, n_inh=100``), in the units of
+        :class:`~refsim.Config` (ms, mV, [g]).
+
+    Returns
+    -------
+    Config
 
     Raises
     ------
@@ -104,8 +120,8 @@ def get_preset(name: str, **overrides) -> Config:
     Examples
     --------
     >>> from refsim import get_preset
-    >>> cfg = get_preset("tutorial", duration=100.0)
-    >>> cfg.n_neurons, cfg.n_steps, cfg.R_g
+    >>> config = get_preset("tutorial", duration=100.0)
+    >>> config.n_neurons, config.n_steps, config.R_g
     (4000, 1000, 0.001)
     """
     if not isinstance(name, str):
@@ -115,19 +131,31 @@ def get_preset(name: str, **overrides) -> Config:
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise ConfigError(f"preset = {name!r}: allowed one of {', '.join(PRESETS)}{hint}")
     values = dict(PRESETS[name][1])
-    cfg = Config(**values)
-    return cfg.replace(**overrides) if overrides else cfg
+    config = Config(**values)
+    return config.replace(**overrides) if overrides else config
 
 
 def parameter_table() -> str:
     """Every parameter of every preset as a Markdown table (field, unit, one column per preset,
     meaning), generated from the :class:`~refsim.Config` metadata; ``docs/model.md`` embeds it
-    and a test keeps the two equal."""
+    and a test keeps the two equal.
+
+    Returns
+    -------
+    str
+        The table, one line per field after the header and separator lines.
+
+    Examples
+    --------
+    >>> from refsim.presets import parameter_table
+    >>> print(parameter_table().splitlines()[2])
+    | `n_exc` | 1 | 3200 | 3200 | 3200 | number of excitatory neurons (indices 0 .. n_exc-1) |
+    """
     configs = [get_preset(name) for name in PRESETS]
     head = "| parameter | unit | " + " | ".join(f"`{n}`" for n in PRESETS) + " | meaning |"
     rows = [head, "|" + "---|" * (len(PRESETS) + 3)]
     for name, unit, doc in describe_fields():
-        values = [getattr(c, name) for c in configs]
+        values = [getattr(config, name) for config in configs]
         cells = " | ".join(f"`{v}`" if isinstance(v, (str, bool)) else f"{v:g}" for v in values)
         rows.append(f"| `{name}` | {unit} | {cells} | {doc.replace('|', '/')} |")
     return "\n".join(rows)

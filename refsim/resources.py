@@ -32,7 +32,25 @@ _BYTES_PER_SPIKE = 12
 
 def expected_synapses(config: Config) -> int:
     """Number of CSR entries the configuration's rule draws (exact for the fixed-degree rules,
-    the expectation, rounded up, for ``bernoulli``)."""
+    the expectation, rounded up, for ``bernoulli``).
+
+    Parameters
+    ----------
+    config : Config
+
+    Returns
+    -------
+    int
+        N int(p N) (``fixed_out_degree``), N (int(p n_exc) + int(p n_inh))
+        (``fixed_in_degree``) or ceil(p N (N - 1)) (``bernoulli``; N**2 with autapses).
+
+    Examples
+    --------
+    >>> import refsim
+    >>> from refsim.resources import expected_synapses
+    >>> [expected_synapses(refsim.get_preset(name)) for name in ("tutorial", "brette2007-coba")]
+    [320000, 320000]
+    """
     n, p = config.n_neurons, config.p_conn
     if config.conn_rule == "fixed_out_degree":
         return n * int(p * n)
@@ -109,6 +127,18 @@ def available_memory() -> int | None:
     ``MemAvailable`` of ``/proc/meminfo`` (Linux), else the free physical pages
     (``os.sysconf``), lowered to the room left under a cgroup memory limit (containers) when
     there is one. A module-level function, so tests can replace it.
+
+    Returns
+    -------
+    int or None
+        Bytes.
+
+    Examples
+    --------
+    >>> from refsim.resources import available_memory
+    >>> m = available_memory()
+    >>> m is None or m >= 0
+    True
     """
     avail = None
     try:
@@ -141,7 +171,23 @@ def available_memory() -> int | None:
 
 
 def format_bytes(b: float) -> str:
-    """``b`` bytes in GiB, MiB or KiB, three significant digits."""
+    """``b`` bytes in GiB, MiB or KiB, three significant digits.
+
+    Parameters
+    ----------
+    b : float
+        Bytes.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from refsim.resources import format_bytes
+    >>> format_bytes(5136004), format_bytes(512), format_bytes(3 * 2**30)
+    ('4.9 MiB', '512 B', '3 GiB')
+    """
     for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
         if b >= size:
             return f"{b / size:.3g} {unit}"
@@ -153,6 +199,31 @@ def check_memory(items: dict[str, int], what: str, hint: str) -> None:
 
     ``items`` as :func:`estimate_memory` returns them; the message lists the non-zero items.
     Nothing is checked when the available memory is unknown.
+
+    Parameters
+    ----------
+    items : dict of str to int
+        Bytes per item, with ``total``.
+    what : str
+        What needs the memory, for the message (e.g. ``'the run'``).
+    hint : str
+        What to do instead, for the message.
+
+    Raises
+    ------
+    ConfigError
+        ``items['total']`` exceeds the available memory.
+
+    Examples
+    --------
+    >>> import refsim
+    >>> from refsim.resources import check_memory
+    >>> check_memory({"state": 10, "total": 10}, "the run", "run less")      # fits: silent
+    >>> try:
+    ...     check_memory({"state": 2**62, "total": 2**62}, "the run", "run less")
+    ... except refsim.ConfigError as e:
+    ...     print(str(e)[:44])
+    memory: the run needs ~4.29e+09 GiB (state 4
     """
     avail = available_memory()
     total = items["total"]
@@ -168,7 +239,35 @@ def check_memory(items: dict[str, int], what: str, hint: str) -> None:
 def check_run(config: Config, record, record_vars, connectivity=None) -> dict[str, int]:
     """The checks :func:`refsim.simulate` makes before allocating: synapse count within the
     int32 index range, and the estimate of :func:`estimate_memory` within the available
-    memory. Returns the estimate."""
+    memory. Returns the estimate.
+
+    Parameters
+    ----------
+    config : Config
+    record : sequence of int or None
+        Traced neurons.
+    record_vars : sequence of str
+        Traced variables.
+    connectivity : Connectivity, optional
+        Given connectivity (its synapses are not counted again).
+
+    Returns
+    -------
+    dict of str to int
+        :func:`estimate_memory`'s items (bytes).
+
+    Raises
+    ------
+    ConfigError
+        2**31 synapses or more, or more memory than is available.
+
+    Examples
+    --------
+    >>> import refsim
+    >>> from refsim.resources import check_run
+    >>> check_run(refsim.get_preset("tutorial", n_exc=80, n_inh=20), None, ("V",))["total"]
+    51604
+    """
     if connectivity is None:
         synapses = expected_synapses(config)
         if synapses > INDEX_LIMIT:

@@ -29,6 +29,12 @@ def versions() -> dict[str, str]:
         ``python``, ``refsim``, ``numpy``, ``scipy``, ``numba``, ``llvmlite`` (from the
         installed distributions' metadata: nothing is imported) and ``machine`` (system and
         architecture).
+
+    Examples
+    --------
+    >>> from refsim.result import versions
+    >>> sorted(versions())
+    ['llvmlite', 'machine', 'numba', 'numpy', 'python', 'refsim', 'scipy']
     """
     out = {"python": platform.python_version(), "refsim": __version__}
     for name in ("numpy", "scipy", "numba", "llvmlite"):
@@ -43,6 +49,9 @@ def versions() -> dict[str, str]:
 @dataclass
 class SimulationResult:
     """Spikes of a run as (step, neuron) index pairs, plus provenance.
+
+    Made by :func:`refsim.simulate` (or :meth:`load`); the raster is ``(spike_steps,
+    spike_neurons)``, spike k at time ``spike_steps[k] * dt`` ms.
 
     Attributes
     ----------
@@ -66,15 +75,28 @@ class SimulationResult:
         'non-finite' (NaN or infinite state), 'runaway' (see
         :class:`refsim.checks.RunawayMonitor`).
     engine : str
+        The engine that ran it: 'numba', 'numpy' or 'cuda'.
     wall_time : float
         Seconds spent in the time loop.
     traces : dict of str to ndarray
         ``traces['V'][k, i]``: V of neuron ``record_neurons[i]`` after step k (likewise g_e, g_i).
     record_neurons : ndarray of int64
+        The traced neurons (empty when none).
     final_state : dict of str to ndarray
         V, g_e, g_i, t_last after the last step done (to continue or compare a run); empty
         after an interrupt, which may land inside a step.
     versions : dict of str to str
+        :func:`versions` of the process that ran it.
+
+    Examples
+    --------
+    >>> import refsim
+    >>> run = refsim.simulate(refsim.get_preset("tutorial", n_exc=8, n_inh=2, duration=20.0),
+    ...                       seed=0, progress=False)
+    >>> run
+    <SimulationResult: 10 spikes, 10 neurons, 200/200 steps, complete>
+    >>> run.spike_steps[:3].tolist(), run.spike_neurons[:3].tolist()
+    ([43, 54, 58], [4, 3, 0])
     """
 
     spike_steps: np.ndarray
@@ -95,20 +117,72 @@ class SimulationResult:
     # -- views ---------------------------------------------------------------------------
     @property
     def dt(self) -> float:
+        """The time step, ``config.dt``.
+
+        Returns
+        -------
+        float
+            ms.
+
+        Examples
+        --------
+        >>> import refsim
+        >>> run = refsim.simulate(refsim.get_preset("tutorial", n_exc=8, n_inh=2, duration=20.0),
+        ...                       seed=0, progress=False)
+        >>> run.dt, run.n_spikes, run.duration_done
+        (0.1, 10, 20.0)
+        """
         return self.config.dt
 
     @property
     def n_spikes(self) -> int:
+        """Number of spikes.
+
+        Returns
+        -------
+        int
+
+        Examples
+        --------
+        See :attr:`dt`.
+        """
         return int(self.spike_steps.size)
 
     @property
     def spike_times(self) -> np.ndarray:
-        """Spike times in ms (k * dt, float64)."""
+        """Spike times in ms (k * dt, float64).
+
+        k * dt is the start of the step that recorded the spike (BrainPy's label; see
+        :func:`refsim.compare.step_end_spike_times` for the end of the step).
+
+        Returns
+        -------
+        ndarray of float64
+            ms, one per spike.
+
+        Examples
+        --------
+        >>> import refsim
+        >>> run = refsim.simulate(refsim.get_preset("tutorial", n_exc=8, n_inh=2, duration=20.0),
+        ...                       seed=0, progress=False)
+        >>> run.spike_times[:3].tolist()
+        [4.3, 5.4, 5.800000000000001]
+        """
         return self.spike_steps * self.config.dt
 
     @property
     def duration_done(self) -> float:
-        """Simulated time actually covered, ms."""
+        """Simulated time actually covered, ms.
+
+        Returns
+        -------
+        float
+            ``steps_done * dt`` (ms).
+
+        Examples
+        --------
+        See :attr:`dt`.
+        """
         return self.steps_done * self.config.dt
 
     def dense(self) -> np.ndarray:
@@ -116,6 +190,25 @@ class SimulationResult:
 
         Memory: steps_done * N bytes (40 MB for the 1 s, 4000-neuron tutorial); refused with
         a ConfigError, before allocating, when that exceeds the available memory.
+
+        Returns
+        -------
+        ndarray of bool, shape (steps_done, N)
+            ``m[k, i]``: neuron i spiked in step k.
+
+        Raises
+        ------
+        ConfigError
+            The matrix would not fit in the available memory.
+
+        Examples
+        --------
+        >>> import refsim
+        >>> run = refsim.simulate(refsim.get_preset("tutorial", n_exc=8, n_inh=2, duration=20.0),
+        ...                       seed=0, progress=False)
+        >>> m = run.dense()
+        >>> m.shape, int(m.sum()) == run.n_spikes
+        ((200, 10), True)
         """
         size = self.steps_done * self.config.n_neurons
         check_memory({"dense": size, "total": size}, "the dense (steps_done, N) spike matrix",
@@ -134,11 +227,16 @@ class SimulationResult:
         * ``state``: the final V, g_e, g_i and t_last, each as little-endian numbers of the run's
           float type, concatenated in that order (empty for an interrupted run).
 
+        Returns
+        -------
+        dict of str to str
+            ``raster`` and ``state``, 64 hex digits each.
+
         Examples
         --------
         >>> import refsim
-        >>> cfg = refsim.get_preset("brette2007-coba", n_exc=40, n_inh=10, duration=20.0)
-        >>> d = refsim.simulate(cfg, seed=0, progress=False).digest()
+        >>> config = refsim.get_preset("brette2007-coba", n_exc=40, n_inh=10, duration=20.0)
+        >>> d = refsim.simulate(config, seed=0, progress=False).digest()
         >>> sorted(d), len(d["raster"])
         (['raster', 'state'], 64)
         """
@@ -153,11 +251,44 @@ class SimulationResult:
         return {"raster": raster.hexdigest(), "state": state.hexdigest()}
 
     def spike_counts(self) -> np.ndarray:
-        """Spikes per neuron, shape (N,)."""
+        """Spikes per neuron, shape (N,).
+
+        Returns
+        -------
+        ndarray of int64, shape (N,)
+
+        Examples
+        --------
+        >>> import refsim
+        >>> run = refsim.simulate(refsim.get_preset("tutorial", n_exc=8, n_inh=2, duration=20.0),
+        ...                       seed=0, progress=False)
+        >>> run.spike_counts().tolist()
+        [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]
+        """
         return np.bincount(self.spike_neurons, minlength=self.config.n_neurons)
 
     def summary(self) -> dict:
-        """E and I rates (Hz), mean ISI CV, spike count and wall time, as a JSON-able dict."""
+        """E and I rates (Hz), mean ISI CV, spike count and wall time, as a JSON-able dict.
+
+        Returns
+        -------
+        dict
+            ``rate_e_hz``, ``rate_i_hz`` (mean :func:`refsim.analysis.firing_rates` of E and
+            I over the steps done, Hz), ``cv_isi_mean``, ``cv_isi_mean_e``, ``cv_isi_mean_i``
+            (mean :func:`refsim.analysis.isi_cv` over the neurons where it is defined; NaN
+            if none), ``n_spikes``, ``steps_done``, ``complete``, ``stop_reason``,
+            ``message``, ``duration_ms`` (:attr:`duration_done`), ``wall_time_s`` (s),
+            ``engine`` and ``seed``.
+
+        Examples
+        --------
+        >>> import refsim
+        >>> run = refsim.simulate(refsim.get_preset("tutorial", n_exc=8, n_inh=2, duration=20.0),
+        ...                       seed=0, progress=False)
+        >>> s = run.summary()
+        >>> s["rate_e_hz"], s["n_spikes"], s["complete"]
+        (50.0, 10, True)
+        """
         if self.steps_done:
             rates, cv = firing_rates(self), isi_cv(self)
         else:  # stopped before its first step: no window to measure in
@@ -185,6 +316,11 @@ class SimulationResult:
         """Write an ``.npz`` (no pickles: loadable with ``allow_pickle=False``), atomically.
 
         Any file name works (``numpy.savez`` would append ``.npz`` to a name without it).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to create or replace (:func:`refsim.io.write_npz`).
 
         Examples
         --------
@@ -231,5 +367,14 @@ class SimulationResult:
         ------
         ConfigError
             Naming the file and the first thing wrong.
+
+        Examples
+        --------
+        >>> import os, tempfile, refsim
+        >>> path = os.path.join(tempfile.mkdtemp(), "missing.npz")
+        >>> refsim.SimulationResult.load(path)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        refsim.params.ConfigError: result file '...missing.npz': cannot be read as .npz (FileNotFoundError...
         """
         return cls(**read_result(path))

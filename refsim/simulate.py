@@ -52,8 +52,8 @@ def simulate(config: Config, seed: int | None = 0, *, engine: str = DEFAULT_ENGI
         Use this network instead of drawing one (e.g. another simulator's, via
         :func:`refsim.load_connectivity`).
     initial : dict of array_like, optional
-        Initial values of state variables (``V``, ``g_e``, ``g_i``), shape (N,); the others
-        are drawn from the config's distributions.
+        Initial values of state variables (``V`` in mV, ``g_e``, ``g_i`` in [g], ``t_last``
+        in ms), shape (N,); the others are drawn from the config's distributions.
     record : sequence of int, optional
         Neurons whose ``record_vars`` are stored after every step (``result.traces``).
     record_vars : str or sequence of str
@@ -84,11 +84,20 @@ def simulate(config: Config, seed: int | None = 0, *, engine: str = DEFAULT_ENGI
         Both conditions are checked after every chunk of 500 steps, identically for every
         engine (:mod:`refsim.checks`).
 
+    Raises
+    ------
+    ConfigError
+        Any bad argument (naming it, its value and what is allowed), an engine that is not
+        available, or a run that would not fit in the available memory.
+    FloatingPointModeError
+        The process does not compute IEEE 754's default arithmetic (flush-to-zero, or
+        another rounding mode).
+
     Examples
     --------
     >>> import refsim
-    >>> cfg = refsim.get_preset("tutorial", n_exc=80, n_inh=20, duration=50.0)
-    >>> res = refsim.simulate(cfg, seed=1, progress=False)
+    >>> config = refsim.get_preset("tutorial", n_exc=80, n_inh=20, duration=50.0)
+    >>> res = refsim.simulate(config, seed=1, progress=False)
     >>> res.steps_done, res.complete
     (500, True)
     """
@@ -129,9 +138,9 @@ def simulate(config: Config, seed: int | None = 0, *, engine: str = DEFAULT_ENGI
         wall = time.perf_counter() - t0
         bar.close()
 
-    steps, neurons = recorder.spikes()
+    spike_steps, spike_neurons = recorder.spikes()
     return SimulationResult(
-        spike_steps=steps, spike_neurons=neurons, config=config, seed=seed,
+        spike_steps=spike_steps, spike_neurons=spike_neurons, config=config, seed=seed,
         steps_done=recorder.steps_done, complete=not reason, message=message, engine=engine,
         wall_time=wall, traces=recorder.traces(),
         record_neurons=record, stop_reason=reason,
@@ -166,8 +175,8 @@ def _check_chunk(state, checkpoint, n_blocks, k0, k1, times, conn, c, recorder, 
             reason, k_stop = "runaway", k_run + 1
             at_stop = state if k_stop == k1 else replay(checkpoint, times, k0, k_stop, conn, c)
             recorder.truncate(k_stop)
-            steps, neurons = recorder.spikes()
-            message = monitor.describe(k_run, steps, neurons, config.dt, config.tau_ref)
+            spike_steps, spike_neurons = recorder.spikes()
+            message = monitor.describe(k_run, spike_steps, spike_neurons, config.dt, config.tau_ref)
     if reason:
         recorder.truncate(k_stop)
         for name, value in at_stop.as_dict().items():

@@ -33,7 +33,27 @@ _DRAWN_FROM = {"V": ("V0_mean", "V0_std"), "g_e": ("g_e0_mean", "g_e0_std"),
 
 @dataclass
 class State:
-    """Mutable state arrays, updated in place by the engines."""
+    """Mutable state arrays, updated in place by the engines.
+
+    Parameters
+    ----------
+    V : ndarray, shape (N,)
+        Membrane potential (mV).
+    g_e, g_i : ndarray, shape (N,)
+        Excitatory and inhibitory conductances ([g]).
+    t_last : ndarray, shape (N,)
+        Time of each neuron's last spike (ms; :data:`T_LAST_INIT` before the first).
+
+    All four in the run's float type (:func:`initial_state` makes them so).
+
+    Examples
+    --------
+    >>> import refsim
+    >>> from refsim.state import initial_state
+    >>> state = initial_state(refsim.get_preset("tutorial", n_exc=3, n_inh=1), seed=0)
+    >>> state.V.dtype, state.t_last.tolist()
+    (dtype('float32'), [-10000000.0, -10000000.0, -10000000.0, -10000000.0])
+    """
 
     V: np.ndarray
     g_e: np.ndarray
@@ -41,9 +61,40 @@ class State:
     t_last: np.ndarray
 
     def copy(self) -> "State":
+        """A copy with copies of the four arrays.
+
+        Returns
+        -------
+        State
+
+        Examples
+        --------
+        >>> import refsim
+        >>> from refsim.state import initial_state
+        >>> state = initial_state(refsim.get_preset("tutorial", n_exc=3, n_inh=1), seed=0)
+        >>> copy = state.copy()
+        >>> copy.V[0] = 0.0
+        >>> float(state.V[0]) != 0.0
+        True
+        """
         return State(self.V.copy(), self.g_e.copy(), self.g_i.copy(), self.t_last.copy())
 
     def as_dict(self) -> dict[str, np.ndarray]:
+        """The arrays by name (not copied).
+
+        Returns
+        -------
+        dict of str to ndarray
+            ``V``, ``g_e``, ``g_i``, ``t_last``, in that order.
+
+        Examples
+        --------
+        >>> import refsim
+        >>> from refsim.state import initial_state
+        >>> state = initial_state(refsim.get_preset("tutorial", n_exc=3, n_inh=1), seed=0)
+        >>> list(state.as_dict())
+        ['V', 'g_e', 'g_i', 't_last']
+        """
         return {"V": self.V, "g_e": self.g_e, "g_i": self.g_i, "t_last": self.t_last}
 
 
@@ -57,11 +108,36 @@ def initial_state(config: Config, seed, given: dict | None = None) -> State:
     Parameters
     ----------
     config : Config
+        The means and standard deviations ``V0_mean``, ``V0_std`` (mV), ``g_e0_mean``, ...
+        ([g]), N and the float type.
     seed : int or numpy.random.SeedSequence
         The state's stream (:func:`refsim.network.seeds` says which one a run's seed means).
     given : dict of array_like, optional
-        Arrays named after state variables (``V``, ``g_e``, ``g_i``), shape (N,), e.g. another
-        simulator's initial state. ``t_last`` may be given too (default :data:`T_LAST_INIT`).
+        Arrays named after state variables (``V`` in mV, ``g_e``, ``g_i`` in [g]), shape (N,),
+        e.g. another simulator's initial state. ``t_last`` (ms) may be given too (default
+        :data:`T_LAST_INIT`).
+
+    Returns
+    -------
+    State
+        New arrays in the run's float type (the given ones converted, i.e. copied).
+
+    Raises
+    ------
+    ConfigError
+        ``given`` is not a mapping, names an unknown variable, or holds an array of the wrong
+        shape or type, or NaN or infinite values; or the config's distributions draw values
+        that are not finite in the float type.
+
+    Examples
+    --------
+    >>> import numpy as np, refsim
+    >>> from refsim.state import initial_state
+    >>> config = refsim.get_preset("tutorial", n_exc=3, n_inh=1)
+    >>> a = initial_state(config, 0)
+    >>> b = initial_state(config, 0, given={"g_e": np.ones(4)})
+    >>> np.array_equal(a.V, b.V), b.g_e.tolist()     # giving g_e leaves the V draw alone
+    (True, [1.0, 1.0, 1.0, 1.0])
     """
     n, dtype = config.n_neurons, np.dtype(config.dtype)
     rng = np.random.default_rng(seed)

@@ -1,8 +1,12 @@
 """Engines: interchangeable implementations of the same step functions.
 
-An engine is a function ``run_steps(state, times, k_start, k_stop, conn, constants, recorder)``
-that advances ``state`` through steps ``k_start .. k_stop-1`` and hands the spikes of every
-step to ``recorder``.
+An engine is a function ``run_steps(state, times, k_start, k_stop, conn, c, recorder)``
+that advances ``state`` (:class:`refsim.state.State`, in place) through steps
+``k_start .. k_stop-1`` at the step times ``times`` (ms), on the connectivity ``conn`` (the
+CSR arrays ``(indptr, indices, counts)``, counts in the run's float type) with the constants
+``c`` (:class:`refsim.model.Constants`), and hands the spikes of every step to ``recorder``
+(:class:`refsim.recording.Recorder`). All three give the same bits (``expm1='libm'``, the
+machine's own expm1, aside).
 
 * ``numpy``: the oracle, plain array code (:mod:`refsim.engines.numpy_engine`).
 * ``numba``: the same functions compiled as loops over neurons, bit-identical to the oracle
@@ -15,12 +19,40 @@ from __future__ import annotations
 
 from ..params import ConfigError
 
+#: The engines, as ``simulate(engine=...)`` and ``--engine`` take them.
 ENGINES = ("numba", "numpy", "cuda")
 DEFAULT_ENGINE = "numba"
 
 
 def get_engine(name: str):
-    """The ``run_steps`` function of engine ``name`` (imported on first use)."""
+    """The ``run_steps`` function of engine ``name`` (imported on first use).
+
+    Parameters
+    ----------
+    name : {'numba', 'numpy', 'cuda'}
+        One of :data:`ENGINES`.
+
+    Returns
+    -------
+    callable
+        ``run_steps(state, times, k_start, k_stop, conn, c, recorder)``.
+
+    Raises
+    ------
+    ConfigError
+        An unknown engine, or ``'cuda'`` without numba-cuda or a usable GPU (or Numba's CUDA
+        simulator).
+
+    Examples
+    --------
+    >>> from refsim.engines import get_engine
+    >>> get_engine("numpy").__module__
+    'refsim.engines.numpy_engine'
+    >>> get_engine("jax")
+    Traceback (most recent call last):
+    ...
+    refsim.params.ConfigError: engine = 'jax': allowed one of numba, numpy, cuda
+    """
     if name == "numpy":
         from .numpy_engine import run_steps
         return run_steps

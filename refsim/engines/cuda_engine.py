@@ -76,7 +76,28 @@ _THREADS = 128
 
 
 def require_cuda():
-    """``numba.cuda``, or a ConfigError saying what is missing."""
+    """``numba.cuda``, or a ConfigError saying what is missing.
+
+    Returns
+    -------
+    module
+        ``numba.cuda`` (the simulator's when ``NUMBA_ENABLE_CUDASIM=1``).
+
+    Raises
+    ------
+    ConfigError
+        numba-cuda is not installed, or no usable GPU (no device or no driver) and no
+        simulator.
+
+    Examples
+    --------
+    >>> import refsim
+    >>> from refsim.engines.cuda_engine import require_cuda
+    >>> try:                      # a GPU, or NUMBA_ENABLE_CUDASIM=1: numba.cuda; else an error
+    ...     usable = require_cuda().__name__ == "numba.cuda"
+    ... except refsim.ConfigError:
+    ...     usable = False
+    """
     if cuda is None:
         raise ConfigError("engine = 'cuda': needs the numba-cuda package "
                           "(pip install 'refsim[cuda]'); `from numba import cuda` failed")
@@ -88,7 +109,19 @@ def require_cuda():
 
 
 def simulator_enabled() -> bool:
-    """Whether Numba's CUDA simulator runs the kernels (``NUMBA_ENABLE_CUDASIM=1``)."""
+    """Whether Numba's CUDA simulator runs the kernels (``NUMBA_ENABLE_CUDASIM=1``).
+
+    Returns
+    -------
+    bool
+        Numba's ``ENABLE_CUDASIM`` setting, read when Numba was first imported.
+
+    Examples
+    --------
+    >>> from refsim.engines.cuda_engine import simulator_enabled
+    >>> isinstance(simulator_enabled(), bool)
+    True
+    """
     return bool(numba_config.ENABLE_CUDASIM)
 
 
@@ -100,6 +133,31 @@ def transpose(indptr, indices, counts, n_exc):
     ``in_src`` is the presynaptic row and ``in_cnt`` the synapse count of each entry. A stable
     sort of the CSR entries by target keeps, for each target, the CSR order: rows ascending,
     then each row's stored order.
+
+    Parameters
+    ----------
+    indptr, indices : ndarray of int
+        CSR arrays of the N x N matrix (rows presynaptic).
+    counts : ndarray
+        Synapses per entry.
+    n_exc : int
+        Rows 0 .. n_exc-1 are excitatory.
+
+    Returns
+    -------
+    in_ptr, in_split, in_src : ndarray of int32
+        Shapes (N + 1,), (N,) and (entries,).
+    in_cnt : ndarray
+        Shape (entries,), the dtype of ``counts``.
+
+    Examples
+    --------
+    >>> import refsim
+    >>> from refsim.engines.cuda_engine import transpose
+    >>> conn = refsim.from_index_arrays([[1, 1], [2, 0]], [[0, 1]])   # 0 -> 1 twice, 1 -> 2, 0
+    >>> in_ptr, in_split, in_src, in_cnt = transpose(conn.indptr, conn.indices, conn.counts, 2)
+    >>> in_ptr.tolist(), in_split.tolist(), in_src.tolist()
+    ([0, 2, 5, 6], [1, 4, 6], [1, 2, 0, 0, 2, 1])
     """
     n = indptr.size - 1
     rows = np.repeat(np.arange(n, dtype=np.int32), np.diff(indptr))
@@ -152,10 +210,10 @@ def _register_device_functions():
         return lambda x: types.float32(x)
 
     @cuda_overload(el.fma32, target="cuda")
-    def _fma32(a, b, c):  # float64 is never fused (Config), but both branches are compiled
-        if a == b == c == f32:
-            return lambda a, b, c: libdevice.fmaf_rn(a, b, c)
-        return lambda a, b, c: libdevice.fma_rn(a, b, c)
+    def _fma32(x, y, z):  # float64 is never fused (Config), but both branches are compiled
+        if x == y == z == f32:
+            return lambda x, y, z: libdevice.fmaf_rn(x, y, z)
+        return lambda x, y, z: libdevice.fma_rn(x, y, z)
 
     for fn in JITTED + FORMULAS:
         cuda_register_jitable(fn)
@@ -317,7 +375,51 @@ def _device_for(conn, c: Constants) -> _Device:
 
 
 def run_steps(state: State, times, k_start, k_stop, conn, c: Constants, recorder):
-    """Steps k_start .. k_stop-1 on the GPU (same contract as the other engines)."""
+    """Steps k_start .. k_stop-1 on the GPU (same contract as the other engines).
+
+    Kernels and the transposed connectivity are kept for the next chunk of the same run.
+
+    Parameters
+    ----------
+    state : refsim.state.State
+        Updated (its arrays replaced) with the state after step k_stop - 1.
+    times : ndarray
+        Step times t_k (ms) of the whole run.
+    k_start, k_stop : int
+    conn : tuple of ndarray
+        (indptr, indices, counts), counts in the run's float type.
+    c : Constants
+    recorder : refsim.recording.Recorder
+
+    Raises
+    ------
+    ConfigError
+        No numba-cuda, or no usable GPU and no simulator (:func:`require_cuda`).
+
+    Examples
+    --------
+    >>> import numpy as np, refsim
+    >>> from refsim.engines import cuda_engine, numpy_engine
+    >>> from refsim.model import Constants
+    >>> from refsim.network import draw_network
+    >>> from refsim.recording import Recorder
+    >>> config = refsim.get_preset("brette2007-coba", n_exc=8, n_inh=2, duration=1.0)
+    >>> connectivity, state = draw_network(config, 0)
+    >>> c = Constants.from_config(config)
+    >>> times = c.step_times(config.n_steps)
+    >>> conn = (connectivity.indptr, connectivity.indices, connectivity.counts.astype(c.dtype))
+    >>> try:
+    ...     cuda = cuda_engine.require_cuda()
+    ...     run_steps = cuda_engine.run_steps
+    ... except refsim.ConfigError:          # no GPU and no simulator: the oracle stands in
+    ...     run_steps = numpy_engine.run_steps
+    >>> a, b = state.copy(), state.copy()
+    >>> run_steps(a, times, 0, config.n_steps, conn, c, Recorder(config.n_steps, [], (), c.dtype))
+    >>> numpy_engine.run_steps(b, times, 0, config.n_steps, conn, c,
+    ...                        Recorder(config.n_steps, [], (), c.dtype))
+    >>> np.array_equal(a.V, b.V), np.array_equal(a.g_e, b.g_e)
+    (True, True)
+    """
     require_cuda()
     d = _device_for(conn, c)
     capacity = spike_capacity(c.n_neurons, k_stop - k_start)

@@ -65,7 +65,27 @@ KernelConstants = namedtuple(
 
 
 def kernel_constants(c: Constants) -> KernelConstants:
-    """The scalars of ``c`` as a :data:`KernelConstants` tuple."""
+    """The scalars of ``c`` as a :data:`KernelConstants` tuple.
+
+    Parameters
+    ----------
+    c : Constants
+
+    Returns
+    -------
+    KernelConstants
+        Every field of ``c`` but ``dtype``, with ``expm1`` as its code in :data:`EXPM1_CODES`;
+        the compiled passes call this tuple ``c`` too.
+
+    Examples
+    --------
+    >>> import refsim
+    >>> from refsim.model import Constants
+    >>> from refsim.engines.numba_engine import kernel_constants
+    >>> kc = kernel_constants(Constants.from_config(refsim.get_preset("tutorial")))
+    >>> len(kc), kc.expm1, kc.xla, float(kc.tau_m)
+    (31, 1, True, 20.0)
+    """
     values = {name: getattr(c, name) for name in KernelConstants._fields}
     values["expm1"] = EXPM1_CODES[c.expm1]
     return KernelConstants(**values)
@@ -114,7 +134,23 @@ def _ov_exprel_xla(z):
 @_jit
 def scatter(spikes, lo, hi, w, indptr, indices, counts, x):
     """x[j] += w * count for every synapse of the spiking rows spikes[lo:hi], rows ascending,
-    each row's targets in stored order (the order of NumPy's sequential ``np.add.at``)."""
+    each row's targets in stored order (the order of NumPy's sequential ``np.add.at``).
+
+    Parameters
+    ----------
+    spikes : ndarray of int32
+        Spiking neurons (rows), ascending.
+    lo, hi : int
+        The slice of ``spikes`` of this projection.
+    w : scalar
+        The projection's weight ([g]).
+    indptr, indices : ndarray of int32
+        CSR arrays.
+    counts : ndarray
+        Synapses per entry, in the run's float type.
+    x : ndarray, shape (N,)
+        Input ([g]), added to in place.
+    """
     for s in range(lo, hi):
         row = spikes[s]
         for p in range(indptr[row], indptr[row + 1]):
@@ -173,6 +209,18 @@ def step_factors(h, z, far, lanes, c):
     The implementation is chosen once per block, outside the loops, so that each main loop is
     straight-line vector code (the libm one excepted: it calls the C library; the portable
     one's recomputation of its few far lanes is scalar on purpose).
+
+    Parameters
+    ----------
+    h : ndarray
+        J (1/ms) in, h (ms) out, one block.
+    z : ndarray
+        Scratch, the block's length: dt J.
+    far : ndarray of bool
+        Scratch, the block's length: lanes outside the k = 0 arm of expm1.
+    lanes : ndarray of intp
+        Scratch, :data:`BLOCK` long: the far lanes' indices.
+    c : KernelConstants
     """
     if c.expm1 == _PORTABLE:
         _factors_portable(h, z, far, lanes, c)
@@ -285,6 +333,26 @@ def step_brainpy(V, g_e, g_i, t_last, t_k, indptr, indices, counts, c, spikes, n
     ``work`` = (x_e, x_i, v, f, h, z, flags, lanes): scatter buffers (all zero on entry and
     on return), per-neuron scratch of the voltage update, the spike flags, and a block's worth
     of lane indices.
+
+    Parameters
+    ----------
+    V, g_e, g_i, t_last : ndarray, shape (N,)
+        The state (mV, [g], [g], ms), updated in place.
+    t_k : scalar
+        The step's time (ms).
+    indptr, indices, counts : ndarray
+        CSR arrays, counts in the run's float type.
+    c : KernelConstants
+    spikes : ndarray of int32, shape (N,)
+        The previous step's spiking neurons in, this step's out (ascending).
+    n_spikes : int
+        How many of ``spikes`` are the previous step's.
+    work : tuple of ndarray
+
+    Returns
+    -------
+    int
+        This step's number of spikes.
     """
     x_e, x_i, v, f, h, z, flags, lanes = work
     # 2. scatter
@@ -312,6 +380,20 @@ def step_brette(V, g_e, g_i, t_last, t_k, indptr, indices, counts, c, spikes, wo
     pending after a chunk's last step and records g + x in the traces. The values are the
     oracle's; only a g of exactly -0.0 in a given initial state becomes +0.0, which changes no
     later value (the sign of a zero conductance cancels in every formula).
+
+    Parameters
+    ----------
+    V, g_e, g_i, t_last, t_k, indptr, indices, counts, c
+        As for :func:`step_brainpy`.
+    spikes : ndarray of int32, shape (N,)
+        This step's spiking neurons out (ascending).
+    work : tuple of ndarray
+        As for :func:`step_brainpy`; x_e, x_i hold the pending input on entry and on return.
+
+    Returns
+    -------
+    int
+        This step's number of spikes.
     """
     x_e, x_i, v, f, h, z, flags, lanes = work
     for lo in range(0, V.size, BLOCK):  # 1.-3. and 5., one block of neurons at a time
@@ -395,7 +477,41 @@ def _run(V, g_e, g_i, t_last, times, k_start, k_stop, indptr, indices, counts, c
 
 def run_steps(state: State, times, k_start, k_stop, conn, c: Constants, recorder):
     """Advance ``state`` in place through steps k_start .. k_stop-1 (same contract as
-    :func:`refsim.engines.numpy_engine.run_steps`); spikes go to ``recorder`` as one block."""
+    :func:`refsim.engines.numpy_engine.run_steps`); spikes go to ``recorder`` as one block.
+
+    Parameters
+    ----------
+    state : refsim.state.State
+        Its arrays are replaced by contiguous ones of the run's float type, updated in place.
+    times : ndarray
+        Step times t_k (ms) of the whole run.
+    k_start, k_stop : int
+    conn : tuple of ndarray
+        (indptr, indices, counts), counts in the run's float type.
+    c : Constants
+    recorder : refsim.recording.Recorder
+
+    Examples
+    --------
+    >>> import numpy as np, refsim
+    >>> from refsim.engines import numba_engine, numpy_engine
+    >>> from refsim.model import Constants
+    >>> from refsim.network import draw_network
+    >>> from refsim.recording import Recorder
+    >>> config = refsim.get_preset("brette2007-coba", n_exc=40, n_inh=10, duration=20.0)
+    >>> connectivity, state = draw_network(config, 0)
+    >>> c = Constants.from_config(config)
+    >>> times = c.step_times(config.n_steps)
+    >>> conn = (connectivity.indptr, connectivity.indices, connectivity.counts.astype(c.dtype))
+    >>> runs = []
+    >>> for engine in (numba_engine, numpy_engine):
+    ...     recorder, s = Recorder(config.n_steps, [], (), c.dtype), state.copy()
+    ...     engine.run_steps(s, times, 0, config.n_steps, conn, c, recorder)
+    ...     runs.append((recorder.spikes(), s.V))
+    >>> (a, V_a), (b, V_b) = runs
+    >>> np.array_equal(a[0], b[0]), np.array_equal(a[1], b[1]), np.array_equal(V_a, V_b)
+    (True, True, True)
+    """
     indptr, indices, counts = conn
     arrays = [np.ascontiguousarray(getattr(state, name), dtype=c.dtype)
               for name in ("V", "g_e", "g_i", "t_last")]

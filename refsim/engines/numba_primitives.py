@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import platform
 
-from llvmlite import ir
+from llvmlite import binding, ir
 from numba import types
+from numba.core import caching, config
 from numba.core.extending import lower_builtin, register_jitable, type_callable
 
 from .. import elementary as el
@@ -126,10 +128,6 @@ def _target_has_fma() -> bool:
     """Whether the CPU Numba compiles for has a fused multiply-add instruction: x86-64 only
     with the FMA extension (``NUMBA_CPU_NAME=generic`` has none); the other 64-bit
     architectures Numba supports all have one."""
-    import platform
-
-    from llvmlite import binding
-    from numba.core import config
     if platform.machine().lower() not in ("x86_64", "amd64", "i386", "i686"):
         return True
     features = (config.CPU_FEATURES if config.CPU_FEATURES is not None
@@ -144,9 +142,9 @@ HARDWARE_FMA = _target_has_fma()
 
 @type_callable(el.fma32)
 def _type_fma32(context):
-    def typer(a, b, c):
-        if a == b == c and a in (types.float32, types.float64):
-            return a
+    def typer(x, y, z):  # the operands of el.fma32(x, y, z)
+        if x == y == z and x in (types.float32, types.float64):
+            return x
     return typer
 
 
@@ -190,7 +188,6 @@ def _install_cache_locators() -> bool:
     refsim's cached functions. Returns False (Numba's default caching) if this Numba version
     has no such extension point."""
     try:
-        from numba.core import caching
         bases = (caching.UserProvidedCacheLocator, caching.InTreeCacheLocator,
                  caching.UserWideCacheLocator)
         classes = caching.CacheImpl._locator_classes

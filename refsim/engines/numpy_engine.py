@@ -20,7 +20,27 @@ __all__ = ["csr_entries", "scatter", "step_factor", "integrate_voltage", "step_b
 
 
 def csr_entries(indptr, rows):
-    """Positions in the CSR arrays of all entries of ``rows``, rows in the given order."""
+    """Positions in the CSR arrays of all entries of ``rows``, rows in the given order.
+
+    Parameters
+    ----------
+    indptr : ndarray of int
+        CSR row pointers.
+    rows : ndarray of int
+        Row (presynaptic neuron) indices.
+
+    Returns
+    -------
+    ndarray of int
+        ``indptr[r] .. indptr[r+1]-1`` for each row r, concatenated.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refsim.engines.numpy_engine import csr_entries
+    >>> csr_entries(np.array([0, 2, 3, 5]), np.array([2, 0])).tolist()
+    [3, 4, 0, 1]
+    """
     starts, stops = indptr[rows], indptr[rows + 1]
     lengths = stops - starts
     offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
@@ -32,6 +52,34 @@ def scatter(spiking, first_row, w, conn_arrays, c: Constants):
 
     Summed synapse by synapse in the float type, presynaptic neurons ascending and each row's
     targets in stored order (``np.add.at`` is unbuffered and sequential), as BrainPy does.
+
+    Parameters
+    ----------
+    spiking : ndarray of bool
+        Spike flags of the projection's presynaptic neurons (rows first_row, first_row + 1,
+        ...).
+    first_row : int
+        The projection's first row: 0 (E) or n_exc (I).
+    w : scalar
+        The projection's weight ([g]): ``c.w_e`` or ``c.w_i``.
+    conn_arrays : tuple of ndarray
+        (indptr, indices, counts) of the whole N x N matrix, counts in the run's float type.
+    c : Constants
+
+    Returns
+    -------
+    ndarray, shape (N,)
+        x ([g]), in the run's float type.
+
+    Examples
+    --------
+    >>> import numpy as np, refsim
+    >>> from refsim.model import Constants
+    >>> c = Constants.from_config(refsim.get_preset("tutorial-normalized", n_exc=2, n_inh=1))
+    >>> connectivity = refsim.from_index_arrays([[1, 1], [2, 0]], [[0, 1]])
+    >>> conn = (connectivity.indptr, connectivity.indices, connectivity.counts.astype(c.dtype))
+    >>> scatter(np.array([True, False]), 0, c.w_e, conn, c).tolist()   # neuron 0 -> 1 twice
+    [0.0, 1.2, 0.0]
     """
     indptr, indices, counts = conn_arrays
     x = np.zeros(c.n_neurons, c.dtype)
@@ -46,17 +94,90 @@ def step_factor(J, c: Constants):
 
     exprel is :func:`refsim.elementary.exprel` with the ``expm1`` of the config (every case of
     the function is evaluated for every neuron and one kept, as the compiled engines do).
+
+    Parameters
+    ----------
+    J : ndarray or scalar
+        The Jacobian (1/ms), :func:`refsim.model.membrane_jacobian`.
+    c : Constants
+
+    Returns
+    -------
+    ndarray or scalar
+        h (ms).
+
+    Examples
+    --------
+    >>> import numpy as np, refsim
+    >>> from refsim.model import Constants
+    >>> from refsim.engines.numpy_engine import step_factor
+    >>> c = Constants.from_config(refsim.get_preset("tutorial-normalized"))
+    >>> float(step_factor(np.float64(-0.05), c)), float(0.1 * np.expm1(-0.005) / -0.005)
+    (0.09975041614635374, 0.09975041614635374)
     """
     return c.dt * elementary.exprel(c.dt * J, c.expm1) if c.exp_euler else c.dt
 
 
 def integrate_voltage(v, g_e, g_i, c: Constants):
-    """One step of the membrane equation from v with conductances g_e, g_i frozen (step 5)."""
+    """One step of the membrane equation from v with conductances g_e, g_i frozen (step 5).
+
+    Parameters
+    ----------
+    v : ndarray
+        Membrane potential (mV).
+    g_e, g_i : ndarray
+        Conductances ([g]).
+    c : Constants
+
+    Returns
+    -------
+    ndarray
+        ``advance(v, step_factor(J), f)`` (mV), before the refractory clamp.
+
+    Examples
+    --------
+    >>> import numpy as np, refsim
+    >>> from refsim.model import Constants
+    >>> from refsim.engines.numpy_engine import integrate_voltage
+    >>> c = Constants.from_config(refsim.get_preset("tutorial-normalized"))
+    >>> integrate_voltage(np.array([-60.0]), np.zeros(1), np.zeros(1), c).tolist()
+    [-59.90024958385364]
+    """
     return advance(v, step_factor(membrane_jacobian(g_e, g_i, c), c), membrane_rhs(v, g_e, g_i, c), c)
 
 
 def step_brainpy(state: State, t_k, conn, c: Constants):
-    """One step in BrainPy's order (spikes act one step later). Returns this step's spikes."""
+    """One step in BrainPy's order (spikes act one step later). Returns this step's spikes.
+
+    Parameters
+    ----------
+    state : refsim.state.State
+        Updated in place.
+    t_k : scalar
+        The step's time (ms).
+    conn : tuple of ndarray
+        (indptr, indices, counts), counts in the run's float type.
+    c : Constants
+
+    Returns
+    -------
+    ndarray of bool, shape (N,)
+        spike_test(V) after the step.
+
+    Examples
+    --------
+    >>> import numpy as np, refsim
+    >>> from refsim.model import Constants
+    >>> from refsim.network import draw_network
+    >>> config = refsim.get_preset("tutorial", n_exc=8, n_inh=2, duration=20.0)
+    >>> connectivity, state = draw_network(config, 0)
+    >>> c = Constants.from_config(config)
+    >>> times = c.step_times(config.n_steps)
+    >>> conn = (connectivity.indptr, connectivity.indices, connectivity.counts.astype(c.dtype))
+    >>> state.V[:] = -50.01                   # just below threshold: the drive lifts all above
+    >>> int(step_brainpy(state, times[0], conn, c).sum())
+    10
+    """
     # 1. the spikes recorded at the previous step
     s = spike_test(state.V, c)
     # 2. scatter
@@ -78,7 +199,33 @@ def step_brainpy(state: State, t_k, conn, c: Constants):
 
 
 def step_brette(state: State, t_k, conn, c: Constants):
-    """One step in Brette et al.'s order (spikes act in the same step). Returns its spikes."""
+    """One step in Brette et al.'s order (spikes act in the same step). Returns its spikes.
+
+    Parameters
+    ----------
+    state, t_k, conn, c
+        As for :func:`step_brainpy`.
+
+    Returns
+    -------
+    ndarray of bool, shape (N,)
+        The spikes of step 3 (their neurons are reset).
+
+    Examples
+    --------
+    >>> import numpy as np, refsim
+    >>> from refsim.model import Constants
+    >>> from refsim.network import draw_network
+    >>> config = refsim.get_preset("brette2007-coba", n_exc=8, n_inh=2, duration=20.0)
+    >>> connectivity, state = draw_network(config, 0)
+    >>> c = Constants.from_config(config)
+    >>> times = c.step_times(config.n_steps)
+    >>> conn = (connectivity.indptr, connectivity.indices, connectivity.counts.astype(c.dtype))
+    >>> state.V[:] = -45.0
+    >>> spikes = step_brette(state, times[0], conn, c)
+    >>> int(spikes.sum()), bool(np.all(state.V[spikes] == c.V_reset))
+    (7, True)
+    """
     # 1. integrate V, g_e, g_i from the old values
     V_new = integrate_voltage(state.V, state.g_e, state.g_i, c)
     g_e = integrate_conductance(state.g_e, c.tau_e, c.r_e, c.a_e, c)
@@ -102,6 +249,35 @@ def run_steps(state: State, times, k_start, k_stop, conn, c: Constants, recorder
 
     ``conn`` is the (indptr, indices, counts) triple of the whole N x N matrix, counts already
     in the run's float type; the E projection is rows 0 .. n_exc-1, the I projection the rest.
+
+    Parameters
+    ----------
+    state : refsim.state.State
+        Updated in place.
+    times : ndarray
+        Step times t_k (ms) of the whole run, :meth:`refsim.model.Constants.step_times`.
+    k_start, k_stop : int
+        The steps to run.
+    conn : tuple of ndarray
+    c : Constants
+    recorder : refsim.recording.Recorder
+
+    Examples
+    --------
+    >>> import numpy as np, refsim
+    >>> from refsim.model import Constants
+    >>> from refsim.network import draw_network
+    >>> config = refsim.get_preset("tutorial", n_exc=8, n_inh=2, duration=20.0)
+    >>> connectivity, state = draw_network(config, 0)
+    >>> c = Constants.from_config(config)
+    >>> times = c.step_times(config.n_steps)
+    >>> conn = (connectivity.indptr, connectivity.indices, connectivity.counts.astype(c.dtype))
+    >>> from refsim.recording import Recorder
+    >>> recorder = Recorder(config.n_steps, [], (), c.dtype)
+    >>> run_steps(state, times, 0, config.n_steps, conn, c, recorder)
+    >>> run = refsim.simulate(config, 0, progress=False)          # the Numba engine
+    >>> np.array_equal(recorder.spikes()[0], run.spike_steps), np.array_equal(state.V, run.final_state["V"])
+    (True, True)
     """
     step = step_brainpy if c.brainpy_schedule else step_brette
     for k in range(k_start, k_stop):

@@ -139,6 +139,14 @@ class ExactResult:
         searched), ``rtol``, ``atol``.
     wall_time : float
         Seconds.
+
+    Examples
+    --------
+    >>> import refsim
+    >>> config = refsim.get_preset("tutorial-normalized", n_exc=1, n_inh=0, w_e=0.0, w_i=0.0,
+    ...                            V0_mean=-60.0, V0_std=0.0, duration=30.0)
+    >>> refsim.simulate_exact(config, seed=0)
+    <ExactResult: 1 spikes, 1 neurons, 30.0 ms, delay 0.0 ms>
     """
 
     spike_times: np.ndarray
@@ -156,10 +164,34 @@ class ExactResult:
 
     @property
     def n_spikes(self) -> int:
+        """Number of recorded spikes.
+
+        Returns
+        -------
+        int
+
+        Examples
+        --------
+        See :meth:`spike_counts`.
+        """
         return int(self.spike_times.size)
 
     def spike_counts(self) -> np.ndarray:
-        """Spikes per neuron, shape (N,)."""
+        """Spikes per neuron, shape (N,).
+
+        Returns
+        -------
+        ndarray of int64, shape (N,)
+
+        Examples
+        --------
+        >>> import refsim
+        >>> config = refsim.get_preset("tutorial-normalized", n_exc=1, n_inh=0, w_e=0.0, w_i=0.0,
+        ...                            V0_mean=-60.0, V0_std=0.0, duration=30.0)
+        >>> r = refsim.simulate_exact(config, seed=0)
+        >>> r.n_spikes, r.spike_counts().tolist()
+        (1, [1])
+        """
         return np.bincount(self.spike_neurons, minlength=self.config.n_neurons)
 
     def __repr__(self):
@@ -223,9 +255,9 @@ def simulate_exact(config: Config, seed: int | None = 0, *,
     --------
     >>> import refsim
     >>> from refsim.exact import simulate_exact
-    >>> cfg = refsim.get_preset("tutorial-normalized", n_exc=1, n_inh=0, w_e=0.0, w_i=0.0,
-    ...                         V0_mean=-60.0, V0_std=0.0, duration=30.0)
-    >>> r = simulate_exact(cfg, seed=0)
+    >>> config = refsim.get_preset("tutorial-normalized", n_exc=1, n_inh=0, w_e=0.0, w_i=0.0,
+    ...                            V0_mean=-60.0, V0_std=0.0, duration=30.0)
+    >>> r = simulate_exact(config, seed=0)
     >>> round(float(r.spike_times[0]), 10)   # 20 ms * ln 2: from V_reset to V_th, V_inf = -40 mV
     13.8629436112
     """

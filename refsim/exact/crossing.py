@@ -32,6 +32,14 @@ def dense_row(dense, r: int):
     -------
     callable
         float -> float.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refsim.exact.crossing import dense_row
+    >>> second = dense_row(lambda s: np.array([s, 2 * s]), 1)
+    >>> second(0.25)
+    0.5
     """
     return lambda s: float(dense(s)[r])
 
@@ -87,7 +95,7 @@ def first_crossing(row, Vs, grid, V_th: float, margin: float):
     brackets = []
     for r in np.flatnonzero(hit):
         k = int(np.argmax(above[r]))
-        brackets.append((grid[k - 1], grid[k], r))
+        brackets.append((grid[max(k - 1, 0)], grid[k], r))
     # grazing: rows that come within a curvature margin of V_th without a sample above
     d2 = np.abs(np.diff(Vs, n=2, axis=1)).max(axis=1) if Vs.shape[1] > 2 else np.zeros(len(Vs))
     top = Vs.max(axis=1)

@@ -23,20 +23,56 @@ class SynapticTargets:
     Parameters
     ----------
     conn : Connectivity
-    c : Config
-        ``n_exc``, ``w_e`` and ``w_i``.
+    config : Config
+        ``n_exc``, ``w_e`` and ``w_i`` ([g]).
+
+    Attributes
+    ----------
+    indptr, indices : ndarray of int32
+        The CSR arrays of ``conn``.
+    increments : ndarray of float64
+        w_e or w_i (by the row's population) times the entry's synapse count ([g]).
+
+    Examples
+    --------
+    >>> import numpy as np, refsim
+    >>> from refsim.exact.events import SynapticTargets
+    >>> config = refsim.get_preset("tutorial-normalized", n_exc=2, n_inh=1)
+    >>> conn = refsim.from_index_arrays([[1, 1], [2, 0]], [[0, 1]])
+    >>> SynapticTargets(conn, config).increments.tolist()       # w_e = 0.6, w_i = 6.7
+    [0.6, 0.6, 0.6, 0.6, 6.7, 6.7]
     """
 
-    def __init__(self, conn: Connectivity, c: Config):
-        self.n_exc = c.n_exc
+    def __init__(self, conn: Connectivity, config: Config):
+        self.n_exc = config.n_exc
         self.indptr, self.indices = conn.indptr, conn.indices
-        w = np.where(np.arange(conn.n_neurons) < c.n_exc, c.w_e, c.w_i)
+        w = np.where(np.arange(conn.n_neurons) < config.n_exc, config.w_e, config.w_i)
         # increment of the target's g per stored entry: w * count
         rows = np.repeat(np.arange(conn.n_neurons), np.diff(conn.indptr))
         self.increments = w[rows] * conn.counts
 
     def deliver(self, neurons, g_e, g_i):
-        """Add the conductance jumps of spikes of ``neurons`` to g_e, g_i (in place)."""
+        """Add the conductance jumps of spikes of ``neurons`` to g_e, g_i (in place).
+
+        Parameters
+        ----------
+        neurons : int or array_like of int
+            The presynaptic neurons that spiked; each row's increments are added in stored
+            order.
+        g_e, g_i : ndarray of float64, shape (N,)
+            Conductances ([g]); an excitatory row adds to g_e, an inhibitory one to g_i.
+
+        Examples
+        --------
+        >>> import numpy as np, refsim
+        >>> from refsim.exact.events import SynapticTargets
+        >>> config = refsim.get_preset("tutorial-normalized", n_exc=2, n_inh=1)
+        >>> net = SynapticTargets(refsim.from_index_arrays([[1, 1], [2, 0]], [[0, 1]]), config)
+        >>> g_e, g_i = np.zeros(3), np.zeros(3)
+        >>> net.deliver([0, 2], g_e, g_i)
+        >>> g_e.tolist(), g_i.tolist()
+        ([0.0, 1.2, 0.0], [6.7, 6.7, 0.0])
+        """
         for i in np.atleast_1d(neurons):
             lo, hi = self.indptr[i], self.indptr[i + 1]
             target = g_e if i < self.n_exc else g_i
@@ -49,7 +85,7 @@ class EventLoop:
 
     Parameters
     ----------
-    c : Config
+    config : Config
     net : SynapticTargets
     delay : float
         Synaptic delay (ms).
@@ -63,11 +99,26 @@ class EventLoop:
         Sampled variables.
     V, g_e, g_i, t_last : ndarray of float64
         The initial state (mV, [g], [g], ms), updated in place.
+
+    Attributes
+    ----------
+    spike_t, spike_i : list
+        The recorded spikes, times (ms) and neurons, in the order found.
+    initial_spikes : list of int
+        Neurons fired at t = 0 without being recorded (``schedule='brainpy'``).
+    traces : dict of str to ndarray
+        ``traces[name][j, i]``: the sampled variable of ``record[i]`` at ``samples[j]``.
+    final_state : dict of str to ndarray
+        V, g_e, g_i, t_last at ``config.duration`` (after :meth:`run`).
+    stats : dict
+        Solver work, as :class:`refsim.exact.ExactResult` reports it.
+
+    :func:`refsim.simulate_exact` builds and runs one; see :meth:`run` for an example.
     """
 
-    def __init__(self, c: Config, net: SynapticTargets, delay, rtol, atol, samples, record,
-                 rvars, V, g_e, g_i, t_last):
-        self.c, self.net, self.delay = c, net, float(delay)
+    def __init__(self, config: Config, net: SynapticTargets, delay, rtol, atol, samples,
+                 record, rvars, V, g_e, g_i, t_last):
+        self.config, self.net, self.delay = config, net, float(delay)
         self.rtol, self.atol = rtol, atol
         self.samples, self.record, self.rvars = samples, record, rvars
         self.traces = {v: np.full((samples.size, record.size), np.nan) for v in rvars} \
@@ -83,16 +134,16 @@ class EventLoop:
         self.h_last = None
         self.V, self.g_e, self.g_i, self.t_g = V, g_e, g_i, 0.0
         self.t_last = t_last
-        self.ref_until = t_last + c.tau_ref
+        self.ref_until = t_last + config.tau_ref
         self.refractory = self.ref_until > 0
         self.final_state: dict = {}
 
     # -- state helpers -------------------------------------------------------------------
     def _g_at(self, t):
         """Conductances of all neurons at time t >= t_g (closed form)."""
-        c = self.c
-        return (self.g_e * math.exp(-(t - self.t_g) / c.tau_e),
-                self.g_i * math.exp(-(t - self.t_g) / c.tau_i))
+        config = self.config
+        return (self.g_e * math.exp(-(t - self.t_g) / config.tau_e),
+                self.g_i * math.exp(-(t - self.t_g) / config.tau_i))
 
     def _advance_g(self, t):
         self.g_e, self.g_i = self._g_at(t)
@@ -110,26 +161,28 @@ class EventLoop:
         rec = self.record
         if "V" in self.traces:
             self.traces["V"][j0:j1] = V_of(ts)[rec].T
-        c = self.c
+        config = self.config
         if "g_e" in self.traces:
-            self.traces["g_e"][j0:j1] = self.g_e[rec][None, :] * np.exp(-(ts - self.t_g) / c.tau_e)[:, None]
+            self.traces["g_e"][j0:j1] = (self.g_e[rec][None, :]
+                                         * np.exp(-(ts - self.t_g) / config.tau_e)[:, None])
         if "g_i" in self.traces:
-            self.traces["g_i"][j0:j1] = self.g_i[rec][None, :] * np.exp(-(ts - self.t_g) / c.tau_i)[:, None]
+            self.traces["g_i"][j0:j1] = (self.g_i[rec][None, :]
+                                         * np.exp(-(ts - self.t_g) / config.tau_i)[:, None])
         self.next_sample = j1
 
     def _spike(self, t, neurons, recorded=True, refractory=True, reset_to=None):
         """Fire ``neurons`` at time t (g already advanced to t)."""
-        c = self.c
+        config = self.config
         neurons = np.atleast_1d(neurons)
         if recorded:
             self.spike_t.extend([t] * neurons.size)
             self.spike_i.extend(int(i) for i in neurons)
-        self.V[neurons] = c.V_reset if reset_to is None else reset_to
+        self.V[neurons] = config.V_reset if reset_to is None else reset_to
         if recorded:
             self.t_last[neurons] = t
-        if refractory and c.tau_ref > 0:
+        if refractory and config.tau_ref > 0:
             self.refractory[neurons] = True
-            self.ref_until[neurons] = t + c.tau_ref
+            self.ref_until[neurons] = t + config.tau_ref
         if self.delay == 0:
             self.net.deliver(neurons, self.g_e, self.g_i)
         else:
@@ -139,27 +192,48 @@ class EventLoop:
 
     # -- the loop ------------------------------------------------------------------------
     def run(self):
-        """Fire the t = 0 spikes of the initial state, then advance to ``c.duration``."""
-        c = self.c
-        T = float(c.duration)
+        """Fire the t = 0 spikes of the initial state, then advance to ``config.duration``.
+
+        Raises
+        ------
+        ConfigError
+            An initial V still at or above threshold after the t = 0 reset.
+        RuntimeError
+            DOP853 fails (it cannot for this linear ODE).
+
+        Examples
+        --------
+        >>> import numpy as np, refsim
+        >>> from refsim.exact.events import EventLoop, SynapticTargets
+        >>> config = refsim.get_preset("tutorial-normalized", n_exc=1, n_inh=0, duration=30.0)
+        >>> net = SynapticTargets(refsim.from_index_arrays([[]], np.zeros((0, 0), int)), config)
+        >>> loop = EventLoop(config, net, 0.0, 1e-12, 1e-12, np.zeros(0), np.zeros(0, np.int64),
+        ...                  (), np.array([-60.0]), np.zeros(1), np.zeros(1), np.array([-1e7]))
+        >>> loop.run()
+        >>> round(loop.spike_t[0], 10)           # 20 ms * ln 2: from V_reset to V_th
+        13.8629436112
+        """
+        config = self.config
+        T = float(config.duration)
         V = self.V
-        if c.schedule == "brette":
-            self.V[self.refractory] = c.V_reset
-        above = V > c.V_th if c.threshold_test == ">" else V >= c.V_th
+        if config.schedule == "brette":
+            self.V[self.refractory] = config.V_reset
+        above = V > config.V_th if config.threshold_test == ">" else V >= config.V_th
         fired = np.flatnonzero(above & ~self.refractory)
         V0 = V.copy()
         if fired.size:
-            reset_to = V[fired] - (c.V_th - c.V_reset) if c.reset == "soft" else c.V_reset
-            if c.schedule == "brainpy":
+            reset_to = (V[fired] - (config.V_th - config.V_reset) if config.reset == "soft"
+                        else config.V_reset)
+            if config.schedule == "brainpy":
                 self.initial_spikes = [int(i) for i in fired]
                 self._spike(0.0, fired, recorded=False, refractory=False, reset_to=reset_to)
             else:
                 self._spike(0.0, fired, reset_to=reset_to)
-            if np.any(self.V[fired] >= c.V_th):
-                bad = fired[self.V[fired] >= c.V_th][0]
+            if np.any(self.V[fired] >= config.V_th):
+                bad = fired[self.V[fired] >= config.V_th][0]
                 raise ConfigError(
                     f"initial V[{bad}] = {V0[bad]!r} mV: allowed below V_th + (V_th - V_reset)"
-                    f" = {2 * c.V_th - c.V_reset} mV (it would still be at or above threshold"
+                    f" = {2 * config.V_th - config.V_reset} mV (it would still be at or above threshold"
                     " after the t = 0 soft reset)")
 
         t = 0.0
@@ -174,7 +248,7 @@ class EventLoop:
             # an active neuron at or above threshold fires now (initial state, or two
             # crossings closer than the root tolerance)
             active = ~self.refractory
-            now = np.flatnonzero(active & (self.V >= c.V_th))
+            now = np.flatnonzero(active & (self.V >= config.V_th))
             if now.size:
                 self._advance_g(t)
                 self._spike(t, now)
@@ -193,16 +267,17 @@ class EventLoop:
     def _integrate(self, t0, t_bound, act):
         """Integrate V of the active neurons from t0 towards t_bound; stop at the first
         threshold crossing and fire it. Returns the time reached."""
-        c = self.c
+        config = self.config
         self._advance_g(t0)
         self.stats["segments"] += 1
         if act.size == 0:
             V_now = self.V.copy()
             self._sample(t_bound, lambda ts: np.repeat(V_now[:, None], ts.size, axis=1))
             return t_bound
-        drive = c.V_rest + c.RI_ext
-        ge0, gi0 = c.R_g * self.g_e[act], c.R_g * self.g_i[act]
-        tau_e, tau_i, E_e, E_i, tau_m = c.tau_e, c.tau_i, c.E_e, c.E_i, c.tau_m
+        drive = config.V_rest + config.RI_ext
+        ge0, gi0 = config.R_g * self.g_e[act], config.R_g * self.g_i[act]
+        tau_e, tau_i, E_e, E_i, tau_m = (config.tau_e, config.tau_i, config.E_e, config.E_i,
+                                         config.tau_m)
 
         def rhs(t, v):
             ge = ge0 * math.exp(-(t - t0) / tau_e)
@@ -221,7 +296,7 @@ class EventLoop:
                 return out
             return f
 
-        V_th = c.V_th
+        V_th = config.V_th
         while True:
             ode.step()
             if ode.status == "failed":  # cannot happen for this linear ODE; kept loud
