@@ -42,7 +42,7 @@ def in_degree():
 def rasters():
     """The tutorial as written and normalized, seed 0, first 300 ms, side by side."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
-    for ax, preset in zip(axes, ("tutorial", "tutorial-normalized")):
+    for ax, preset in zip(axes, ("tutorial", "tutorial-normalized"), strict=True):
         r = refsim.simulate(refsim.get_preset(preset, duration=300.0), seed=0, progress=False)
         refsim.plot.raster(r, ax=ax, title=f"{preset}: {r.n_spikes} spikes in 300 ms")
     fig.tight_layout()

@@ -23,8 +23,7 @@ Rasters: ``(spike_steps, spike_neurons)`` in a :class:`SimulationResult` (time =
 
 from . import analysis, compare, elementary, ensemble, io, model, network, plot, testing
 from ._version import __version__
-from .connectivity import (Connectivity, build_connectivity, from_index_arrays, from_sparse,
-                           load_connectivity)
+from .connectivity import Connectivity, build_connectivity, from_index_arrays, from_sparse, load_connectivity
 from .elementary import FloatingPointModeError
 from .io import load_initial_state
 from .network import network_inputs
@@ -40,6 +39,7 @@ __all__ = [
     "available_memory", "build_connectivity", "estimate_memory", "from_index_arrays",
     "from_sparse", "get_preset", "load_connectivity", "load_initial_state", "preset_names",
     "network_inputs", "simulate", "simulate_exact", "__version__",
+    "analysis", "compare", "elementary", "ensemble", "io", "model", "network", "plot", "testing",
 ]
 
 

@@ -78,7 +78,8 @@ class SpikeTrains:
         except (TypeError, ValueError):
             raise ConfigError("times_ms: allowed a 1-d array of real spike times (ms)") from None
         if t.shape != i.shape or t.ndim != 1:
-            raise ConfigError(f"times_ms and neurons shapes = {t.shape}, {i.shape}: allowed two 1-d arrays of equal length")
+            raise ConfigError(f"times_ms and neurons shapes = {t.shape}, {i.shape}: allowed two 1-d "
+                              "arrays of equal length")
         if i.size and (not np.issubdtype(i.dtype, np.integer) or i.min() < 0 or i.max() >= self.n_neurons):
             raise ConfigError(f"neurons: allowed integers 0 .. {self.n_neurons - 1}")
         if not 0 <= self.n_exc <= self.n_neurons:

@@ -397,7 +397,7 @@ def pair_spikes(times_a, neurons_a, times_b, neurons_b, n_neurons):
     ra, rb = _ranks(ta, na, n_neurons), _ranks(tb, nb, n_neurons)
     key_a = na * (max(ra.max(initial=0), rb.max(initial=0)) + 1) + ra
     key_b = nb * (max(ra.max(initial=0), rb.max(initial=0)) + 1) + rb
-    lookup = dict(zip(key_b.tolist(), range(tb.size)))
+    lookup = dict(zip(key_b.tolist(), range(tb.size), strict=True))
     idx_b = np.array([lookup.get(k, -1) for k in key_a.tolist()], np.int64)
     has = idx_b >= 0
     matched_b = np.zeros(tb.size, bool)

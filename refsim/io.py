@@ -186,8 +186,9 @@ def check_array(label: str, a: np.ndarray, kind: str, shape=None, finite: bool =
                    "real": "an integer or floating-point type"}[kind]
         raise ConfigError(f"{label} dtype = {a.dtype}: allowed {allowed}")
     if shape is not None and (a.ndim != len(shape) or any(
-            want is not None and have != want for have, want in zip(a.shape, shape))):
-        want = "(" + ", ".join("any" if w is None else str(w) for w in shape) + ("," if len(shape) == 1 else "") + ")"
+            want is not None and have != want for have, want in zip(a.shape, shape, strict=True))):
+        want = ("(" + ", ".join("any" if w is None else str(w) for w in shape)
+                + ("," if len(shape) == 1 else "") + ")")
         raise ConfigError(f"{label} shape = {a.shape}: allowed {want}")
     if a.size:
         if finite and not np.isfinite(a).all():

@@ -202,7 +202,7 @@ class Constants:
     expm1: str
 
     @classmethod
-    def from_config(cls, config: Config) -> "Constants":
+    def from_config(cls, config: Config) -> Constants:
         """The constants of ``config``, each rounded once to its float type.
 
         Parameters

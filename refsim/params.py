@@ -194,7 +194,8 @@ class Config:
     conn_rule: str = _p("-", "fixed_out_degree | fixed_in_degree | bernoulli")
     p_conn: float = _p("1", "connection probability; fixed-degree rules use k = int(p_conn * n)")
     autapses: bool = _p("-", "allow a neuron to connect to itself")
-    multapses: bool = _p("-", "allow several synapses per ordered pair (fixed-degree rules draw with replacement)")
+    multapses: bool = _p("-", "allow several synapses per ordered pair (fixed-degree rules draw with "
+                              "replacement)")
     conn_rng: str = _p("-", "numpy-legacy (np.random.RandomState(seed), BrainPy's generator) | pcg64")
 
     # --- initial state ----------------------------------------------------------------
@@ -211,8 +212,16 @@ class Config:
     reset: str = _p("-", "soft: V <- V - (V_th - V_reset) | hard: V <- V_reset")
     threshold_test: str = _p("-", "'>=' (V >= V_th spikes) | '>' (V > V_th spikes)")
     dtype: str = _p("-", "float32 | float64: the float type of all state and arithmetic")
-    arithmetic: str = _p("-", "how the step's formulas are rounded (docs/model.md): ieee (each operation as written) | xla (BrainPy's step as XLA:CPU compiles it: products with float32 reciprocals, six FMAs; float32 only) | fused-update (ieee with v + h*f rounded once, refsim 0.1's fused_update; float32 only)")
-    expm1: str = _p("-", "the expm1 of exp_euler and of the derived constants: portable (refsim.elementary, the same bits on every machine) | xla (XLA:CPU's float32 expm1, emulated exactly: what BrainPy computes; float32 only) | libm (the C library's: machine-dependent, for comparisons with C simulators)")
+    arithmetic: str = _p("-", "how the step's formulas are rounded (docs/model.md): ieee (each "
+                              "operation as written) | xla (BrainPy's step as XLA:CPU compiles it: "
+                              "products with float32 reciprocals, six FMAs; float32 only) | "
+                              "fused-update (ieee with v + h*f rounded once, refsim 0.1's "
+                              "fused_update; float32 only)")
+    expm1: str = _p("-", "the expm1 of exp_euler and of the derived constants: portable "
+                         "(refsim.elementary, the same bits on every machine) | xla (XLA:CPU's "
+                         "float32 expm1, emulated exactly: what BrainPy computes; float32 only) "
+                         "| libm (the C library's: machine-dependent, for comparisons with C "
+                         "simulators)")
     dt: float = _p("ms", "time step")
     duration: float = _p("ms", "simulated time; must be a whole number of steps")
 
@@ -254,7 +263,7 @@ class Config:
         """
         return int(round(self.duration / self.dt))
 
-    def replace(self, **changes) -> "Config":
+    def replace(self, **changes) -> Config:
         """A copy with some fields changed (validated).
 
         Parameters
@@ -305,7 +314,7 @@ class Config:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Config":
+    def from_dict(cls, d: dict[str, Any]) -> Config:
         """The Config of :meth:`to_dict`'s output (values converted by :func:`coerce`).
 
         A dict written by refsim 0.1 (a boolean ``fused_update``, no ``expm1``) is read in
@@ -526,7 +535,7 @@ def _validate(config: Config) -> None:
     if abs(ratio - round(ratio)) > 1e-9 * max(1.0, ratio) or round(ratio) < 1:
         fail("duration", f"a whole positive multiple of dt = {config.dt} ms (duration/dt = {ratio!r})")
     if config.dtype == "float32" and round(ratio) >= 2**24:
-        fail("duration", f"fewer than 2**24 steps in float32 (step times must be exact integers times dt)")
+        fail("duration", "fewer than 2**24 steps in float32 (step times must be exact integers times dt)")
     if config.dtype != "float32" and config.arithmetic != "ieee":
         also = (" (and expm1 = 'xla': allowed 'portable' or 'libm'); with dtype = "
                 f"{config.dtype!r} set arithmetic='ieee', expm1='portable'") if config.expm1 == "xla" else ""
@@ -554,9 +563,11 @@ def _validate(config: Config) -> None:
                 fail("autapses", f"True when {pop} = {n_pre}: a neuron's only possible source "
                                  "is itself")
     if config.conn_rng == "numpy-legacy" and config.conn_rule != "fixed_out_degree":
-        fail("conn_rng", "'pcg64' unless conn_rule is 'fixed_out_degree' (the legacy generator only rebuilds BrainPy's rule)")
+        fail("conn_rng", "'pcg64' unless conn_rule is 'fixed_out_degree' (the legacy generator only "
+                         "rebuilds BrainPy's rule)")
     if config.conn_rng == "numpy-legacy" and not (config.multapses and config.autapses):
-        fail("conn_rng", "'pcg64' unless autapses and multapses are both True (BrainPy's rule draws with replacement)")
+        fail("conn_rng", "'pcg64' unless autapses and multapses are both True (BrainPy's rule draws "
+                         "with replacement)")
 
 
 def _caller_level() -> int:
@@ -586,5 +597,6 @@ def _warn(config: Config) -> None:
         warnings.warn(f"E_e = {config.E_e!r}: expected E_e > V_th = {config.V_th} mV (excitation pulls V "
                       "toward E_e, so it can never drive a spike)", ConfigWarning, stacklevel=_caller_level())
     if config.E_i >= config.V_th:
-        warnings.warn(f"E_i = {config.E_i!r}: expected E_i < V_th = {config.V_th} mV (inhibition pulls V "
-                      "toward E_i, above the threshold: it excites)", ConfigWarning, stacklevel=_caller_level())
+        warnings.warn(f"E_i = {config.E_i!r}: expected E_i < V_th = {config.V_th} mV (inhibition pulls "
+                      "V toward E_i, above the threshold: it excites)", ConfigWarning,
+                      stacklevel=_caller_level())

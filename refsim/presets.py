@@ -60,7 +60,8 @@ _TUTORIAL = dict(
 
 PRESETS: dict[str, tuple[str, dict]] = {
     "tutorial": (
-        "BrainPy 2.9 Tutorial 3 as its code runs: R = 1 ohm with mS weights (synapses 1000x weak), tonic ~50 Hz, float32",
+        "BrainPy 2.9 Tutorial 3 as its code runs: R = 1 ohm with mS weights (synapses 1000x weak), "
+        "tonic ~50 Hz, float32",
         _TUTORIAL,
     ),
     "tutorial-normalized": (
@@ -68,7 +69,8 @@ PRESETS: dict[str, tuple[str, dict]] = {
         {**_TUTORIAL, "R_g": 1.0, "dtype": "float64", "arithmetic": "ieee", "expm1": "portable"},
     ),
     "brette2007-coba": (
-        "Brette et al. 2007 benchmark 1 (Vogels & Abbott COBA): Bernoulli p=0.02, no drive, forward Euler, hard reset",
+        "Brette et al. 2007 benchmark 1 (Vogels & Abbott COBA): Bernoulli p=0.02, no drive, forward "
+        "Euler, hard reset",
         {**_TUTORIAL, "RI_ext": 0.0, "R_g": 1.0,
          "conn_rule": "bernoulli", "multapses": False, "conn_rng": "pcg64",
          "V0_mean": -65.0, "V0_std": 5.0,

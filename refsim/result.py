@@ -348,7 +348,7 @@ class SimulationResult:
         write_npz(path, arrays)
 
     @classmethod
-    def load(cls, path) -> "SimulationResult":
+    def load(cls, path) -> SimulationResult:
         """Read a file written by :meth:`save`.
 
         Never executes code (``allow_pickle=False``); checks every array's dtype, shape and

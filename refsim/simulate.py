@@ -7,8 +7,7 @@ import time
 import numpy as np
 from tqdm.auto import tqdm
 
-from .checks import (RunawayMonitor, describe_neurons, first_nonfinite_step, nonfinite_neurons,
-                     replay)
+from .checks import RunawayMonitor, describe_neurons, first_nonfinite_step, nonfinite_neurons, replay
 from .connectivity import Connectivity
 from .elementary import check_fp_environment
 from .engines import DEFAULT_ENGINE, get_engine
@@ -28,7 +27,7 @@ _CHUNK_STEPS = 500  # progress-bar granularity, how often Ctrl-C is honoured cle
 
 def simulate(config: Config, seed: int | None = 0, *, engine: str = DEFAULT_ENGINE,
              connectivity: Connectivity | None = None, initial: dict | None = None,
-             record: "np.ndarray | list[int] | None" = None,
+             record: np.ndarray | list[int] | None = None,
              record_vars=STATE_VARIABLES, progress: bool = True,
              stop_on_runaway: bool = True) -> SimulationResult:
     """Run the network of ``config`` and return its spikes.

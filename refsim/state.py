@@ -60,7 +60,7 @@ class State:
     g_i: np.ndarray
     t_last: np.ndarray
 
-    def copy(self) -> "State":
+    def copy(self) -> State:
         """A copy with copies of the four arrays.
 
         Returns

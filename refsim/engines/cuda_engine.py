@@ -62,8 +62,17 @@ except ImportError:  # numba without its CUDA target; require_cuda() says so whe
 
 from .. import elementary as el
 from ..elementary import mul
-from ..model import (FORMULAS, Constants, advance, integrate_conductance, membrane_jacobian,
-                     membrane_rhs, refractory, reset, spike_test)
+from ..model import (
+    FORMULAS,
+    Constants,
+    advance,
+    integrate_conductance,
+    membrane_jacobian,
+    membrane_rhs,
+    refractory,
+    reset,
+    spike_test,
+)
 from ..params import ConfigError
 from ..recording import spike_capacity
 from ..state import State

@@ -36,8 +36,17 @@ from numba import njit, types
 from numba.core.extending import overload, register_jitable
 
 from .. import elementary as el
-from ..model import (FORMULAS, Constants, advance, integrate_conductance, membrane_jacobian,
-                     membrane_rhs, refractory, reset, spike_test)
+from ..model import (
+    FORMULAS,
+    Constants,
+    advance,
+    integrate_conductance,
+    membrane_jacobian,
+    membrane_rhs,
+    refractory,
+    reset,
+    spike_test,
+)
 from ..recording import spike_capacity
 from ..state import State
 from . import numba_primitives  # noqa: F401  (registers refsim.elementary with Numba)
@@ -515,7 +524,7 @@ def run_steps(state: State, times, k_start, k_stop, conn, c: Constants, recorder
     indptr, indices, counts = conn
     arrays = [np.ascontiguousarray(getattr(state, name), dtype=c.dtype)
               for name in ("V", "g_e", "g_i", "t_last")]
-    for name, array in zip(("V", "g_e", "g_i", "t_last"), arrays):
+    for name, array in zip(("V", "g_e", "g_i", "t_last"), arrays, strict=True):
         setattr(state, name, array)  # the kernel updates these arrays in place
     empty = np.empty((0, 0), c.dtype)
     block = recorder.trace_block(k_start, k_stop)

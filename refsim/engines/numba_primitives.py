@@ -50,7 +50,7 @@ def _type_mul(context):
 
 @lower_builtin(el.mul, types.Float, types.Float)
 def _lower_mul(context, builder, sig, args):
-    a, b = (context.cast(builder, v, t, sig.return_type) for v, t in zip(args, sig.args))
+    a, b = (context.cast(builder, v, t, sig.return_type) for v, t in zip(args, sig.args, strict=True))
     return builder.fmul(a, b)
 
 
@@ -64,7 +64,7 @@ def _type_select(context):
 
 @lower_builtin(el.select, types.Boolean, types.Any, types.Any)
 def _lower_select(context, builder, sig, args):
-    a, b = (context.cast(builder, v, t, sig.return_type) for v, t in zip(args[1:], sig.args[1:]))
+    a, b = (context.cast(builder, v, t, sig.return_type) for v, t in zip(args[1:], sig.args[1:], strict=True))
     return builder.select(args[0], a, b)
 
 

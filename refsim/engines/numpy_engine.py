@@ -11,8 +11,16 @@ from __future__ import annotations
 import numpy as np
 
 from .. import elementary
-from ..model import (Constants, advance, integrate_conductance, membrane_jacobian, membrane_rhs,
-                     refractory, reset, spike_test)
+from ..model import (
+    Constants,
+    advance,
+    integrate_conductance,
+    membrane_jacobian,
+    membrane_rhs,
+    refractory,
+    reset,
+    spike_test,
+)
 from ..state import State
 
 __all__ = ["csr_entries", "scatter", "step_factor", "integrate_voltage", "step_brainpy",

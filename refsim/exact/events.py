@@ -8,6 +8,7 @@ import math
 import numpy as np
 from scipy.integrate import DOP853
 
+from ..connectivity import Connectivity
 from ..params import Config, ConfigError
 from .crossing import dense_row, first_crossing
 
@@ -309,7 +310,7 @@ class EventLoop:
             xs[-1] = tb
             Vs = np.concatenate([dense.y_old[:, None], dense(xs)], axis=1)  # (n_act, m+1)
             grid = np.r_[ta, xs]
-            crossing, grazing = first_crossing(lambda r: dense_row(dense, r), Vs, grid, V_th,
+            crossing, grazing = first_crossing(lambda r, dense=dense: dense_row(dense, r), Vs, grid, V_th,
                                                self.atol)
             self.stats["grazing_checks"] += grazing
             if crossing is not None:
