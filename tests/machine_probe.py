@@ -78,7 +78,8 @@ def assembly():
             asm = f.inspect_asm(sig)
             widest = next((r for r in ("zmm", "ymm", "xmm") if f"%{r}" in asm), "none")
             out[f"{name} {sig[0].dtype}"] = {
-                "packed_arithmetic": len(re.findall(r"\bv?(?:add|sub|mul|div|fn?m(?:add|sub)\w*)p[sd]\s", asm)),
+                "packed_arithmetic": len(re.findall(
+                    r"\bv?(?:add|sub|mul|div|fn?m(?:add|sub)\w*)p[sd]\s", asm)),
                 # LLVM intrinsics are instructions; Numba's reference counting and the call of
                 # step_factors happen once per block, outside the loops over neurons
                 "calls": [c for c in calls if not (c.startswith(("llvm.", "NRT_"))

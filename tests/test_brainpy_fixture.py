@@ -1,4 +1,5 @@
-"""The ``tutorial`` preset reproduces BrainPy 2.9 itself, bit for bit.
+"""The ``tutorial`` preset reproduces BrainPy 2.9 itself, bit for bit (tolerance
+``brainpy-tutorial``: 0).
 
 References (BrainPy 2.9.0, brainstate 0.6.0, jax 0.12.0.1, Python 3.12; see
 validation/brainpy/README.md):

@@ -1,16 +1,16 @@
 """The hand-written C loop (validation/c_loop/coba.c) is the same step as refsim's.
 
 Reference: refsim's Numba engine with ``expm1='libm'``, the C library's expm1 that coba.c
-calls; the comparison is bit for bit (raster and final state). The C program is compiled with
-gcc (IEEE arithmetic, no FMA contraction); skipped where gcc is missing.
+calls; the comparison is bit for bit (raster and final state; tolerance ``c-loop``: 0). The C
+program is compiled with gcc (IEEE arithmetic, no FMA contraction); skipped where gcc is
+missing.
 """
 import shutil
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "validation" / "c_loop"))
+from validation.c_loop.run_c_loop import run_c_loop
+
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
 
 
@@ -23,7 +23,6 @@ pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
     ("brette2007-coba", {"integrator": "exp_euler", "dtype": "float32"}),
 ])
 def test_c_loop_is_bit_identical_to_refsim(preset, overrides, tmp_path):
-    from run_c_loop import run_c_loop
     r = run_c_loop(preset, seed=2, n=2000, duration=100.0, workdir=str(tmp_path), check=True,
                    overrides=overrides)
     assert r["n_spikes"] > 1000, "an active network, or the comparison proves nothing"

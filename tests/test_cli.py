@@ -6,6 +6,7 @@ import sys
 import numpy as np
 
 import refsim
+from refsim.testing import tolerance
 
 
 def run(*args):
@@ -20,7 +21,7 @@ def test_run_writes_three_files_and_summary_matches_spikes(tmp_path):
     res = refsim.SimulationResult.load(tmp_path / "spikes.npz")
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["n_spikes"] == res.n_spikes
-    assert abs(summary["rate_e_hz"] - res.spike_counts()[:160].mean() / 0.05) < 1e-9
+    assert abs(summary["rate_e_hz"] - res.spike_counts()[:160].mean() / 0.05) < tolerance("rounding-absolute")
     assert res.config.n_exc == 160 and res.steps_done == 500
 
 

@@ -1,10 +1,12 @@
-"""The CUDA engine against the NumPy oracle: the same bits.
+"""The CUDA engine's own parts: its transposed connectivity, its errors, its device code.
 
-Without a GPU (CI) the kernels run in Numba's CUDA simulator (tests/conftest.py sets
-NUMBA_ENABLE_CUDASIM=1), where they are Python calling the NumPy forms of refsim's elementary
-functions, so every comparison here is exact: same spikes, traces and final state, bit for bit.
-The reference values are the NumPy engine's runs of the same configuration and seed. The device
-code itself is checked by compiling it to PTX offline (no FMA but the ones asked for).
+Its runs against the NumPy oracle (random active networks, small presets, buffer overflow,
+signed zeros) are in tests/test_engines.py and its golden digests in tests/test_golden.py,
+through the ``engine`` fixture (tests/conftest.py): without a GPU (CI) the kernels run in
+Numba's CUDA simulator (tests/conftest.py sets NUMBA_ENABLE_CUDASIM=1), where they are Python
+calling the NumPy forms of refsim's elementary functions, so those comparisons are exact. The
+device code itself is checked here by compiling it to PTX offline (no FMA but the ones asked
+for).
 
 With ``REFSIM_REAL_GPU=1`` on a machine with an NVIDIA GPU, the same tests run on the device,
 where the claim is the same (refsim's own expm1, uncontractable products, IEEE division), and
@@ -20,53 +22,6 @@ from refsim.params import ConfigError
 
 cuda = pytest.importorskip("numba.cuda", reason="numba-cuda is not installed")
 REAL_GPU = os.environ.get("REFSIM_REAL_GPU") == "1"
-
-
-def same_run(a, b):
-    return (np.array_equal(a.spike_steps, b.spike_steps)
-            and np.array_equal(a.spike_neurons, b.spike_neurons)
-            and all(a.final_state[k].tobytes() == b.final_state[k].tobytes() for k in b.final_state)
-            and all(a.traces[k].tobytes() == b.traces[k].tobytes() for k in b.traces))
-
-
-# the preset's initial g_i ~ N(20, 12) silences a 15 ms run; start from weaker conductances
-WEAK_G0 = dict(g_e0_mean=1.0, g_e0_std=0.5, g_i0_mean=2.0, g_i0_std=1.0)
-
-# Small (32-neuron) versions of the presets with every switch exercised at least once, and
-# enough drive that neurons spike and interact within 150 steps.
-CASES = {
-    "tutorial (float32, XLA's arithmetic and expm1)": ("tutorial", dict(R_g=0.5, w_e=4.0, w_i=16.0)),
-    "tutorial-normalized (float64)": ("tutorial-normalized", dict(w_e=3.0, w_i=10.0)),
-    "brette2007-coba (Euler, hard reset, >)": ("brette2007-coba", dict(RI_ext=40.0, **WEAK_G0)),
-    "brette order, exp. Euler, float32": ("brette2007-coba", dict(RI_ext=40.0, integrator="exp_euler",
-                                                                  dtype="float32", **WEAK_G0)),
-}
-
-
-@pytest.mark.cudasim
-@pytest.mark.parametrize("case", list(CASES))
-def test_cuda_kernels_match_numpy_in_the_simulator(case):
-    """Property: the CUDA kernels (pull scatter, step order, spike compaction, traces) give the
-    oracle's raster, traces and final state exactly."""
-    preset, kw = CASES[case]
-    cfg = refsim.get_preset(preset, n_exc=24, n_inh=8, p_conn=0.25, duration=15.0, **kw)
-    a = refsim.simulate(cfg, 3, engine="cuda", record=[0, 30], progress=False)
-    b = refsim.simulate(cfg, 3, engine="numpy", record=[0, 30], progress=False)
-    assert b.n_spikes >= 20, "the case must be active to test anything"
-    assert same_run(a, b)
-
-
-@pytest.mark.cudasim
-def test_cuda_spike_buffer_overflow_reruns_the_chunk():
-    """Every neuron spikes every step (4800 spikes against a first buffer of 1024): the chunk is
-    re-run with a large enough buffer and the raster is still the oracle's."""
-    cfg = refsim.get_preset("brette2007-coba", n_exc=24, n_inh=8, duration=15.0, tau_ref=0.0,
-                            RI_ext=1e4, w_e=0.0, w_i=0.0)
-    # runaway activity on purpose: the check that stops such runs is switched off
-    a = refsim.simulate(cfg, 1, engine="cuda", progress=False, stop_on_runaway=False)
-    b = refsim.simulate(cfg, 1, engine="numpy", progress=False, stop_on_runaway=False)
-    assert a.n_spikes == cfg.n_steps * cfg.n_neurons == 4800
-    assert same_run(a, b)
 
 
 def test_transpose_lists_incoming_synapses_in_the_oracles_order():

@@ -1,8 +1,13 @@
-"""The Numba engine against the NumPy oracle: the same bits, not merely close numbers.
+"""The compiled engines (Numba, and the CUDA kernels) against the NumPy oracle: the same bits,
+not merely close numbers.
 
-Reference values come from the NumPy engine itself (``engine="numpy"``); every comparison is
-exact (``np.array_equal`` on spikes, traces and final state), as the tolerance table in the
-README promises for engines that perform the same IEEE operations in the same order.
+Reference values come from the NumPy engine itself (``engine="numpy"``) run on the same
+configuration, seed and arguments; every comparison is exact (:func:`refsim.testing.
+assert_same_run`: spikes, traces and final state byte for byte), as the tolerance table
+promises (``numba-vs-numpy``, ``cuda-vs-numpy``: 0). The ``engine`` fixture (tests/conftest.py)
+runs each comparison for the engines it names; ``cuda`` runs the kernels in Numba's CUDA
+simulator (about 1000x slower than Numba, so its cases are small) or, with REFSIM_REAL_GPU=1,
+on the device.
 """
 import json
 import os
@@ -11,70 +16,83 @@ import sys
 
 import numpy as np
 import pytest
-from hypothesis import assume, event, given
-from hypothesis import strategies as st
+from hypothesis import assume, event, given, settings
 
 import refsim
 from refsim import elementary
 from refsim.engines import ENGINES, get_engine
-from refsim.engines import numba_primitives as primitives
 from refsim.params import ConfigError
+from refsim.testing import assert_same_run
+from refsim.testing.strategies import SWITCHES, networks
+
+REAL_GPU = os.environ.get("REFSIM_REAL_GPU") == "1"
 
 
-def assert_same_run(a, b):
-    np.testing.assert_array_equal(a.spike_steps, b.spike_steps)
-    np.testing.assert_array_equal(a.spike_neurons, b.spike_neurons)
-    assert a.steps_done == b.steps_done
-    for name in ("V", "g_e", "g_i", "t_last"):
-        assert a.final_state[name].dtype == b.final_state[name].dtype
-        # bit equality, NaN-safe: compare the raw bytes
-        assert a.final_state[name].tobytes() == b.final_state[name].tobytes(), name
-    for name in a.traces:
-        assert a.traces[name].tobytes() == b.traces[name].tobytes(), name
+def run_pair(cfg, seed, engine, **kw):
+    """The run of ``engine`` and the oracle's run (numpy) of the same arguments."""
+    return tuple(refsim.simulate(cfg, seed, engine=e, progress=False, **kw)
+                 for e in (engine, "numpy"))
 
 
-# Every switch of the model, drawn independently; drive and weights large enough that neurons
-# spike and interact, conductances large enough that some neurons take expm1's general path.
-networks = st.fixed_dictionaries({
-    "preset": st.sampled_from(refsim.preset_names()),
-    "n_exc": st.integers(1, 40), "n_inh": st.integers(1, 12),
-    "p_conn": st.floats(0.05, 0.6),
-    "RI_ext": st.floats(12.0, 40.0), "R_g": st.sampled_from([1e-3, 0.1, 1.0]),
-    "w_e": st.floats(0.0, 20.0), "w_i": st.floats(0.0, 60.0),
-    "schedule": st.sampled_from(["brainpy", "brette"]),
-    "integrator": st.sampled_from(["exp_euler", "euler"]),
-    "reset": st.sampled_from(["soft", "hard"]),
-    "threshold_test": st.sampled_from([">=", ">"]),
-    "dtype": st.sampled_from(["float32", "float64"]),
-    "arithmetic": st.sampled_from(["ieee", "fused-update", "xla"]),
-    "expm1": st.sampled_from(["portable", "xla", "libm"]),
-    "tau_ref": st.sampled_from([0.0, 0.3, 5.0]),
-    "dt": st.sampled_from([0.05, 0.1, 0.25]),
-})
+def spikes_with_synaptic_input(cfg, seed, result):
+    """How many of the run's spikes reach a target with a nonzero weight: the spikes the
+    scatter adds to conductances (the network is the one ``seed`` draws)."""
+    conn, _ = refsim.network_inputs(cfg, seed)
+    weight = np.where(np.arange(cfg.n_neurons) < cfg.n_exc, cfg.w_e, cfg.w_i)
+    reaches = (conn.out_degree() > 0) & (weight > 0)
+    return int(reaches[result.spike_neurons].sum())
 
 
-def make(d):
-    """The Config of a drawn dict; XLA's float32 forms fall back to the float64 defaults."""
-    d = dict(d)
-    if d["dtype"] == "float64":
-        d["arithmetic"] = "ieee"
-        d["expm1"] = "portable" if d["expm1"] == "xla" else d["expm1"]
-    return refsim.get_preset(d.pop("preset"), duration=round(d["dt"] * 200, 9), **d)
+#: Per compared engine: examples and the sizes of the drawn networks. The CUDA simulator runs
+#: every thread as Python (~10-40 ms per step at these sizes): fewer, shorter runs there, and
+#: refractory periods of at most 2 ms (the active strategy lengthens a run to 3 tau_ref + 8 ms).
+PROPERTY_RUNS = {
+    "numba": dict(max_examples=25, sizes={}),
+    "cuda": dict(max_examples=6, sizes=dict(n_exc=(1, 24), n_inh=(1, 8), steps=(40, 100),
+                                            dts=(0.1, 0.25), tau_refs=(0.0, 0.3, 2.0),
+                                            # the device's expm1 of 'libm' is libdevice's
+                                            **({"expm1": "portable"} if REAL_GPU else {}))),
+}
+#: Fewest spikes of an example that counts, and the share of examples whose spikes reach
+#: targets more than N times (the scatter's input), that the property demands.
+MIN_SPIKES, SCATTER_SHARE = 5, 0.8
 
 
-@given(networks, st.integers(0, 2**31 - 1))
-def test_numba_matches_numpy_bit_for_bit_on_random_networks(d, seed):
-    """Property: for every combination of schedule, integrator, reset, threshold test, dtype,
-    arithmetic and expm1, the Numba engine reproduces the oracle's spikes, traces and final
-    state. Silent networks prove nothing and are discarded (assume)."""
-    cfg = make(d)
-    record = [0, cfg.n_neurons - 1]
-    a, b = (refsim.simulate(cfg, seed, engine=e, record=record, progress=False)
-            for e in ("numba", "numpy"))
-    assume(b.n_spikes >= cfg.n_neurons)
-    for field in ("schedule", "integrator", "dtype", "arithmetic", "expm1"):
-        event(f"{field}={getattr(cfg, field)}")  # the mix, with --hypothesis-show-statistics
-    assert_same_run(a, b)
+@pytest.mark.engines("numba", "cuda")
+def test_compiled_engines_match_numpy_bit_for_bit_on_random_active_networks(engine):
+    """Property: for every combination of the model's switches (preset, schedule, integrator,
+    reset, threshold test, float type, arithmetic, expm1, refractory period, dt, sizes,
+    connectivity rule and generator; :func:`refsim.testing.strategies.configs`), the compiled
+    engine reproduces the oracle's spikes, traces and final state bit for bit.
+
+    The networks are drawn active (``networks(active=True)``: driven above threshold, started
+    near it, weights never zero, inhibition bounded), and the property shows that they are:
+    an example counts only with at least max(5, N) spikes (``assume``: silent networks prove
+    nothing); at most 10 % of the drawn examples may fall short, and in at least 80 % of them
+    the spikes reach targets with nonzero weight more than N times, so the scatter, the
+    conductance jumps and the resets are exercised, not only the free membrane equation."""
+    runs = []
+    plan = PROPERTY_RUNS[engine]
+
+    @settings(max_examples=plan["max_examples"])
+    @given(networks(active=True, **plan["sizes"]))
+    def prop(network):
+        cfg, seed = network
+        a, b = run_pair(cfg, seed, engine, record=[0, cfg.n_neurons - 1])
+        through_synapses = spikes_with_synaptic_input(cfg, seed, b)
+        runs.append((b.n_spikes, through_synapses, cfg.n_neurons))
+        assume(b.n_spikes >= max(MIN_SPIKES, cfg.n_neurons))
+        for field in SWITCHES:
+            event(f"{field}={getattr(cfg, field)}")  # the mix, with --hypothesis-show-statistics
+        event(f"stop: {b.stop_reason or 'complete'}")
+        event(f"spikes reaching targets > N: {through_synapses > cfg.n_neurons}")
+        assert_same_run(a, b)
+
+    prop()
+    spikes, through, n = np.array(runs).T
+    assert len(runs) >= plan["max_examples"]
+    assert np.mean(spikes >= np.maximum(MIN_SPIKES, n)) >= 0.9, sorted(spikes)
+    assert np.mean(through > n) >= SCATTER_SHARE, sorted(zip(through, n, strict=True))
 
 
 @pytest.mark.parametrize("schedule", ["brainpy", "brette"])
@@ -89,8 +107,7 @@ def test_several_blocks_with_a_partial_one(schedule, dtype):
     assert cfg.n_neurons > 2 * BLOCK and cfg.n_neurons % BLOCK
     init = {"g_i": np.where(np.arange(cfg.n_neurons) % 3 == 0, 150.0, 0.0)}
     rec = [0, 511, 512, 1023, 1024, cfg.n_neurons - 1]  # both ends of every block
-    a, b = (refsim.simulate(cfg, 8, engine=e, initial=init, record=rec, progress=False)
-            for e in ("numba", "numpy"))
+    a, b = run_pair(cfg, 8, "numba", initial=init, record=rec)
     assert b.n_spikes > 500
     assert_same_run(a, b)
 
@@ -106,8 +123,7 @@ def test_blocks_on_both_paths_of_expm1_agree():
     g_i = np.where(np.arange(cfg.n_neurons) % 2 == 0, 150.0, 0.0)
     init = {"g_i": g_i}
     rec = list(range(0, cfg.n_neurons, 97))
-    a, b = (refsim.simulate(cfg, 4, engine=e, initial=init, record=rec, progress=False)
-            for e in ("numba", "numpy"))
+    a, b = run_pair(cfg, 4, "numba", initial=init, record=rec)
     z = np.abs(cfg.dt * (1 + b.traces["g_e"] + b.traces["g_i"]) / cfg.tau_m)
     assert (z >= NEAR_LIMIT).any() and (z < NEAR_LIMIT).any()
     assert (z.max(axis=1) < NEAR_LIMIT).any(), "the fast path is taken in later steps"
@@ -121,7 +137,7 @@ def test_numba_matches_numpy_on_the_full_network(preset):
     """The whole 1 s of every preset at N = 4000, seed 0: identical rasters (tens of thousands
     of spikes, so any difference of one ulp that flips a spike would show)."""
     cfg = refsim.get_preset(preset)
-    a, b = (refsim.simulate(cfg, 0, engine=e, progress=False) for e in ("numba", "numpy"))
+    a, b = run_pair(cfg, 0, "numba")
     assert a.n_spikes > 50_000  # the network is active, so the comparison means something
     assert_same_run(a, b)
 
@@ -169,12 +185,16 @@ def test_engine_choice_is_validated():
                            progress=False).engine == "numba"
 
 
-def test_spike_buffers_grow_inside_a_chunk():
-    """Every neuron spikes at every step (tau_ref = 0, huge drive): the compiled loop's buffers
-    start far too small and must grow; the raster is still the oracle's, N spikes per step."""
-    cfg = refsim.get_preset("brette2007-coba", n_exc=30, n_inh=10, duration=20.0, tau_ref=0.0,
-                            RI_ext=1e4, w_e=0.0, w_i=0.0)  # dV = +50 mV per step from V_reset
-    a, b = (refsim.simulate(cfg, 1, engine=e, progress=False, stop_on_runaway=False) for e in ("numba", "numpy"))
+@pytest.mark.engines("numba", "cuda")
+def test_spike_buffers_grow_inside_a_chunk(engine):
+    """Every neuron spikes at every step (tau_ref = 0, huge drive: dV = +50 mV per step from
+    V_reset; runaway activity on purpose, its stop switched off), 32 x 150 = 4800 spikes: the
+    Numba loop's buffers start far too small and grow inside the compiled loop; the CUDA
+    engine's first buffer (1024 spikes) overflows and the chunk is re-run with a larger one.
+    The raster is the oracle's, N spikes per step."""
+    cfg = refsim.get_preset("brette2007-coba", n_exc=24, n_inh=8, duration=15.0, tau_ref=0.0,
+                            RI_ext=1e4, w_e=0.0, w_i=0.0)
+    a, b = run_pair(cfg, 1, engine, stop_on_runaway=False)
     assert a.n_spikes == cfg.n_steps * cfg.n_neurons
     assert_same_run(a, b)
 
@@ -211,12 +231,11 @@ def test_an_edit_of_a_compiled_source_invalidates_the_cache(tmp_path):
     code = (
         "import json, refsim\n"
         "from refsim.engines import numba_engine as ne\n"
-        "assert refsim.__file__.startswith(%r)\n"
+        f"assert refsim.__file__.startswith({str(tmp_path)!r})\n"
         "refsim.simulate(refsim.get_preset('tutorial-normalized', n_exc=40, n_inh=10,"
         " duration=5.0), 0, progress=False)\n"
         "s = ne._run.stats\n"
-        "print(json.dumps([sum(s.cache_hits.values()), sum(s.cache_misses.values())]))\n"
-        % str(tmp_path))
+        "print(json.dumps([sum(s.cache_hits.values()), sum(s.cache_misses.values())]))\n")
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
     env["PYTHONPATH"] = str(tmp_path)
 
@@ -231,15 +250,43 @@ def test_an_edit_of_a_compiled_source_invalidates_the_cache(tmp_path):
     assert run() == [0, 1]  # compiled again
 
 
+@pytest.mark.engines("numba", "cuda")
 @pytest.mark.parametrize("integrator", ["euler", "exp_euler"])
-def test_negative_zero_conductances_in_brettes_order(integrator):
-    """The Numba engine adds Brette's step 4 (g + x) in the next step's pass, so a given
+def test_negative_zero_conductances_in_brettes_order(integrator, engine):
+    """The compiled engines add Brette's step 4 (g + x) in the next step's pass, so a given
     initial g of -0.0 enters as +0.0; the sign of a zero conductance cancels in every formula,
-    so the raster, traces and final state are still the oracle's (here with -0.0 everywhere)."""
-    cfg = refsim.get_preset("brette2007-coba", n_exc=80, n_inh=20, duration=50.0, RI_ext=25.0,
+    so the raster, traces and final state are still the oracle's (here with -0.0 everywhere,
+    32 neurons for 30 ms, each firing at least once)."""
+    cfg = refsim.get_preset("brette2007-coba", n_exc=24, n_inh=8, duration=30.0, RI_ext=25.0,
                             integrator=integrator)
     init = {"g_e": np.full(cfg.n_neurons, -0.0), "g_i": np.full(cfg.n_neurons, -0.0)}
-    a, b = (refsim.simulate(cfg, 2, engine=e, initial=init, record=[0, 5, 99], progress=False)
-            for e in ("numba", "numpy"))
-    assert b.n_spikes > 100
+    a, b = run_pair(cfg, 2, engine, initial=init, record=[0, 5, 31])
+    assert b.n_spikes >= cfg.n_neurons
+    assert_same_run(a, b)
+
+
+# the preset's initial g_i ~ N(20, 12) silences a 15 ms run; start from weaker conductances
+WEAK_G0 = dict(g_e0_mean=1.0, g_e0_std=0.5, g_i0_mean=2.0, g_i0_std=1.0)
+
+# Small (32-neuron) versions of the presets with every switch exercised at least once, and
+# enough drive that neurons spike and interact within 150 steps (cheap in the CUDA simulator).
+CASES = {
+    "tutorial (float32, XLA's arithmetic and expm1)": ("tutorial", dict(R_g=0.5, w_e=4.0, w_i=16.0)),
+    "tutorial-normalized (float64)": ("tutorial-normalized", dict(w_e=3.0, w_i=10.0)),
+    "brette2007-coba (Euler, hard reset, >)": ("brette2007-coba", dict(RI_ext=40.0, **WEAK_G0)),
+    "brette order, exp. Euler, float32": ("brette2007-coba", dict(RI_ext=40.0, integrator="exp_euler",
+                                                                  dtype="float32", **WEAK_G0)),
+}
+
+
+@pytest.mark.engines("numba", "cuda")
+@pytest.mark.parametrize("case", list(CASES))
+def test_small_presets_match_numpy(case, engine):
+    """Each preset at N = 32 for 150 steps (for the CUDA kernels: pull scatter, step order,
+    spike compaction, traces): the oracle's raster, traces and final state exactly, with at
+    least 20 spikes (the case is active, so the comparison tests something)."""
+    preset, kw = CASES[case]
+    cfg = refsim.get_preset(preset, n_exc=24, n_inh=8, p_conn=0.25, duration=15.0, **kw)
+    a, b = run_pair(cfg, 3, engine, record=[0, 30])
+    assert b.n_spikes >= 20
     assert_same_run(a, b)

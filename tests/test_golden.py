@@ -1,19 +1,23 @@
-"""The golden digests: every CPU engine reproduces the committed SHA-256 of each golden run.
+"""The golden digests: every engine reproduces the committed SHA-256 of each golden run.
 
 Reference: ``tests/data/golden_digests.json``, written by ``validation/golden_digests.py
 --write`` (the machine it was made on is recorded in the file). A digest is
 ``SimulationResult.digest()``: SHA-256 of the raster (little-endian int64 steps, then int32
 neurons) and of the final state (V, g_e, g_i, t_last as little-endian numbers of the run's
 float type). The README promises that any IEEE-754 machine, OS, NumPy build and engine
-reproduces them; tests/test_machine_independence.py checks the quick ones in processes that
-see other CPUs.
+reproduces them (tolerance ``golden-digests``: 0); tests/test_machine_independence.py
+checks the quick ones in processes that see other CPUs. The ``engine`` fixture
+(tests/conftest.py) runs every case with each engine.
 """
 import json
+import os
 from pathlib import Path
 
 import pytest
 
 import refsim
+
+REAL_GPU = os.environ.get("REFSIM_REAL_GPU") == "1"
 
 GOLDEN = json.loads((Path(__file__).parent / "data" / "golden_digests.json").read_text())
 CASES = {c["name"]: c for c in GOLDEN["cases"]}
@@ -42,33 +46,41 @@ def test_the_golden_cases_cover_every_switch():
                and c.dt * (1 + c.R_g * (c.g_e0_mean + c.g_i0_mean)) / c.tau_m > NEAR_LIMIT
                for c in configs)
     for preset in refsim.preset_names():
-        assert {c["seed"] for c in CASES.values() if c["preset"] == preset and not c["overrides"]} == {0, 1, 2}
+        seeds = {c["seed"] for c in CASES.values() if c["preset"] == preset and not c["overrides"]}
+        assert seeds == {0, 1, 2}
     assert all(c["n_spikes"] >= 20 if n.startswith("tiny") else c["n_spikes"] > 300
                for n, c in CASES.items())
 
 
-@pytest.mark.parametrize("engine", ["numpy", "numba"])
+#: The engines of the golden cases. The CUDA simulator runs every thread as Python (~1000x
+#: slower than Numba): it runs the tiny cases only (test_tiny_cases_with_the_cuda_kernels); on a
+#: device (REFSIM_REAL_GPU=1) the CUDA engine runs every case.
+ENGINES = ("numpy", "numba", "cuda") if REAL_GPU else ("numpy", "numba")
+
+
+@pytest.mark.engines(*ENGINES)
 @pytest.mark.parametrize("name", [n for n, c in CASES.items() if c["quick"]])
 def test_quick_cases(name, engine):
+    """The NumPy and Numba engines (and the CUDA engine on a device) give the committed digests
+    of every quick case."""
+    case = CASES[name]
+    assert run(case, engine) == {"raster": case["raster"], "state": case["state"]}
+
+
+@pytest.mark.engines("cuda")
+@pytest.mark.parametrize("name", [n for n in CASES if n.startswith("tiny")])
+def test_tiny_cases_with_the_cuda_kernels(name, engine):
+    """The CUDA kernels (in Numba's simulator, or on the device) give the same digests on the
+    tiny cases: both schedules, integrators and float types, XLA's arithmetic and expm1's
+    general path."""
     case = CASES[name]
     assert run(case, engine) == {"raster": case["raster"], "state": case["state"]}
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("engine", ["numpy", "numba"])
+@pytest.mark.engines(*ENGINES)
 @pytest.mark.parametrize("name", [n for n, c in CASES.items() if not c["quick"]])
 def test_full_cases(name, engine):
     """The full second of N = 4000 networks (seconds per run with the oracle)."""
     case = CASES[name]
     assert run(case, engine) == {"raster": case["raster"], "state": case["state"]}
-
-
-@pytest.mark.cudasim
-@pytest.mark.parametrize("name", [n for n in CASES if n.startswith("tiny")])
-def test_cuda_kernels_in_the_simulator(name):
-    """The CUDA kernels (in Numba's simulator) give the same digests on the tiny cases: both
-    schedules, integrators and float types, XLA's arithmetic and expm1's general path (the
-    simulator runs every thread as Python, so larger networks would take minutes)."""
-    pytest.importorskip("numba.cuda")  # with REFSIM_REAL_GPU=1: on the device itself
-    assert run(CASES[name], "cuda") == {"raster": CASES[name]["raster"],
-                                         "state": CASES[name]["state"]}

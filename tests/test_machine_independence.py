@@ -71,8 +71,7 @@ def test_host_reproduces_the_golden_digests_with_vector_code(host):
 
 
 def test_without_numpys_simd_dispatch(host):
-    from numpy._core._multiarray_umath import (__cpu_baseline__, __cpu_dispatch__,
-                                               __cpu_features__)
+    from numpy._core._multiarray_umath import __cpu_baseline__, __cpu_dispatch__, __cpu_features__
     targets = [t for t in __cpu_dispatch__ if __cpu_features__.get(t) and t not in __cpu_baseline__]
     if not targets:
         pytest.skip("NumPy dispatches to nothing beyond its baseline on this CPU")

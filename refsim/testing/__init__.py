@@ -3,8 +3,18 @@
 * :func:`assert_same_run`: two runs are the same bits (spikes, final state, traces);
 * :func:`first_difference`: where two rasters first differ, the one implementation that
   tests, :mod:`refsim.compare` and ``validation/`` use;
+* :data:`TOLERANCES`, :func:`tolerance`, :func:`tolerance_table`
+  (:mod:`refsim.testing.tolerances`): every tolerance refsim's tests use, with its reason;
+  the README's tolerance table is generated from it;
 * :mod:`refsim.testing.strategies`: Hypothesis strategies for configurations, networks and
-  spike trains (imports Hypothesis, which refsim itself does not need).
+  spike trains, with ``active=True`` for networks that fire (imports Hypothesis, which refsim
+  itself does not need, so this package does not import it: ``from refsim.testing import
+  strategies``).
+
+refsim's own tests use all of these (``tests/test_engines.py``, ``tests/test_properties.py``,
+``tests/test_testing.py``, ...). To validate another simulator, run it on refsim's network
+(:func:`refsim.network_inputs`) and compare its raster with refsim's using
+:func:`first_difference` and the tolerances (README, "Testing a simulator with refsim.testing").
 
 Examples
 --------
@@ -13,7 +23,7 @@ Examples
 >>> cfg = refsim.get_preset("brette2007-coba", n_exc=40, n_inh=10, duration=50.0)
 >>> a = refsim.simulate(cfg, seed=0, engine="numpy", progress=False)
 >>> assert_same_run(a, refsim.simulate(cfg, seed=0, progress=False))
->>> b = refsim.simulate(cfg.replace(integrator="euler"), seed=0, progress=False)
+>>> b = refsim.simulate(cfg.replace(integrator="exp_euler"), seed=0, progress=False)
 >>> first_difference(a.spike_steps, a.spike_neurons, b.spike_steps, b.spike_neurons) is not None
 True
 """
@@ -22,7 +32,10 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["assert_same_run", "first_difference"]
+from .tolerances import TOLERANCES, Tolerance, tolerance, tolerance_table
+
+__all__ = ["assert_same_run", "first_difference", "TOLERANCES", "Tolerance", "tolerance",
+           "tolerance_table"]
 
 _STATE = ("V", "g_e", "g_i", "t_last")
 

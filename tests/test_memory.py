@@ -1,0 +1,95 @@
+"""Memory: estimates equal what a run allocates, and a run (or a dense raster) that does not
+fit is refused before any allocation, with the breakdown and the alternatives.
+
+Reference values: the nbytes of the arrays a run actually allocates; the worst-case spike
+count from the refractory limit; the documented messages.
+"""
+import numpy as np
+import pytest
+from helpers import network_module, small
+
+import refsim
+from refsim import ConfigError, cli, resources
+from refsim.testing import tolerance
+
+
+@pytest.mark.parametrize("rule", ["fixed_out_degree", "fixed_in_degree", "bernoulli"])
+def test_memory_estimate_matches_what_a_run_allocates(rule):
+    """Connectivity: exactly the bytes of the CSR arrays plus the run-dtype counts for the
+    fixed-degree rules, within 5 % for Bernoulli (an expectation); traces: exactly the bytes of
+    the recorded traces."""
+    kw = dict(conn_rule=rule, conn_rng="pcg64", multapses=rule != "bernoulli")
+    cfg = refsim.get_preset("tutorial-normalized", n_exc=400, n_inh=100, duration=10.0, p_conn=0.05, **kw)
+    est = refsim.estimate_memory(cfg, record=[0, 3, 7], record_vars=("V", "g_i"))
+    conn = refsim.build_connectivity(cfg, np.random.SeedSequence(1))
+    actual = (conn.indptr.nbytes + conn.indices.nbytes + conn.counts.nbytes
+              + conn.counts.astype(cfg.dtype).nbytes)
+    if rule == "bernoulli":
+        assert abs(est["connectivity"] - actual) < tolerance("memory-bernoulli") * actual
+    else:
+        assert est["connectivity"] == actual
+    r = refsim.simulate(cfg, 1, connectivity=conn, record=[0, 3, 7], record_vars=("V", "g_i"), progress=False)
+    # 100 steps x 3 neurons x 2 variables x 8 bytes (float64)
+    assert est["traces"] == sum(t.nbytes for t in r.traces.values()) == 100 * 3 * 2 * 8
+    assert est["total"] == sum(v for k, v in est.items() if k not in ("total", "spikes_max"))
+    # worst case: every neuron fires once per ceil(tau_ref/dt) = 50 steps: 2 spikes in 100 steps,
+    # for 500 neurons, 12 bytes each (int64 step, int32 neuron)
+    assert est["spikes_max"] == 500 * 2 * 12
+
+
+def test_a_run_that_does_not_fit_is_refused_before_any_allocation(monkeypatch):
+    """With 1 MB available, the 4000-neuron tutorial (5.1 MB of connectivity) is refused with
+    the breakdown and the alternatives, and neither connectivity nor state is built."""
+    monkeypatch.setattr(resources, "available_memory", lambda: 1_000_000)
+
+    def no_work(*a, **k):
+        raise AssertionError("allocation started")
+
+    monkeypatch.setattr(network_module, "build_connectivity", no_work)
+    monkeypatch.setattr(network_module, "initial_state", no_work)
+    with pytest.raises(ConfigError) as e:
+        refsim.simulate(refsim.get_preset("tutorial"), 0, progress=False)
+    # the numbers are refsim.estimate_memory(get_preset("tutorial")) as the message writes them:
+    # connectivity = int32 indptr (4001) and indices (320 000 synapses) and the counts as
+    # float64 and float32 (the arrays the test above checks byte for byte);
+    # state: 20 N-sized float32 arrays (refsim.resources); step times 10 000 float32;
+    # 1 000 000 bytes available = 977 KiB
+    est = refsim.estimate_memory(refsim.get_preset("tutorial"))
+    assert (est["connectivity"], est["state"], est["step_times"]) == \
+        (4001 * 4 + 320_000 * (4 + 8 + 4), 20 * 4000 * 4, 10_000 * 4)
+    assert est["total"] == sum(est[k] for k in ("connectivity", "state", "step_times")) == 5_496_004
+    assert str(e.value) == (
+        "memory: the run needs ~5.24 MiB (connectivity 4.9 MiB, state 312 KiB, step times 39.1 KiB) "
+        "but 977 KiB are available: allowed at most the available memory; record fewer neurons or "
+        "variables, run a shorter duration (spikes are kept sparse, so a long run costs only its "
+        "spikes) or a smaller network")
+
+
+def test_too_many_synapses_for_int32_indices_are_refused():
+    with pytest.raises(ConfigError,
+                       match=r"^p_conn = 0.02: allowed a value giving fewer than 2\*\*31 synapses"):
+        refsim.simulate(refsim.get_preset("tutorial", n_exc=400_000), 0, progress=False)
+
+
+def test_dense_matrix_is_refused_when_it_does_not_fit(monkeypatch):
+    r = refsim.simulate(small(), 0, progress=False)
+    assert r.dense().shape == (200, 50)
+    monkeypatch.setattr(resources, "available_memory", lambda: 9999)
+    with pytest.raises(ConfigError,
+                       match=r"^memory: the dense \(steps_done, N\) spike matrix needs ~9.77 KiB "
+                             r".*use the sparse spikes result.spike_steps and result.spike_neurons"):
+        r.dense()
+
+
+def test_cli_refuses_a_run_that_does_not_fit_with_one_line(monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(resources, "available_memory", lambda: 10**6)
+    assert cli.main(["run", "--out", str(tmp_path), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("refsim: error: memory: the run needs ~5.24 MiB")
+    assert not (tmp_path / "spikes.npz").exists()
+
+
+def test_available_memory_reads_the_system():
+    avail = refsim.available_memory()
+    assert avail is None or 0 < avail < 2**60
+
