@@ -750,7 +750,8 @@ def fma_f32(x, y, z):
     for name, v in (("x", x), ("y", y), ("z", z)):
         if np.asarray(v).dtype != np.float32:
             raise TypeError(f"{name} dtype = {np.asarray(v).dtype}: allowed float32")
-    with np.errstate(invalid="ignore"):  # inf - inf in the residual of an infinite sum
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf in the residual of an
+        # infinite sum; a sum beyond float32 rounds to inf (IEEE overflow, the correct result)
         return fma32(x, y, z)[()]
 
 

@@ -12,7 +12,8 @@ Writing
     :func:`atomic_write` (and :func:`write_text`, :func:`write_npz` on top of it): a file is
     replaced whole or not at all.
 
-This module depends only on :mod:`refsim.params` and :mod:`refsim.resources`; the data classes
+This module depends only on :mod:`refsim.params`, :mod:`refsim.resources` and
+:mod:`refsim.state`; the data classes
 (:class:`~refsim.SimulationResult`, :class:`~refsim.Connectivity`) call it, never the other way
 round.
 """
@@ -31,7 +32,7 @@ import scipy.sparse as sp
 
 from .params import INDEX_LIMIT, Config, ConfigError
 from .resources import available_memory, format_bytes
-from .state import STATE_VARIABLES
+from .state import STATE_FIELDS, STATE_VARIABLES
 
 __all__ = ["read_npz", "check_array", "atomic_write", "write_text", "write_npz",
            "read_result", "read_connectivity", "load_initial_state", "write_network",
@@ -373,7 +374,7 @@ def read_result(path) -> dict:
         kind, _, name = key.partition("_")
         if kind == "trace" and name in STATE_VARIABLES and record.size:
             traces[name] = check_array(f"{label}: {key}", a, "float", (steps_done, record.size))
-        elif kind == "final" and name in (*STATE_VARIABLES, "t_last"):
+        elif kind == "final" and name in STATE_FIELDS:
             final[name] = check_array(f"{label}: {key}", a, "float", (n,))
         else:
             raise ConfigError(f"{label}: array {key!r}: allowed spike_steps, spike_neurons, "
@@ -382,7 +383,7 @@ def read_result(path) -> dict:
         if a.dtype != dtype:
             raise ConfigError(f"{label}: {key} dtype = {a.dtype}: allowed {dtype} "
                               f"(the run's dtype)")
-    if final and set(final) != {*STATE_VARIABLES, "t_last"}:
+    if final and set(final) != set(STATE_FIELDS):
         raise ConfigError(f"{label}: final state {sorted(final)}: allowed all of V, g_e, "
                           "g_i, t_last or none")
     return dict(
@@ -529,7 +530,7 @@ def load_initial_state(path, n_neurons: int | None = None) -> dict[str, np.ndarr
     """
     arrays = read_npz(path, "initial-state file")
     label = f"initial-state file {os.fspath(path)!r}"
-    unknown = sorted(set(arrays) - {"V", "g_e", "g_i", "t_last"})
+    unknown = sorted(set(arrays) - set(STATE_FIELDS))
     if unknown or "V" not in arrays:
         raise ConfigError(f"{label}: arrays {sorted(arrays)}: allowed 'V' and optionally "
                           "'g_e', 'g_i', 't_last'")
@@ -578,7 +579,7 @@ def write_network(path, config: Config, connectivity, initial: dict, meta: dict)
     >>> net["meta"]["format"], net["n_exc"], net["V"].shape
     ('refsim-peer-network/1', 8, (10,))
     """
-    meta = {"format": NETWORK_FORMAT, **meta, "n_neurons": config.n_neurons,
+    meta = {**meta, "format": NETWORK_FORMAT, "n_neurons": config.n_neurons,
             "n_entries": int(connectivity.indices.size),
             "n_synapses": int(connectivity.counts.sum())}
     write_npz(path, dict(
@@ -631,8 +632,22 @@ def read_network(path) -> dict:
         net["meta"] = json.loads(str(net["meta"]))
     except ValueError as e:
         raise ConfigError(f"{label}: config or meta: not valid JSON ({e})") from None
+    if not (isinstance(net["config"], dict) and isinstance(net["meta"], dict)):
+        raise ConfigError(f"{label}: config and meta: allowed JSON objects")
     if net["meta"].get("format") != NETWORK_FORMAT:
         raise ConfigError(f"{label}: format = {net['meta'].get('format')!r}: allowed "
                           f"{NETWORK_FORMAT!r}")
-    net["n_exc"] = int(net["n_exc"])
+    n_exc = check_array(f"{label}: n_exc", net["n_exc"], "int", ())
+    indptr = check_array(f"{label}: indptr", net["indptr"], "int", (None,), low=0)
+    n = indptr.size - 1
+    nnz = int(indptr[-1]) if indptr.size else 0
+    if n < 0 or indptr[0] != 0 or np.any(np.diff(indptr) < 0):
+        raise ConfigError(f"{label}: indptr: allowed non-decreasing from 0, length N + 1")
+    check_array(f"{label}: indices", net["indices"], "int", (nnz,), low=0, high=n - 1)
+    check_array(f"{label}: counts", net["counts"], "int", (nnz,), low=0)
+    for name in STATE_VARIABLES:
+        check_array(f"{label}: {name}", net[name], "real", (n,), finite=True)
+    if not 0 <= int(n_exc) <= n:
+        raise ConfigError(f"{label}: n_exc = {int(n_exc)}: allowed 0 .. N = {n}")
+    net["n_exc"] = int(n_exc)
     return net

@@ -25,7 +25,7 @@ __all__ = ["Recorder", "spike_capacity", "check_record", "check_record_vars"]
 
 def spike_capacity(n_neurons: int, n_steps: int) -> int:
     """Spikes a compiled engine's buffer holds at first for ``n_steps`` steps: room for every
-    neuron to spike once per 100 steps (1 kHz at dt = 0.1 ms, 20 times the tutorial's rate),
+    neuron to spike once per 100 steps (100 Hz at dt = 0.1 ms, twice the tutorial's rate),
     at least 1024. An engine grows the buffer (Numba) or re-runs the chunk with the count it
     found (CUDA) when a network fires more.
 

@@ -15,7 +15,7 @@ from .analysis import firing_rates, isi_cv
 from .io import RESULT_FORMAT, STOP_REASONS, read_result, write_npz
 from .params import Config
 from .resources import check_memory
-from .state import STATE_VARIABLES
+from .state import STATE_FIELDS
 
 __all__ = ["SimulationResult", "versions", "STOP_REASONS"]
 
@@ -245,7 +245,7 @@ class SimulationResult:
         raster.update(np.ascontiguousarray(self.spike_neurons, "<i4").tobytes())
         state = hashlib.sha256()
         dtype = np.dtype(self.config.dtype).newbyteorder("<")
-        for name in (*STATE_VARIABLES, "t_last"):
+        for name in STATE_FIELDS:
             if name in self.final_state:
                 state.update(np.ascontiguousarray(self.final_state[name], dtype).tobytes())
         return {"raster": raster.hexdigest(), "state": state.hexdigest()}

@@ -21,10 +21,12 @@ import numpy as np
 
 from .params import Config, ConfigError
 
-__all__ = ["State", "initial_state", "STATE_VARIABLES", "T_LAST_INIT"]
+__all__ = ["State", "initial_state", "STATE_VARIABLES", "STATE_FIELDS", "T_LAST_INIT"]
 
 #: The state variables that are integrated (t_last is bookkeeping).
 STATE_VARIABLES = ("V", "g_e", "g_i")
+#: Every field of :class:`State`, in the order of a result file and of a digest.
+STATE_FIELDS = (*STATE_VARIABLES, "t_last")
 #: t_last before a neuron's first spike (ms): far enough back that no clamp holds at t = 0.
 T_LAST_INIT = -1e7
 _DRAWN_FROM = {"V": ("V0_mean", "V0_std"), "g_e": ("g_e0_mean", "g_e0_std"),

@@ -1,7 +1,7 @@
 """refsim's own elementary functions (refsim.elementary): the same bits everywhere, accurate.
 
 References: ``tests/data/elementary_table.json`` (written by
-``validation/elementary_accuracy.py --write-table``): for each function, arguments covering
+``python -m validation.elementary_accuracy --write-table``): for each function, arguments covering
 the specials, every branch boundary of fdlibm's reduction and its neighbours, the presets'
 arguments and random values, with refsim's outputs and the correctly rounded values computed by
 mpmath at 200 bits. glibc's generic build of ``expm1`` (the C source refsim ports) is the

@@ -327,3 +327,22 @@ def test_cli_reports_a_bad_connectivity_file_in_one_line(tmp_path, capsys):
     assert len(err) == 1 and err[0].startswith(f"refsim: error: connectivity file '{tmp_path / 'c.npz'}': "
                                                "cannot be read as .npz (BadZipFile")
 
+
+
+def test_the_peer_network_file_round_trips_and_is_checked(tmp_path):
+    """refsim.io.write_network / read_network: the arrays come back as written (the format
+    field cannot be overridden by the caller's meta), and a file whose CSR indices point past N
+    is refused naming the array."""
+    cfg = refsim.get_preset("brette2007-coba", n_exc=8, n_inh=2)
+    conn, init = refsim.network_inputs(cfg, seed=1)
+    path = tmp_path / "network.npz"
+    refsim.io.write_network(path, cfg, conn, init, {"seed": 1, "format": "mine"})
+    net = refsim.io.read_network(path)
+    assert net["meta"]["format"] == refsim.io.NETWORK_FORMAT and net["n_exc"] == 8
+    assert np.array_equal(net["indices"], conn.indices) and np.array_equal(net["V"], init["V"])
+    with np.load(path) as z:
+        arrays = dict(z)
+    arrays["indices"] = arrays["indices"] + cfg.n_neurons
+    np.savez(path, **arrays)
+    with pytest.raises(ConfigError, match=r"network file .*: indices values .*: allowed 0 \.\. 9"):
+        refsim.io.read_network(path)

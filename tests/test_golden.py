@@ -1,6 +1,6 @@
 """The golden digests: every engine reproduces the committed SHA-256 of each golden run.
 
-Reference: ``tests/data/golden_digests.json``, written by ``validation/golden_digests.py
+Reference: ``tests/data/golden_digests.json``, written by ``python -m validation.golden_digests
 --write`` (the machine it was made on is recorded in the file). A digest is
 ``SimulationResult.digest()``: SHA-256 of the raster (little-endian int64 steps, then int32
 neurons) and of the final state (V, g_e, g_i, t_last as little-endian numbers of the run's

@@ -230,7 +230,7 @@ def write_table(path: str = TABLE) -> None:
     mpmath.mp.prec = PREC
     hexf = lambda v, f: float(v).hex() if f is np.float64 or not np.isfinite(v) else float(v).hex()  # noqa: E731
     out = {"about": "refsim.elementary outputs and the correctly rounded values (mpmath, "
-                    f"{PREC} bits), written by validation/elementary_accuracy.py --write-table; "
+                    f"{PREC} bits), written by python -m validation.elementary_accuracy --write-table; "
                     "checked by tests/test_elementary.py", "functions": {}}
     for name, dtype, impl in (("expm1_f64", np.float64, "portable"),
                               ("expm1_f32", np.float32, "portable"),

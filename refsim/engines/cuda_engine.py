@@ -75,7 +75,7 @@ from ..model import (
 )
 from ..params import ConfigError
 from ..recording import spike_capacity
-from ..state import State
+from ..state import STATE_FIELDS, State
 from .numba_engine import kernel_constants
 from .numba_primitives import JITTED
 
@@ -442,24 +442,28 @@ def run_steps(state: State, times, k_start, k_stop, conn, c: Constants, recorder
         setattr(state, name, value)
     order = np.lexsort((neurons, steps))
     block = recorder.trace_block(k_start, k_stop)
+    # the device traces one column per distinct neuron; a neuron recorded twice gets its column
+    # twice
+    _, column = np.unique(recorder.record_neurons, return_inverse=True)
     for name, trace in traces.items():
-        block[name][:] = trace
+        block[name][:] = trace[:, column]
     recorder.add_block(steps[order], neurons[order], k_stop)
 
 
 def _run_chunk(d: _Device, state, times, k_start, k_stop, c, recorder, capacity):
     n = c.n_neurons
     V, g_e, g_i, t_last = (cuda.to_device(np.ascontiguousarray(getattr(state, name), c.dtype))
-                           for name in ("V", "g_e", "g_i", "t_last"))
+                           for name in STATE_FIELDS)
     spk = [cuda.to_device(spike_test(state.V, c)),
            cuda.device_array(n, np.bool_)]
     out_steps = cuda.device_array(capacity, np.int32)
     out_neurons = cuda.device_array(capacity, np.int32)
     counter = cuda.to_device(np.zeros(1, np.int32))
+    recorded = np.unique(recorder.record_neurons)  # ascending: the columns run_steps expands
     rec_slot = np.full(n, -1, np.int32)
-    rec_slot[recorder.record_neurons] = np.arange(recorder.record_neurons.size, dtype=np.int32)
+    rec_slot[recorded] = np.arange(recorded.size, dtype=np.int32)
     rec_slot = cuda.to_device(rec_slot)
-    n_rec = recorder.record_neurons.size
+    n_rec = recorded.size
     traced = recorder.record_vars
     traces = {name: cuda.to_device(np.zeros((k_stop - k_start, n_rec) if name in traced
                                             else (0, 0), c.dtype))

@@ -48,7 +48,7 @@ from ..model import (
     spike_test,
 )
 from ..recording import spike_capacity
-from ..state import State
+from ..state import STATE_FIELDS, State
 from . import numba_primitives  # noqa: F401  (registers refsim.elementary with Numba)
 
 __all__ = ["step_factors", "scatter", "step_brainpy", "step_brette", "run_steps",
@@ -523,8 +523,8 @@ def run_steps(state: State, times, k_start, k_stop, conn, c: Constants, recorder
     """
     indptr, indices, counts = conn
     arrays = [np.ascontiguousarray(getattr(state, name), dtype=c.dtype)
-              for name in ("V", "g_e", "g_i", "t_last")]
-    for name, array in zip(("V", "g_e", "g_i", "t_last"), arrays, strict=True):
+              for name in STATE_FIELDS]
+    for name, array in zip(STATE_FIELDS, arrays, strict=True):
         setattr(state, name, array)  # the kernel updates these arrays in place
     empty = np.empty((0, 0), c.dtype)
     block = recorder.trace_block(k_start, k_stop)

@@ -98,7 +98,7 @@ from ..connectivity import Connectivity
 from ..network import check_network_args, draw_checked
 from ..params import Config, ConfigError
 from ..recording import check_record, check_record_vars
-from ..state import STATE_VARIABLES
+from ..state import STATE_FIELDS, STATE_VARIABLES
 from .events import EventLoop, SynapticTargets
 
 __all__ = ["ExactResult", "simulate_exact"]
@@ -282,7 +282,7 @@ def simulate_exact(config: Config, seed: int | None = 0, *,
     solver = EventLoop(config, SynapticTargets(connectivity, config), delay, rtol, atol,
                        samples, record, record_vars,
                        *(np.asarray(getattr(st, name), np.float64)
-                         for name in ("V", "g_e", "g_i", "t_last")))
+                         for name in STATE_FIELDS))
     solver.run()
 
     times = np.asarray(solver.spike_t, np.float64)

@@ -33,6 +33,13 @@ def dense_row(dense, r: int):
     callable
         float -> float.
 
+    Notes
+    -----
+    Each call evaluates the whole dense output (all components) and keeps one: O(N) per
+    evaluation, where reading SciPy's private coefficients would be O(1). The root and maximum
+    searches evaluate a few dozen times per crossing, small beside the DOP853 steps themselves
+    (``python -m validation.dt_convergence`` took 73 s, no longer than before).
+
     Examples
     --------
     >>> import numpy as np

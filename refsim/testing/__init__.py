@@ -32,12 +32,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..state import STATE_FIELDS
 from .tolerances import TOLERANCES, Tolerance, tolerance, tolerance_table
 
 __all__ = ["assert_same_run", "first_difference", "TOLERANCES", "Tolerance", "tolerance",
            "tolerance_table"]
 
-_STATE = ("V", "g_e", "g_i", "t_last")
 
 
 def first_difference(times_a, neurons_a, times_b, neurons_b):
@@ -107,7 +107,7 @@ def assert_same_run(a, b) -> None:
                              f"step {k}")
     if a.steps_done != b.steps_done:
         raise AssertionError(f"steps_done: {a.steps_done} vs {b.steps_done}")
-    for name in _STATE:
+    for name in STATE_FIELDS:
         x, y = a.final_state.get(name), b.final_state.get(name)
         if (x is None) != (y is None):
             raise AssertionError(f"final state {name}: present in one run only")
