@@ -78,9 +78,12 @@ Every engine (NumPy oracle, Numba, CUDA) evaluates exactly these expressions, in
 the run's float type, with the constants of :class:`Constants`: the formulas are the functions
 of this module (:data:`FORMULAS`), written once with the primitives of
 :mod:`refsim.elementary`. The oracle calls them on arrays; the Numba and CUDA engines compile
-the very same functions for one neuron at a time. Every product that feeds a sum is written
-``mul(a, b)``, which no compiler may contract into a fused multiply-add (NVVM would, by
-default); the fused operations that ``arithmetic`` asks for are written ``fma32``.
+the very same functions for one neuron at a time. The step factor takes the exprel function as
+an argument, since each engine evaluates it its own way (on arrays; in the Numba engine's
+near and far lanes; as a device function): always :mod:`refsim.elementary`'s. Every product
+that feeds a sum is written ``mul(a, b)``, which no compiler may contract into a fused
+multiply-add (NVVM would, by default); the fused operations that ``arithmetic`` asks for are
+written ``fma32``.
 
 Names: a :class:`~refsim.Config` is always called ``config`` and ``c`` is only ever a
 :class:`Constants` (or the engines' tuple of the same fields,
@@ -104,7 +107,8 @@ from .elementary import fma32, mul, select
 from .params import Config
 
 __all__ = ["Constants", "FORMULAS", "spike_test", "refractory", "integrate_conductance",
-           "membrane_rhs", "membrane_jacobian", "advance", "reset", "refractory_steps"]
+           "membrane_rhs", "membrane_jacobian", "step_factor", "advance", "reset",
+           "refractory_steps"]
 
 
 @dataclass(frozen=True)
@@ -436,6 +440,38 @@ def membrane_jacobian(g_e, g_i, c):
     return -(c.one + (mul(c.R_g, g_e) + mul(c.R_g, g_i))) / c.tau_m
 
 
+def step_factor(J, exprel, c):
+    """The step factor h of ``advance`` (ms): ``dt exprel(dt J)`` for ``exp_euler`` (exact for
+    frozen conductances), ``dt`` for ``euler``.
+
+    Parameters
+    ----------
+    J : ndarray or scalar
+        The Jacobian (1/ms), :func:`membrane_jacobian`.
+    exprel : callable
+        exprel(z) = expm1(z)/z of the run's ``expm1`` choice (:mod:`refsim.elementary`).
+    c : Constants
+
+    Returns
+    -------
+    ndarray or scalar
+        h (ms).
+
+    Examples
+    --------
+    >>> import numpy as np, refsim
+    >>> from refsim import elementary
+    >>> from refsim.model import Constants, step_factor
+    >>> c = Constants.from_config(refsim.get_preset("tutorial-normalized"))
+    >>> h = step_factor(np.float64(-0.05), elementary.exprel, c)
+    >>> float(h), float(0.1 * np.expm1(-0.005) / -0.005)
+    (0.09975041614635374, 0.09975041614635374)
+    """
+    if c.exp_euler:
+        return mul(c.dt, exprel(mul(c.dt, J)))
+    return c.dt
+
+
 def advance(v, h, f, c):
     """``v + h f`` (step 5): rounded once (``fma(h, f, v)``) for ``arithmetic`` 'xla' and
     'fused-update', else twice. ``h`` is dt exprel(dt J) (``exp_euler``) or dt.
@@ -498,7 +534,7 @@ def reset(v, s, c):
 
 #: The formulas above, which the compiled engines register with their compilers.
 FORMULAS = (spike_test, refractory, integrate_conductance, membrane_rhs, membrane_jacobian,
-            advance, reset)
+            step_factor, advance, reset)
 
 
 def refractory_steps(tau_ref: float, dt: float) -> tuple[int, int]:

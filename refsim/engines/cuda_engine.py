@@ -72,6 +72,7 @@ from ..model import (
     refractory,
     reset,
     spike_test,
+    step_factor,
 )
 from ..params import ConfigError
 from ..recording import spike_capacity
@@ -268,12 +269,8 @@ def _kernels(c: Constants, sim: bool):
     @cuda.jit(device=True)
     def integrate_voltage(v, g_e, g_i):
         """The oracle's integrate_voltage: advance(v, step_factor(J), f)."""
-        f = membrane_rhs(v, g_e, g_i, kc)
-        if kc.exp_euler:
-            h = kc.dt * exprel(mul(kc.dt, membrane_jacobian(g_e, g_i, kc)))
-        else:
-            h = kc.dt
-        return advance(v, h, f, kc)
+        h = step_factor(membrane_jacobian(g_e, g_i, kc), exprel, kc)
+        return advance(v, h, membrane_rhs(v, g_e, g_i, kc), kc)
 
     @cuda.jit(device=True)
     def record_spike(j, k, out_steps, out_neurons, counter):

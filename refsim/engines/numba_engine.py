@@ -46,6 +46,7 @@ from ..model import (
     refractory,
     reset,
     spike_test,
+    step_factor,
 )
 from ..recording import spike_capacity
 from ..state import STATE_FIELDS, State
@@ -119,6 +120,10 @@ def _exprel_xla(z):
     """exprel_xla_f32 (float32 only: Config refuses expm1='xla' in float64)."""
 
 
+def _exprel_libm(z):
+    """exprel with the C library's expm1 (machine-dependent on purpose)."""
+
+
 @overload(_exprel_portable, jit_options=_INLINED)
 def _ov_exprel_portable(z):
     return (lambda z: el.exprel_f32(z)) if z == types.float32 else (lambda z: el.exprel_f64(z))
@@ -129,6 +134,12 @@ def _ov_exprel_portable_near(z):
     if z == types.float32:
         return lambda z: el.exprel_near_f32(z)
     return lambda z: el.exprel_near_f64(z)
+
+
+@overload(_exprel_libm, jit_options=_INLINED)
+def _ov_exprel_libm(z):
+    one = np.float32(1) if z == types.float32 else np.float64(1)
+    return lambda z: el.exprel_libm(z, one)
 
 
 @overload(_exprel_xla, jit_options=_INLINED)
@@ -183,10 +194,10 @@ def _factors_portable(h, z, far, lanes, c):
     """
     n_far = 0
     for j in range(h.size):
-        z[j] = c.dt * h[j]
-        far[j] = not (abs(z[j]) < el.NEAR_LIMIT)  # nan is not near
+        z[j] = h[j]  # J, kept for the far lanes
+        far[j] = not (abs(el.mul(c.dt, z[j])) < el.NEAR_LIMIT)  # exprel's argument; nan is far
         n_far += far[j]
-        h[j] = c.dt * _exprel_portable_near(z[j])
+        h[j] = step_factor(z[j], _exprel_portable_near, c)
     if n_far:
         m = 0
         for j in range(h.size):
@@ -195,19 +206,19 @@ def _factors_portable(h, z, far, lanes, c):
                 m += 1
         for k in range(m):
             j = lanes[k]
-            h[j] = c.dt * _exprel_portable(z[j])
+            h[j] = step_factor(z[j], _exprel_portable, c)
 
 
 @_jit
 def _factors_xla(h, c):
     for j in range(h.size):
-        h[j] = c.dt * _exprel_xla(c.dt * h[j])
+        h[j] = step_factor(h[j], _exprel_xla, c)
 
 
 @_jit
 def _factors_libm(h, c):
     for j in range(h.size):
-        h[j] = c.dt * el.exprel_libm(c.dt * h[j], c.one)
+        h[j] = step_factor(h[j], _exprel_libm, c)
 
 
 @_jit
@@ -224,7 +235,7 @@ def step_factors(h, z, far, lanes, c):
     h : ndarray
         J (1/ms) in, h (ms) out, one block.
     z : ndarray
-        Scratch, the block's length: dt J.
+        Scratch, the block's length: J (kept for the far lanes).
     far : ndarray of bool
         Scratch, the block's length: lanes outside the k = 0 arm of expm1.
     lanes : ndarray of intp

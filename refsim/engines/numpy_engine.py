@@ -20,10 +20,11 @@ from ..model import (
     refractory,
     reset,
     spike_test,
+    step_factor,
 )
 from ..state import State
 
-__all__ = ["csr_entries", "scatter", "step_factor", "integrate_voltage", "step_brainpy",
+__all__ = ["csr_entries", "scatter", "integrate_voltage", "step_brainpy",
            "step_brette", "run_steps"]
 
 
@@ -97,35 +98,6 @@ def scatter(spiking, first_row, w, conn_arrays, c: Constants):
     return x
 
 
-def step_factor(J, c: Constants):
-    """h in v <- v + h * f (ms): dt * exprel(dt * J) for ``exp_euler``, dt for ``euler``.
-
-    exprel is :func:`refsim.elementary.exprel` with the ``expm1`` of the config (every case of
-    the function is evaluated for every neuron and one kept, as the compiled engines do).
-
-    Parameters
-    ----------
-    J : ndarray or scalar
-        The Jacobian (1/ms), :func:`refsim.model.membrane_jacobian`.
-    c : Constants
-
-    Returns
-    -------
-    ndarray or scalar
-        h (ms).
-
-    Examples
-    --------
-    >>> import numpy as np, refsim
-    >>> from refsim.model import Constants
-    >>> from refsim.engines.numpy_engine import step_factor
-    >>> c = Constants.from_config(refsim.get_preset("tutorial-normalized"))
-    >>> float(step_factor(np.float64(-0.05), c)), float(0.1 * np.expm1(-0.005) / -0.005)
-    (0.09975041614635374, 0.09975041614635374)
-    """
-    return c.dt * elementary.exprel(c.dt * J, c.expm1) if c.exp_euler else c.dt
-
-
 def integrate_voltage(v, g_e, g_i, c: Constants):
     """One step of the membrane equation from v with conductances g_e, g_i frozen (step 5).
 
@@ -151,7 +123,11 @@ def integrate_voltage(v, g_e, g_i, c: Constants):
     >>> integrate_voltage(np.array([-60.0]), np.zeros(1), np.zeros(1), c).tolist()
     [-59.90024958385364]
     """
-    return advance(v, step_factor(membrane_jacobian(g_e, g_i, c), c), membrane_rhs(v, g_e, g_i, c), c)
+    J = membrane_jacobian(g_e, g_i, c)
+    # exprel on arrays: every case of the function is evaluated for every neuron and one kept,
+    # as the compiled engines do
+    h = step_factor(J, lambda z: elementary.exprel(z, c.expm1), c)
+    return advance(v, h, membrane_rhs(v, g_e, g_i, c), c)
 
 
 def step_brainpy(state: State, t_k, conn, c: Constants):
