@@ -10,8 +10,7 @@ from tqdm.auto import tqdm
 from .checks import RunawayMonitor, describe_neurons, first_nonfinite_step, nonfinite_neurons, replay
 from .connectivity import Connectivity
 from .elementary import check_fp_environment
-from .engines import DEFAULT_ENGINE, get_engine
-from .model import Constants
+from .engines import DEFAULT_ENGINE, engine_inputs, get_engine
 from .network import check_network_args, draw_checked
 from .params import Config, ConfigError
 from .recording import Recorder, check_record, check_record_vars
@@ -110,9 +109,7 @@ def simulate(config: Config, seed: int | None = 0, *, engine: str = DEFAULT_ENGI
     check_fp_environment()  # the bits below assume IEEE default rounding, subnormals kept
     connectivity, state = draw_checked(config, seed, connectivity, given)
 
-    c = Constants.from_config(config)
-    conn = (connectivity.indptr, connectivity.indices, connectivity.counts.astype(c.dtype))
-    times = c.step_times(config.n_steps)
+    c, times, conn = engine_inputs(config, connectivity)
     recorder = Recorder(config.n_steps, record, record_vars, c.dtype)
     monitor = RunawayMonitor(config)
 

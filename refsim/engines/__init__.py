@@ -17,11 +17,43 @@ machine's own expm1, aside).
 
 from __future__ import annotations
 
+from ..model import Constants
 from ..params import ConfigError
 
 #: The engines, as ``simulate(engine=...)`` and ``--engine`` take them.
 ENGINES = ("numba", "numpy", "cuda")
 DEFAULT_ENGINE = "numba"
+
+
+def engine_inputs(config, connectivity):
+    """What every engine's ``run_steps`` takes besides the state: the constants, the step
+    times and the CSR arrays, with the synapse counts in the run's float type.
+
+    Parameters
+    ----------
+    config : Config
+    connectivity : Connectivity
+
+    Returns
+    -------
+    c : Constants
+    times : ndarray
+        t_k = k dt (ms), k = 0 .. n_steps - 1, in the run's float type.
+    conn : tuple of ndarray
+        ``(indptr, indices, counts)``.
+
+    Examples
+    --------
+    >>> import refsim
+    >>> from refsim.engines import engine_inputs
+    >>> config = refsim.get_preset("tutorial", n_exc=8, n_inh=2, duration=1.0)
+    >>> c, times, conn = engine_inputs(config, refsim.network_inputs(config, 0)[0])
+    >>> times.dtype, conn[2].dtype, times.size
+    (dtype('float32'), dtype('float32'), 10)
+    """
+    c = Constants.from_config(config)
+    conn = (connectivity.indptr, connectivity.indices, connectivity.counts.astype(c.dtype))
+    return c, c.step_times(config.n_steps), conn
 
 
 def get_engine(name: str):
