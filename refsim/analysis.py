@@ -196,9 +196,8 @@ def isi_cv(data, t_start: float = 0.0, t_stop: float | None = None) -> np.ndarra
 
     Parameters
     ----------
-    data : SimulationResult or SpikeTrains
-    t_start, t_stop : float
-        The window [t_start, t_stop) in ms; ``t_stop`` defaults to the end of the observation.
+    data, t_start, t_stop
+        As in :func:`firing_rates`.
 
     Returns
     -------
@@ -246,14 +245,13 @@ def cv2(data, t_start: float = 0.0, t_stop: float | None = None) -> np.ndarray:
 
     Parameters
     ----------
-    data : SimulationResult or SpikeTrains
-    t_start, t_stop : float
-        The window [t_start, t_stop) in ms; ``t_stop`` defaults to the end of the observation.
+    data, t_start, t_stop
+        As in :func:`firing_rates` (the ISIs as :func:`isi_cv` takes them).
 
     Returns
     -------
     ndarray of float64, shape (N,)
-        Dimensionless; NaN for neurons with fewer than 3 spikes in the window.
+        Dimensionless; NaN where :func:`isi_cv` is (fewer than 3 spikes in the window).
 
     Notes
     -----
@@ -264,10 +262,9 @@ def cv2(data, t_start: float = 0.0, t_stop: float | None = None) -> np.ndarray:
     --------
     >>> import numpy as np
     >>> from refsim.analysis import SpikeTrains, cv2
-    >>> s = SpikeTrains(np.array([10., 20., 30., 45., 5., 25.]), np.array([0, 0, 0, 0, 1, 1]),
-    ...                 n_neurons=3, n_exc=2, t_stop_ms=100.0)   # ISIs: 10, 10, 15 ms; 20 ms
+    >>> s = SpikeTrains(np.array([10., 20., 30., 45.]), np.zeros(4, int), 1, 1, 100.0)  # ISIs 10, 10, 15
     >>> cv2(s).tolist()                              # (0 + 2 * 5 / 25) / 2
-    [0.2, nan, nan]
+    [0.2]
     """
     a, b, owner = _consecutive(data, t_start, t_stop)
     n = as_spike_trains(data).n_neurons
@@ -285,14 +282,13 @@ def lv(data, t_start: float = 0.0, t_stop: float | None = None) -> np.ndarray:
 
     Parameters
     ----------
-    data : SimulationResult or SpikeTrains
-    t_start, t_stop : float
-        The window [t_start, t_stop) in ms; ``t_stop`` defaults to the end of the observation.
+    data, t_start, t_stop
+        The raster and the window, as in :func:`firing_rates`.
 
     Returns
     -------
     ndarray of float64, shape (N,)
-        Dimensionless; NaN for neurons with fewer than 3 spikes in the window.
+        Dimensionless; NaN as for :func:`cv2`.
 
     Notes
     -----
@@ -303,10 +299,9 @@ def lv(data, t_start: float = 0.0, t_stop: float | None = None) -> np.ndarray:
     --------
     >>> import numpy as np
     >>> from refsim.analysis import SpikeTrains, lv
-    >>> s = SpikeTrains(np.array([10., 20., 30., 45., 5., 25.]), np.array([0, 0, 0, 0, 1, 1]),
-    ...                 n_neurons=3, n_exc=2, t_stop_ms=100.0)   # ISIs: 10, 10, 15 ms; 20 ms
-    >>> lv(s).tolist()                               # 3/2 * (0 + (5 / 25)**2)
-    [0.06000000000000001, nan, nan]
+    >>> regular, burst = [10.0, 20.0, 30.0, 40.0], [10.0, 11.0, 30.0, 31.0]   # burst ISIs 1, 19, 1
+    >>> lv(SpikeTrains(np.array(regular + burst), np.repeat([0, 1], 4), 2, 2, 100.0)).tolist()
+    [0.0, 2.43]
     """
     a, b, owner = _consecutive(data, t_start, t_stop)
     n = as_spike_trains(data).n_neurons
@@ -352,8 +347,9 @@ def population_rate(data, bin_ms: float = 1.0, t_start: float = 0.0, t_stop: flo
     bin_ms : float
         Bin width (ms), > 0 and at most the window's length.
     t_start, t_stop : float
-        The window [t_start, t_stop) in ms; ``t_stop`` defaults to the end of the observation.
+        The window, as in :func:`firing_rates`.
     population : {'all', 'E', 'I'}
+        All neurons, the excitatory or the inhibitory ones.
     smooth_ms : float, optional
         Standard deviation of the Gaussian kernel (ms); None or 0: no smoothing.
 
@@ -379,8 +375,7 @@ def population_rate(data, bin_ms: float = 1.0, t_start: float = 0.0, t_stop: flo
     --------
     >>> import numpy as np
     >>> from refsim.analysis import SpikeTrains, population_rate
-    >>> s = SpikeTrains(np.array([10., 20., 30., 45., 5., 25.]), np.array([0, 0, 0, 0, 1, 1]),
-    ...                 n_neurons=3, n_exc=2, t_stop_ms=100.0)   # ISIs: 10, 10, 15 ms; 20 ms
+    >>> s = SpikeTrains(np.array([10., 20., 30., 45., 5., 25.]), np.array([0, 0, 0, 0, 1, 1]), 3, 2, 100.0)
     >>> centres, rate = population_rate(s, bin_ms=25.0, population="E")
     >>> centres.tolist(), rate.tolist()              # 3 spikes / (2 neurons * 25 ms)
     ([12.5, 37.5, 62.5, 87.5], [60.0, 60.0, 0.0, 0.0])
@@ -401,12 +396,8 @@ def fano_factor(data, bin_ms: float = 10.0, t_start: float = 0.0, t_stop: float 
 
     Parameters
     ----------
-    data : SimulationResult or SpikeTrains
-    bin_ms : float
-        Bin width (ms).
-    t_start, t_stop : float
-        The window [t_start, t_stop) in ms; ``t_stop`` defaults to the end of the observation.
-    population : {'all', 'E', 'I'}
+    data, bin_ms, t_start, t_stop, population
+        As in :func:`population_rate` (``bin_ms`` defaults to 10 ms here).
 
     Returns
     -------
@@ -416,7 +407,7 @@ def fano_factor(data, bin_ms: float = 10.0, t_start: float = 0.0, t_stop: float 
     Raises
     ------
     ConfigError
-        A bad window, ``bin_ms`` or ``population``.
+        As :func:`population_rate` raises it.
 
     Notes
     -----
@@ -427,9 +418,8 @@ def fano_factor(data, bin_ms: float = 10.0, t_start: float = 0.0, t_stop: float 
     --------
     >>> import numpy as np
     >>> from refsim.analysis import SpikeTrains, fano_factor
-    >>> s = SpikeTrains(np.array([10., 20., 30., 45., 5., 25.]), np.array([0, 0, 0, 0, 1, 1]),
-    ...                 n_neurons=3, n_exc=2, t_stop_ms=100.0)   # ISIs: 10, 10, 15 ms; 20 ms
-    >>> fano_factor(s, bin_ms=25.0)                  # counts 3, 3, 0, 0: variance 2.25, mean 1.5
+    >>> t = np.array([10., 20., 30., 45., 5., 25.])    # counts 3, 3, 0, 0: variance 2.25, mean 1.5
+    >>> fano_factor(SpikeTrains(t, np.array([0, 0, 0, 0, 1, 1]), 3, 2, 100.0), bin_ms=25.0)
     1.5
     """
     _, counts = _binned_counts(data, bin_ms, t_start, t_stop, population)
@@ -448,14 +438,10 @@ def synchrony_chi(data, bin_ms: float = 1.0, smooth_ms: float = 5.0, t_start: fl
 
     Parameters
     ----------
-    data : SimulationResult or SpikeTrains
-    bin_ms : float
-        Bin width (ms).
+    data, bin_ms, t_start, t_stop, population
+        As in :func:`population_rate`.
     smooth_ms : float
         Standard deviation of the Gaussian kernel (ms); 0: no smoothing.
-    t_start, t_stop : float
-        The window [t_start, t_stop) in ms; ``t_stop`` defaults to the end of the observation.
-    population : {'all', 'E', 'I'}
 
     Returns
     -------
@@ -465,7 +451,7 @@ def synchrony_chi(data, bin_ms: float = 1.0, smooth_ms: float = 5.0, t_start: fl
     Raises
     ------
     ConfigError
-        A bad window, ``bin_ms`` or ``population``.
+        A bad window, ``bin_ms`` or ``population`` (as in :func:`population_rate`).
 
     Notes
     -----
@@ -502,16 +488,12 @@ def count_correlations(data, bin_ms: float = 2.0, n_pairs: int = 1000, seed: int
 
     Parameters
     ----------
-    data : SimulationResult or SpikeTrains
-    bin_ms : float
-        Bin width (ms).
+    data, bin_ms, t_start, t_stop, population
+        As in :func:`population_rate` (``bin_ms`` defaults to 2 ms here).
     n_pairs : int
         Number of pairs drawn.
     seed : int
         Seed of the pair sample.
-    t_start, t_stop : float
-        The window [t_start, t_stop) in ms; ``t_stop`` defaults to the end of the observation.
-    population : {'all', 'E', 'I'}
 
     Returns
     -------
@@ -521,7 +503,7 @@ def count_correlations(data, bin_ms: float = 2.0, n_pairs: int = 1000, seed: int
     Raises
     ------
     ConfigError
-        A bad window, ``bin_ms`` or ``population``.
+        As for :func:`population_rate`.
 
     Notes
     -----
@@ -535,7 +517,7 @@ def count_correlations(data, bin_ms: float = 2.0, n_pairs: int = 1000, seed: int
     >>> import numpy as np
     >>> from refsim.analysis import SpikeTrains, count_correlations
     >>> t = np.array([3.0, 11.0, 14.0, 37.0, 52.0, 58.0, 81.0])
-    >>> twins = SpikeTrains(np.r_[t, t], np.r_[np.zeros(7, int), np.ones(7, int)], 2, 2, 100.0)
+    >>> twins = SpikeTrains(np.tile(t, 2), np.repeat([0, 1], 7), 2, 2, 100.0)
     >>> count_correlations(twins, n_pairs=3).tolist()
     [1.0, 1.0, 1.0]
     """
@@ -559,13 +541,8 @@ def rate_spectrum(data, bin_ms: float = 1.0, t_start: float = 0.0, t_stop: float
 
     Parameters
     ----------
-    data : SimulationResult or SpikeTrains
-    bin_ms : float
-        Bin width (ms) of the unsmoothed :func:`population_rate`; the sampling rate is
-        1000 / bin_ms Hz.
-    t_start, t_stop : float
-        The window [t_start, t_stop) in ms; ``t_stop`` defaults to the end of the observation.
-    population : {'all', 'E', 'I'}
+    data, bin_ms, t_start, t_stop, population
+        As in :func:`population_rate` (unsmoothed); the sampling rate is 1000 / bin_ms Hz.
     nperseg : int
         Welch segment length in bins (at most the number of bins).
 
@@ -579,7 +556,7 @@ def rate_spectrum(data, bin_ms: float = 1.0, t_start: float = 0.0, t_stop: float
     Raises
     ------
     ConfigError
-        A bad window, ``bin_ms`` or ``population``.
+        Arguments that :func:`population_rate` refuses.
 
     Notes
     -----
@@ -609,9 +586,8 @@ def statistics(data, t_start: float = 0.0, t_stop: float | None = None, seed: in
 
     Parameters
     ----------
-    data : SimulationResult or SpikeTrains
-    t_start, t_stop : float
-        The window [t_start, t_stop) in ms; ``t_stop`` defaults to the end of the observation.
+    data, t_start, t_stop
+        As in :func:`firing_rates`.
     seed : int
         Seed of the correlation pair sample (:func:`count_correlations`).
 

@@ -109,13 +109,11 @@ def first_nonfinite_step(checkpoint: State, times, k_start: int, k_stop: int, co
     Examples
     --------
     >>> import numpy as np, refsim
-    >>> from refsim.model import Constants
+    >>> from refsim.engines import engine_inputs
     >>> from refsim.network import draw_network
     >>> config = refsim.get_preset("tutorial-normalized", n_exc=8, n_inh=2, duration=2.0)
     >>> connectivity, state = draw_network(config, 0)
-    >>> c = Constants.from_config(config)
-    >>> times = c.step_times(config.n_steps)
-    >>> conn = (connectivity.indptr, connectivity.indices, connectivity.counts.astype(c.dtype))
+    >>> c, times, conn = engine_inputs(config, connectivity)
     >>> first_nonfinite_step(state, times, 0, 20, conn, c)
     (None, None, None)
     >>> state.g_e[3] = np.inf
@@ -151,13 +149,9 @@ def replay(checkpoint: State, times, k_start: int, k_stop: int, conn, c) -> Stat
     Examples
     --------
     >>> import numpy as np, refsim
-    >>> from refsim.model import Constants
-    >>> from refsim.network import draw_network
     >>> config = refsim.get_preset("tutorial-normalized", n_exc=8, n_inh=2, duration=2.0)
-    >>> connectivity, state = draw_network(config, 0)
-    >>> c = Constants.from_config(config)
-    >>> times = c.step_times(config.n_steps)
-    >>> conn = (connectivity.indptr, connectivity.indices, connectivity.counts.astype(c.dtype))
+    >>> connectivity, state = refsim.network.draw_network(config, 0)
+    >>> c, times, conn = refsim.engines.engine_inputs(config, connectivity)
     >>> run = refsim.simulate(config, 0, progress=False)
     >>> np.array_equal(replay(state, times, 0, 20, conn, c).V, run.final_state["V"])
     True
@@ -289,11 +283,10 @@ class RunawayMonitor:
         Examples
         --------
         >>> import numpy as np, refsim
-        >>> from refsim.checks import RunawayMonitor
-        >>> config = refsim.get_preset("tutorial-normalized", n_exc=2, n_inh=0, tau_ref=0.0,
-        ...                            duration=5.0)
+        >>> config = refsim.get_preset("tutorial-normalized", n_exc=2, n_inh=0, tau_ref=0.0)
+        >>> monitor = refsim.checks.RunawayMonitor(config)   # 9 N = 18 spikes in W = 10 steps
         >>> steps, neurons = np.repeat(np.arange(9), 2), np.tile([0, 1], 9)
-        >>> RunawayMonitor(config).describe(8, steps, neurons, config.dt, config.tau_ref)[:66]
+        >>> monitor.describe(8, steps, neurons, config.dt, config.tau_ref)[:66]
         'runaway activity at step 8 (t = 0.8 ms): 18 spikes in steps 0 .. 8'
         """
         first = max(0, k - self.window + 1)

@@ -140,7 +140,9 @@ def cmd_compare(args) -> int:
     Parameters
     ----------
     args : argparse.Namespace
-        The ``compare`` subcommand's arguments (:func:`build_parser`).
+        Parsed by :func:`build_parser`: the two spike files ``a`` and ``b``, ``out``,
+        ``t_start``, ``labels``, ``seed``, and ``n_exc``, ``n_neurons``, ``t_stop`` for a file
+        without metadata.
 
     Returns
     -------
@@ -195,7 +197,8 @@ def cmd_ensemble(args) -> int:
     Parameters
     ----------
     args : argparse.Namespace
-        The ``ensemble`` subcommand's arguments (:func:`build_parser`).
+        The ``refsim ensemble`` options as :func:`build_parser` parses them: preset, seeds,
+        jobs, t_start, engine, the ``--set`` overrides and out.
 
     Returns
     -------
@@ -246,7 +249,7 @@ def cmd_presets(args) -> int:
     Parameters
     ----------
     args : argparse.Namespace
-        The ``presets`` subcommand's arguments (:func:`build_parser`).
+        Only ``args.describe`` is read.
 
     Returns
     -------

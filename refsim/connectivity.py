@@ -131,6 +131,7 @@ class Connectivity:
         Returns
         -------
         int
+            At least the number of stored entries (an entry may count several synapses).
 
         Examples
         --------
@@ -147,6 +148,7 @@ class Connectivity:
         Returns
         -------
         ndarray of float64, shape (N,)
+            Row sums of :attr:`matrix`: the synapses each neuron makes.
 
         Examples
         --------
@@ -163,17 +165,18 @@ class Connectivity:
         return out
 
     def in_degree(self) -> np.ndarray:
-        """Synapses per postsynaptic neuron, shape (N,).
+        """Synapses onto each postsynaptic neuron, shape (N,).
 
         Returns
         -------
         ndarray of float64, shape (N,)
+            The column sums of :attr:`matrix`.
 
         Examples
         --------
-        >>> import numpy as np
-        >>> from refsim import Connectivity
-        >>> Connectivity(np.array([[0, 2, 0], [1, 0, 1], [0, 1, 0]]), n_exc=2).in_degree().tolist()
+        >>> import numpy as np, refsim
+        >>> conn = refsim.Connectivity(np.array([[0, 2, 0], [1, 0, 1], [0, 1, 0]]), n_exc=2)
+        >>> conn.in_degree().tolist()
         [1.0, 3.0, 1.0]
         """
         return np.bincount(self.indices, weights=self.counts, minlength=self.n_neurons)
@@ -312,6 +315,7 @@ def from_sparse(matrix, n_exc: int) -> Connectivity:
     Returns
     -------
     Connectivity
+        The matrix's entries as synapse counts (duplicates kept).
 
     Raises
     ------
@@ -348,6 +352,7 @@ def build_connectivity(config: Config, seed: int | np.random.SeedSequence) -> Co
     Returns
     -------
     Connectivity
+        N x N synapse counts, rows presynaptic, the first ``config.n_exc`` rows excitatory.
 
     Raises
     ------

@@ -158,10 +158,12 @@ def trunc(x):
     Parameters
     ----------
     x : ndarray or scalar of float64
+        |x| < 2**31 (the value passes through int32).
 
     Returns
     -------
     ndarray of float64
+        Integer-valued: -1.5 gives -1.0, 2.7 gives 2.0.
     """
     return np.asarray(x).astype(np.int32).astype(np.float64)
 
@@ -172,10 +174,12 @@ def pow2(t):
     Parameters
     ----------
     t : ndarray or scalar of float64
+        Integer-valued, -1022 .. 1023.
 
     Returns
     -------
     ndarray of float64
+        A normal power of two: the bit pattern (t + 1023) << 52.
     """
     return ((np.asarray(t).astype(np.int64) + 1023) << 52).view(np.float64)
 
@@ -186,6 +190,7 @@ def f64(x):
     Parameters
     ----------
     x : ndarray or scalar
+        float32 or float64 values.
 
     Returns
     -------
@@ -200,10 +205,12 @@ def f32(x):
     Parameters
     ----------
     x : ndarray or scalar
+        Typically float64.
 
     Returns
     -------
     ndarray of float32
+        The nearest float32 (one rounding).
     """
     return np.asarray(x).astype(np.float32)
 
@@ -218,6 +225,7 @@ def f64_bits(x):
     Returns
     -------
     ndarray of int64
+        Sign, 11 exponent and 52 fraction bits (a view of the same bytes, no conversion).
     """
     return np.asarray(x, np.float64).view(np.int64)
 
@@ -228,6 +236,7 @@ def bits_f64(i):
     Parameters
     ----------
     i : ndarray or scalar of int64
+        A bit pattern, as :func:`f64_bits` gives it.
 
     Returns
     -------
@@ -388,6 +397,7 @@ def expm1_f32(x):
     Parameters
     ----------
     x : ndarray or scalar of float32
+        Widened exactly to float64.
 
     Returns
     -------
@@ -398,8 +408,8 @@ def expm1_f32(x):
     --------
     >>> import numpy as np
     >>> from refsim.elementary import expm1_f32
-    >>> float(expm1_f32(np.float32(-0.01))).hex()
-    '-0x1.460c0a0000000p-7'
+    >>> [float(v).hex() for v in expm1_f32(np.array([-0.01, -2.0], np.float32))]
+    ['-0x1.460c0a0000000p-7', '-0x1.bab5560000000p-1']
     """
     return f32(expm1_f64(f64(x)))
 
@@ -445,9 +455,10 @@ def xla_expm1_f32(x):
     Examples
     --------
     >>> import numpy as np
-    >>> from refsim.elementary import xla_expm1_f32
-    >>> float(xla_expm1_f32(np.float32(-0.01))).hex()
-    '-0x1.460c0a0000000p-7'
+    >>> from refsim.elementary import expm1_f32, xla_expm1_f32
+    >>> x = np.float32(-0.01)
+    >>> float(xla_expm1_f32(x)).hex(), bool(xla_expm1_f32(x) == expm1_f32(x))
+    ('-0x1.460c0a0000000p-7', True)
     """
     xc = select(x < _X_LO, _X_LO, select(_X_HI < x, _X_HI, x))  # clamp; nan stays nan
     n = (mul(xc, _X_LOG2E) + _X_RINT) - _X_RINT                 # rint(xc / ln 2)
@@ -516,6 +527,7 @@ def exprel_f32(z):
     Parameters
     ----------
     z : ndarray or scalar of float32
+        Widened exactly for the float64 expm1.
 
     Returns
     -------
@@ -559,6 +571,7 @@ def exprel_xla_f32(z):
     Returns
     -------
     ndarray of float32
+        Not always the bits of :func:`exprel_f32`: the two expm1s may differ in the last bit.
 
     Notes
     -----
@@ -568,8 +581,9 @@ def exprel_xla_f32(z):
     --------
     >>> import numpy as np
     >>> from refsim.elementary import exprel_xla_f32
-    >>> exprel_xla_f32(np.array([0.0, -0.01], np.float32)).tolist()
-    [1.0, 0.9950165748596191]
+    >>> z = np.array([0.0, -0.01, -1.0], np.float32)
+    >>> exprel_xla_f32(z).tolist()
+    [1.0, 0.9950165748596191, 0.6321205496788025]
     """
     zs = select(z == _X_ZERO, _X_ONE, z)
     r = select(z == _X_ZERO, _X_ONE, xla_expm1_f32(z) / zs)
@@ -696,10 +710,8 @@ def exprel(z, impl: str = "portable"):
 
     Raises
     ------
-    TypeError
-        ``z`` is not float32 or float64.
-    ValueError
-        An unknown ``impl``, or ``impl='xla'`` for float64.
+    TypeError, ValueError
+        As :func:`expm1` raises them, for ``z``.
 
     Notes
     -----

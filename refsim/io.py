@@ -602,6 +602,7 @@ def read_network(path) -> dict:
     Parameters
     ----------
     path : str or os.PathLike
+        A file that :func:`write_network` wrote.
 
     Returns
     -------

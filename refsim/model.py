@@ -418,9 +418,8 @@ def membrane_jacobian(g_e, g_i, c):
 
     Parameters
     ----------
-    g_e, g_i : ndarray or scalar
-        Conductances ([g]).
-    c : Constants
+    g_e, g_i, c
+        The conductances ([g]) and constants, as :func:`membrane_rhs` takes them.
 
     Returns
     -------

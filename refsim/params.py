@@ -169,6 +169,7 @@ class Config:
     refsim.params.ConfigError: p_conn = 1.5: allowed 0 <= p_conn <= 1
     """
 
+    # deliberate copy: one `name: type = _p(unit, description)` line per field (a data table)
     # --- network size ---------------------------------------------------------------
     n_exc: int = _p("1", "number of excitatory neurons (indices 0 .. n_exc-1)")
     n_inh: int = _p("1", "number of inhibitory neurons (indices n_exc .. n_exc+n_inh-1)")
@@ -238,6 +239,7 @@ class Config:
         Returns
         -------
         int
+            N.
 
         Examples
         --------
@@ -254,6 +256,7 @@ class Config:
         Returns
         -------
         int
+            round(duration / dt).
 
         Examples
         --------
@@ -274,6 +277,7 @@ class Config:
         Returns
         -------
         Config
+            A new one; ``self`` is unchanged.
 
         Raises
         ------
@@ -328,6 +332,7 @@ class Config:
         Returns
         -------
         Config
+            For the output of ``config.to_dict()``, a Config equal to ``config``.
 
         Raises
         ------

@@ -90,10 +90,8 @@ def rate_plot(result, path=None, ax=None, bin_ms=1.0, smooth_ms=2.0):
 
     Parameters
     ----------
-    result : SimulationResult or SpikeTrains
-    path : str or os.PathLike, optional
-        PNG written atomically (only when the figure is new, i.e. ``ax`` is None).
-    ax : matplotlib.axes.Axes, optional
+    result, path, ax
+        As for :func:`raster` (a new figure is 8 x 3 inches here).
     bin_ms, smooth_ms : float
         Bin width and Gaussian SD (ms) of :func:`refsim.analysis.population_rate`.
 
@@ -106,9 +104,8 @@ def rate_plot(result, path=None, ax=None, bin_ms=1.0, smooth_ms=2.0):
     --------
     >>> import numpy as np
     >>> from refsim.analysis import SpikeTrains
-    >>> s = SpikeTrains(np.array([10., 20., 30., 45., 5., 25.]), np.array([0, 0, 0, 0, 1, 1]),
-    ...                 n_neurons=3, n_exc=2, t_stop_ms=100.0)
     >>> from refsim.plot import rate_plot
+    >>> s = SpikeTrains(np.array([10., 20., 30., 45., 5., 25.]), np.array([0, 0, 0, 0, 1, 1]), 3, 2, 100.0)
     >>> ax = rate_plot(s, bin_ms=10.0)
     >>> ax.get_ylabel(), [line.get_label() for line in ax.get_lines()]
     ('Rate (Hz)', ['E', 'I'])
@@ -144,12 +141,11 @@ def histograms(result, path=None, t_start=0.0, seed=0):
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from refsim.analysis import SpikeTrains
-    >>> s = SpikeTrains(np.array([10., 20., 30., 45., 5., 25.]), np.array([0, 0, 0, 0, 1, 1]),
-    ...                 n_neurons=3, n_exc=2, t_stop_ms=100.0)
-    >>> from refsim.plot import histograms
-    >>> [ax.get_xlabel() for ax in histograms(s)]
+    >>> import numpy as np, refsim
+    >>> s = refsim.analysis.SpikeTrains(np.array([10., 20., 30., 45., 5., 25.]),
+    ...                                 np.array([0, 0, 0, 0, 1, 1]), n_neurons=3, n_exc=2,
+    ...                                 t_stop_ms=100.0)
+    >>> [ax.get_xlabel() for ax in refsim.plot.histograms(s)]
     ['Rate (Hz)', 'ISI CV', 'Count correlation (2 ms)']
     """
     return comparison_figure(result, None, path, labels=("",), t_start=t_start, seed=seed)
@@ -180,11 +176,10 @@ def comparison_figure(a, b, path=None, labels=("A", "B"), t_start=0.0, seed=0):
     Examples
     --------
     >>> import numpy as np
-    >>> from refsim.analysis import SpikeTrains
-    >>> s = SpikeTrains(np.array([10., 20., 30., 45., 5., 25.]), np.array([0, 0, 0, 0, 1, 1]),
-    ...                 n_neurons=3, n_exc=2, t_stop_ms=100.0)
-    >>> from refsim.plot import comparison_figure
-    >>> len(comparison_figure(s, s, labels=("a", "b")))
+    >>> from refsim import analysis, plot
+    >>> t, i = np.array([10., 20., 30., 45., 5., 25.]), np.array([0, 0, 0, 0, 1, 1])
+    >>> a, b = analysis.SpikeTrains(t, i, 3, 2, 100.0), analysis.SpikeTrains(t + 1.0, i, 3, 2, 100.0)
+    >>> len(plot.comparison_figure(a, b, labels=("a", "b")))
     3
     """
     plt = _pyplot()

@@ -141,6 +141,7 @@ class SimulationResult:
         Returns
         -------
         int
+            Over the steps done (``spike_steps.size``).
 
         Examples
         --------
@@ -283,9 +284,8 @@ class SimulationResult:
         Examples
         --------
         >>> import refsim
-        >>> run = refsim.simulate(refsim.get_preset("tutorial", n_exc=8, n_inh=2, duration=20.0),
-        ...                       seed=0, progress=False)
-        >>> s = run.summary()
+        >>> config = refsim.get_preset("tutorial", n_exc=8, n_inh=2, duration=20.0)
+        >>> s = refsim.simulate(config, seed=0, progress=False).summary()
         >>> s["rate_e_hz"], s["n_spikes"], s["complete"]
         (50.0, 10, True)
         """
@@ -358,6 +358,7 @@ class SimulationResult:
         Parameters
         ----------
         path : str or os.PathLike
+            Written by :meth:`save`.
 
         Returns
         -------
@@ -366,7 +367,7 @@ class SimulationResult:
         Raises
         ------
         ConfigError
-            Naming the file and the first thing wrong.
+            As :func:`refsim.io.read_result` raises it.
 
         Examples
         --------

@@ -68,6 +68,7 @@ class State:
         Returns
         -------
         State
+            Independent of this one: changing either leaves the other as it was.
 
         Examples
         --------

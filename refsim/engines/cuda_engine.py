@@ -389,13 +389,8 @@ def run_steps(state: State, times, k_start, k_stop, conn, c: Constants, recorder
     ----------
     state : refsim.state.State
         Updated (its arrays replaced) with the state after step k_stop - 1.
-    times : ndarray
-        Step times t_k (ms) of the whole run.
-    k_start, k_stop : int
-    conn : tuple of ndarray
-        (indptr, indices, counts), counts in the run's float type.
-    c : Constants
-    recorder : refsim.recording.Recorder
+    times, k_start, k_stop, conn, c, recorder
+        As for :func:`refsim.engines.numpy_engine.run_steps`.
 
     Raises
     ------
@@ -405,15 +400,11 @@ def run_steps(state: State, times, k_start, k_stop, conn, c: Constants, recorder
     Examples
     --------
     >>> import numpy as np, refsim
-    >>> from refsim.engines import cuda_engine, numpy_engine
-    >>> from refsim.model import Constants
-    >>> from refsim.network import draw_network
+    >>> from refsim.engines import cuda_engine, engine_inputs, numpy_engine
     >>> from refsim.recording import Recorder
     >>> config = refsim.get_preset("brette2007-coba", n_exc=8, n_inh=2, duration=1.0)
-    >>> connectivity, state = draw_network(config, 0)
-    >>> c = Constants.from_config(config)
-    >>> times = c.step_times(config.n_steps)
-    >>> conn = (connectivity.indptr, connectivity.indices, connectivity.counts.astype(c.dtype))
+    >>> connectivity, state = refsim.network.draw_network(config, 0)
+    >>> c, times, conn = engine_inputs(config, connectivity)
     >>> try:
     ...     cuda = cuda_engine.require_cuda()
     ...     run_steps = cuda_engine.run_steps

@@ -503,26 +503,18 @@ def run_steps(state: State, times, k_start, k_stop, conn, c: Constants, recorder
     ----------
     state : refsim.state.State
         Its arrays are replaced by contiguous ones of the run's float type, updated in place.
-    times : ndarray
-        Step times t_k (ms) of the whole run.
-    k_start, k_stop : int
-    conn : tuple of ndarray
-        (indptr, indices, counts), counts in the run's float type.
-    c : Constants
-    recorder : refsim.recording.Recorder
+    times, k_start, k_stop, conn, c, recorder
+        As :func:`refsim.engines.numpy_engine.run_steps` takes them.
 
     Examples
     --------
     >>> import numpy as np, refsim
-    >>> from refsim.engines import numba_engine, numpy_engine
-    >>> from refsim.model import Constants
+    >>> from refsim.engines import engine_inputs, numba_engine, numpy_engine
     >>> from refsim.network import draw_network
     >>> from refsim.recording import Recorder
     >>> config = refsim.get_preset("brette2007-coba", n_exc=40, n_inh=10, duration=20.0)
     >>> connectivity, state = draw_network(config, 0)
-    >>> c = Constants.from_config(config)
-    >>> times = c.step_times(config.n_steps)
-    >>> conn = (connectivity.indptr, connectivity.indices, connectivity.counts.astype(c.dtype))
+    >>> c, times, conn = engine_inputs(config, connectivity)
     >>> runs = []
     >>> for engine in (numba_engine, numpy_engine):
     ...     recorder, s = Recorder(config.n_steps, [], (), c.dtype), state.copy()

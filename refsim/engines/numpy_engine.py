@@ -83,10 +83,10 @@ def scatter(spiking, first_row, w, conn_arrays, c: Constants):
     Examples
     --------
     >>> import numpy as np, refsim
-    >>> from refsim.model import Constants
-    >>> c = Constants.from_config(refsim.get_preset("tutorial-normalized", n_exc=2, n_inh=1))
+    >>> from refsim.engines import engine_inputs
+    >>> config = refsim.get_preset("tutorial-normalized", n_exc=2, n_inh=1)
     >>> connectivity = refsim.from_index_arrays([[1, 1], [2, 0]], [[0, 1]])
-    >>> conn = (connectivity.indptr, connectivity.indices, connectivity.counts.astype(c.dtype))
+    >>> c, _, conn = engine_inputs(config, connectivity)
     >>> scatter(np.array([True, False]), 0, c.w_e, conn, c).tolist()   # neuron 0 -> 1 twice
     [0.0, 1.2, 0.0]
     """
@@ -150,14 +150,12 @@ def step_brainpy(state: State, t_k, conn, c: Constants):
 
     Examples
     --------
-    >>> import numpy as np, refsim
-    >>> from refsim.model import Constants
+    >>> import refsim
+    >>> from refsim.engines import engine_inputs
     >>> from refsim.network import draw_network
     >>> config = refsim.get_preset("tutorial", n_exc=8, n_inh=2, duration=20.0)
     >>> connectivity, state = draw_network(config, 0)
-    >>> c = Constants.from_config(config)
-    >>> times = c.step_times(config.n_steps)
-    >>> conn = (connectivity.indptr, connectivity.indices, connectivity.counts.astype(c.dtype))
+    >>> c, times, conn = engine_inputs(config, connectivity)
     >>> state.V[:] = -50.01                   # just below threshold: the drive lifts all above
     >>> int(step_brainpy(state, times[0], conn, c).sum())
     10
@@ -197,14 +195,11 @@ def step_brette(state: State, t_k, conn, c: Constants):
 
     Examples
     --------
-    >>> import numpy as np, refsim
-    >>> from refsim.model import Constants
-    >>> from refsim.network import draw_network
-    >>> config = refsim.get_preset("brette2007-coba", n_exc=8, n_inh=2, duration=20.0)
-    >>> connectivity, state = draw_network(config, 0)
-    >>> c = Constants.from_config(config)
-    >>> times = c.step_times(config.n_steps)
-    >>> conn = (connectivity.indptr, connectivity.indices, connectivity.counts.astype(c.dtype))
+    >>> import numpy as np
+    >>> from refsim import engines, get_preset, network
+    >>> config = get_preset("brette2007-coba", n_exc=8, n_inh=2, duration=20.0)
+    >>> connectivity, state = network.draw_network(config, 0)
+    >>> c, times, conn = engines.engine_inputs(config, connectivity)
     >>> state.V[:] = -45.0
     >>> spikes = step_brette(state, times[0], conn, c)
     >>> int(spikes.sum()), bool(np.all(state.V[spikes] == c.V_reset))
@@ -249,13 +244,10 @@ def run_steps(state: State, times, k_start, k_stop, conn, c: Constants, recorder
     Examples
     --------
     >>> import numpy as np, refsim
-    >>> from refsim.model import Constants
-    >>> from refsim.network import draw_network
+    >>> from refsim.engines import engine_inputs
     >>> config = refsim.get_preset("tutorial", n_exc=8, n_inh=2, duration=20.0)
-    >>> connectivity, state = draw_network(config, 0)
-    >>> c = Constants.from_config(config)
-    >>> times = c.step_times(config.n_steps)
-    >>> conn = (connectivity.indptr, connectivity.indices, connectivity.counts.astype(c.dtype))
+    >>> connectivity, state = refsim.network.draw_network(config, 0)
+    >>> c, times, conn = engine_inputs(config, connectivity)
     >>> from refsim.recording import Recorder
     >>> recorder = Recorder(config.n_steps, [], (), c.dtype)
     >>> run_steps(state, times, 0, config.n_steps, conn, c, recorder)

@@ -169,6 +169,7 @@ class ExactResult:
         Returns
         -------
         int
+            The length of ``spike_times``.
 
         Examples
         --------
@@ -182,6 +183,7 @@ class ExactResult:
         Returns
         -------
         ndarray of int64, shape (N,)
+            Neuron i's number of spikes in the run.
 
         Examples
         --------

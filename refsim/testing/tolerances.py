@@ -97,6 +97,7 @@ def _t(key, comparison, value, unit, kind, reason):
 
 #: The table, in the README's order: the engines, the elementary functions, the closed forms,
 #: the accurate solver, arithmetic of the analysis, statistics.
+# deliberate copy: one `_t(key, comparison, value, unit, kind, reason)` call per row (a data table)
 TOLERANCES: dict[str, Tolerance] = dict([
     # -- engines and other simulators ----------------------------------------------------
     _t("numba-vs-numpy", "`numba` vs `numpy`", 0, "", "bits",
