@@ -20,12 +20,13 @@ from __future__ import annotations
 import json
 import math
 import os
+import warnings
 
 import numpy as np
 
 from .analysis import SpikeTrains, as_spike_trains, count_correlations, firing_rates, isi_cv, statistics
 from .io import read_npz, write_text
-from .params import ConfigError
+from .params import ConfigError, ConfigWarning
 from .plot import comparison_figure
 from .result import SimulationResult
 from .testing import first_difference
@@ -75,30 +76,59 @@ def load_spikes(path, n_exc: int | None = None, n_neurons: int | None = None,
     >>> s.times_ms.tolist(), s.neurons.tolist(), s.n_neurons
     ([1.5, 2.0], [3, 0], 5)
     """
+    label = f"spike file {os.fspath(path)!r}"
     arrays = read_npz(path, "spike file")  # corrupted, truncated, pickled: ConfigError
-    files = set(arrays)
-    if not {"t_ms", "i"} <= files:
+    if not {"t_ms", "i"} <= set(arrays):
         return as_spike_trains(SimulationResult.load(path))
     meta = {}
     if "meta" in arrays:
         try:
             meta = json.loads(str(arrays["meta"]))
         except ValueError:
-            raise ConfigError(f"spike file {path}: 'meta' is not a JSON string") from None
+            raise ConfigError(f"{label}: 'meta' is not a JSON string") from None
         if not isinstance(meta, dict):
-            raise ConfigError(f"spike file {path}: meta = {type(meta).__name__}: allowed a JSON object")
-    n_neurons = n_neurons if n_neurons is not None else meta.get("n_neurons")
-    n_exc = n_exc if n_exc is not None else meta.get("n_exc")
-    t_stop_ms = t_stop_ms if t_stop_ms is not None else meta.get("duration_ms")
-    for name, value in (("n_neurons", n_neurons), ("n_exc", n_exc), ("t_stop_ms", t_stop_ms)):
-        if value is None:
-            raise ConfigError(f"{name}: required for {path} (not in its 'meta'); give it explicitly")
-    try:
-        sizes = (int(n_neurons), int(n_exc), float(t_stop_ms))
-    except (TypeError, ValueError, OverflowError):
-        raise ConfigError(f"spike file {path}: n_neurons = {n_neurons!r}, n_exc = {n_exc!r}, "
-                          f"t_stop_ms = {t_stop_ms!r}: allowed two ints and a number") from None
-    return SpikeTrains(arrays["t_ms"], arrays["i"], *sizes)
+            raise ConfigError(f"{label}: meta = {type(meta).__name__}: allowed a JSON object")
+    sizes = []
+    for key, arg, what in (("n_neurons", n_neurons, "int"), ("n_exc", n_exc, "int"),
+                           ("duration_ms", t_stop_ms, "time")):
+        source = f"{key.replace('duration_ms', 't_stop_ms')}" if arg is not None else f"{label}: meta {key}"
+        value = arg if arg is not None else meta.get(key)
+        if arg is None and key not in meta:
+            raise ConfigError(f"{key.replace('duration_ms', 't_stop_ms')}: required for {label} "
+                              "(not in its 'meta'); give it explicitly")
+        sizes.append(_checked_size(source, value, what))
+    spikes = SpikeTrains(arrays["t_ms"], arrays["i"], *sizes)
+    _warn_odd_time_unit(label, spikes)
+    return spikes
+
+
+def _checked_size(source: str, value, what: str):
+    """A size (an int >= 0, no bool, no fraction) or a time (a finite number > 0 ms) read
+    from a spike file's ``meta`` or given; ConfigError naming ``source`` otherwise."""
+    if what == "int":
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise ConfigError(f"{source} = {value!r}: allowed an int >= 0")
+        return int(value)
+    if (isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating))
+            or not math.isfinite(value) or value <= 0):
+        raise ConfigError(f"{source} = {value!r}: allowed a finite time > 0 ms")
+    return float(value)
+
+
+def _warn_odd_time_unit(label: str, s: SpikeTrains) -> None:
+    """Warn when a peer's spike times look like another unit than ms: all within the first
+    1/1000 of the observation (seconds), or many after its end (microseconds, or the wrong
+    duration)."""
+    t = s.times_ms
+    if t.size >= 10 and t.max() < s.t_stop_ms / 1000:
+        warnings.warn(f"{label}: every spike time is below {s.t_stop_ms / 1000:g}, 1/1000 of the "
+                      f"observation ({s.t_stop_ms:g} ms): these look like seconds; t_ms must be "
+                      "in ms (multiply by 1000)", ConfigWarning, stacklevel=3)
+    late = int(np.count_nonzero(t >= s.t_stop_ms))
+    if late and late >= 0.01 * t.size:
+        warnings.warn(f"{label}: {late} of {t.size} spike times are at or after the end of the "
+                      f"observation ({s.t_stop_ms:g} ms) and are ignored: check that t_ms is in ms "
+                      "and the duration is right", ConfigWarning, stacklevel=3)
 
 
 def cohens_d(x, y):

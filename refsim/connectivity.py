@@ -36,6 +36,9 @@ __all__ = [
 ]
 
 _INDEX = np.int32  # 2**31 synapses is far beyond the networks refsim is meant for
+#: The most synapses one entry may count: every count is exact in the run's float type
+#: (float32 holds the integers up to 2**24 exactly).
+MAX_COUNT = 2**24
 
 
 class Connectivity:
@@ -94,8 +97,10 @@ class Connectivity:
                               "2**31 (indices are int32)")
         counts = np.asarray(m.data, dtype=np.float64)
         if counts.size and (not np.all(np.isfinite(counts)) or counts.min() < 0
-                            or np.any(counts != np.round(counts))):
-            raise ConfigError("connectivity entries: allowed non-negative integers (synapse counts)")
+                            or counts.max() > MAX_COUNT or np.any(counts != np.round(counts))):
+            big = f"; largest {counts.max():g}" if np.all(np.isfinite(counts)) else ""
+            raise ConfigError(f"connectivity entries{big}: allowed integers 0 .. 2**24 = "
+                              f"{MAX_COUNT} (synapse counts, exact in float32)")
         if m.indices.size and (m.indices.min() < 0 or m.indices.max() >= n):
             raise ConfigError(f"connectivity column indices: allowed 0 .. {n - 1}")
         self.n_neurons = n

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 import tempfile
 import zipfile
 import zlib
@@ -30,6 +31,7 @@ import zlib
 import numpy as np
 import scipy.sparse as sp
 
+from .model import Constants, refractory_steps
 from .params import INDEX_LIMIT, Config, ConfigError
 from .resources import available_memory, format_bytes
 from .state import STATE_FIELDS, STATE_VARIABLES
@@ -50,31 +52,42 @@ _READ_ERRORS = (OSError, EOFError, ValueError, KeyError, TypeError, OverflowErro
                 zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, SyntaxError)
 
 
-def read_npz(path, what: str) -> dict[str, np.ndarray]:
-    """All arrays of the ``.npz`` archive ``path``, read with ``allow_pickle=False``.
+def read_npz(path, what: str, shapes=None, names=None) -> dict[str, np.ndarray]:
+    """The arrays of the ``.npz`` archive ``path``, read with ``allow_pickle=False``.
 
-    Before reading, the archive's directory is checked: it must list as many entries as its
-    end record counts (a damaged directory can otherwise hide arrays), every member must be
-    an ``.npy`` array, and their uncompressed sizes together must fit in the available memory
-    (a small compressed file cannot claim gigabytes). Object (pickled) arrays are refused
-    unread; CRCs are checked as the arrays are read.
+    Nothing but a regular file is opened for reading (a FIFO would block forever, a device
+    such as ``/dev/zero`` would be read without end), and nothing is allocated before it is
+    known to fit. The archive's directory is checked first: it must list as many entries as
+    its end record counts (a damaged directory can otherwise hide arrays) and every member
+    must be an ``.npy`` array. Then each array's header is read: no object (pickled) arrays,
+    a shape that ``shapes`` allows, and data that the member's compressed bytes can hold
+    (at most :data:`MAX_DEFLATE_RATIO` times as many bytes; as many for a stored member) and
+    that fits in the available memory. Only then are the arrays read; CRCs are checked as
+    they are.
 
     Parameters
     ----------
     path : str or os.PathLike
     what : str
         What the file is meant to hold, for the messages (e.g. ``'connectivity file'``).
+    shapes : mapping of str to tuple, optional
+        The shape each named array may have, checked from its header before its data is
+        read. Each entry is an int (that length), ``None`` (any length) or a ``range`` (a
+        length in it).
+    names : collection of str, optional
+        Read only these arrays (those present); default all.
 
     Returns
     -------
     dict of str to ndarray
-        Every array, read into memory.
+        Every array asked for, read into memory.
 
     Raises
     ------
     ConfigError
-        The file is missing, not an ``.npz`` archive, truncated or corrupted (bad CRC,
-        broken compression, malformed array header), holds pickled objects or is too large.
+        The path is missing or not a regular file; the file is not an ``.npz`` archive, is
+        truncated or corrupted (bad CRC, broken compression, malformed array header), holds
+        pickled objects, has an array of a shape ``shapes`` does not allow, or is too large.
 
     Examples
     --------
@@ -84,35 +97,41 @@ def read_npz(path, what: str) -> dict[str, np.ndarray]:
     >>> np.savez(path, x=np.arange(3))
     >>> read_npz(path, "test file")
     {'x': array([0, 1, 2])}
-    >>> open(path, "wb").close()
-    >>> read_npz(path, "test file")  # doctest: +ELLIPSIS
+    >>> read_npz(path, "test file", shapes={"x": (range(0, 3),)})  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    refsim.params.ConfigError: test file '...a.npz': cannot be read as .npz (BadZipFile: ...)
+    refsim.params.ConfigError: test file '...a.npz': x shape = (3,) (from its header): allowed (0 .. 2,)
+    >>> read_npz("/dev/zero", "test file")
+    Traceback (most recent call last):
+    ...
+    refsim.params.ConfigError: test file '/dev/zero': a character device: allowed a regular file
     """
     try:
         label = f"{what} {os.fspath(path)!r}"
     except TypeError:
         raise ConfigError(f"{what} = {path!r}: allowed a path (str or os.PathLike)") from None
     try:
-        with zipfile.ZipFile(path) as zf:
-            infos, comment = zf.infolist(), zf.comment
-        listed = _listed_entries(path) if not comment else None
-        if listed is not None and listed != len(infos):
-            # e.g. a damaged comment length in the directory swallowed the entries after it
-            raise ConfigError(f"{label}: its directory lists {listed} arrays but {len(infos)} "
-                              "can be read: allowed an undamaged archive")
-        names = [i.filename for i in infos]
-        odd = [n for n in names if not n.endswith(".npy")]
-        if odd:
-            raise ConfigError(f"{label}: members {odd[:5]}: allowed only .npy arrays (an .npz "
-                              "archive as numpy.savez writes it)")
-        size, avail = sum(i.file_size for i in infos), available_memory()
-        if avail is not None and size > avail:
-            raise ConfigError(f"{label}: arrays of {format_bytes(size)}: allowed at most the "
-                              f"{format_bytes(avail)} of memory available")
-        with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
+        with _open_regular(path, label) as f:
+            with zipfile.ZipFile(f) as zf:
+                infos, comment = zf.infolist(), zf.comment
+                listed = _listed_entries(f) if not comment else None
+                if listed is not None and listed != len(infos):
+                    # e.g. a damaged comment length in the directory swallowed the entries after it
+                    raise ConfigError(f"{label}: its directory lists {listed} arrays but "
+                                      f"{len(infos)} can be read: allowed an undamaged archive")
+                odd = [i.filename for i in infos if not i.filename.endswith(".npy")]
+                if odd:
+                    raise ConfigError(f"{label}: members {odd[:5]}: allowed only .npy arrays (an "
+                                      ".npz archive as numpy.savez writes it)")
+                wanted = [i for i in infos if names is None or i.filename[:-4] in names]
+                size = sum(_checked_header(zf, i, label, shapes) for i in wanted)
+            avail = available_memory()
+            if avail is not None and size > avail:
+                raise ConfigError(f"{label}: arrays of {format_bytes(size)}: allowed at most the "
+                                  f"{format_bytes(avail)} of memory available")
+            f.seek(0)
+            with np.load(f, allow_pickle=False) as z:
+                return {i.filename[:-4]: z[i.filename[:-4]] for i in wanted}
     except ConfigError:
         raise
     except _READ_ERRORS as e:
@@ -122,16 +141,75 @@ def read_npz(path, what: str) -> dict[str, np.ndarray]:
         raise ConfigError(f"{label}: cannot be read as .npz ({reason})") from None
 
 
-def _listed_entries(path) -> int | None:
+#: The most bytes one compressed byte of a deflated zip member can expand to (deflate's
+#: limit is 1032:1); a header claiming more data than that is refused unread.
+MAX_DEFLATE_RATIO = 1032
+
+_FILE_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+               (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+               (stat.S_ISSOCK, "a socket"))
+
+
+def _open_regular(path, label: str):
+    """``path`` opened for binary reading, refused unless it is a regular file. The file is
+    opened without blocking and checked through its descriptor, so a FIFO never blocks and
+    a file swapped after a check is still the one checked."""
+    def refuse(mode):
+        kind = next((name for test, name in _FILE_KINDS if test(mode)), "not a regular file")
+        raise ConfigError(f"{label}: {kind}: allowed a regular file")
+
+    mode = os.stat(path).st_mode   # some kinds (sockets) cannot even be opened
+    if not stat.S_ISREG(mode):
+        refuse(mode)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    mode = os.fstat(fd).st_mode    # what was opened, in case the path changed meanwhile
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        refuse(mode)
+    return os.fdopen(fd, "rb")
+
+
+def _checked_header(zf: zipfile.ZipFile, info: zipfile.ZipInfo, label: str, shapes) -> int:
+    """Bytes the array of member ``info`` will take, from its ``.npy`` header, after checking
+    it against ``shapes`` and against what the member's compressed bytes can hold."""
+    name = info.filename[:-4]
+    with zf.open(info) as m:
+        version = np.lib.format.read_magic(m)
+        read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                       (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+        if read_header is None:
+            raise ConfigError(f"{label}: {name}: .npy format version {version}: allowed 1.0 or 2.0")
+        shape, _, dtype = read_header(m, max_header_size=10_000)
+    if dtype.hasobject:
+        raise ConfigError(f"{label}: {name} holds pickled Python objects, which are never "
+                          "loaded (allow_pickle=False)")
+    want = None if shapes is None else shapes.get(name)
+    if want is not None and (len(shape) != len(want) or not all(
+            w is None or (have in w if isinstance(w, range) else have == w)
+            for have, w in zip(shape, want, strict=False))):
+        shown = ", ".join("any" if w is None else f"{w.start} .. {w.stop - 1}"
+                          if isinstance(w, range) else str(w) for w in want)
+        raise ConfigError(f"{label}: {name} shape = {shape} (from its header): allowed "
+                          f"({shown}{',' if len(want) == 1 else ''})")
+    nbytes = math.prod(shape) * dtype.itemsize
+    ratio = 1 if info.compress_type == zipfile.ZIP_STORED else MAX_DEFLATE_RATIO
+    if nbytes > ratio * info.compress_size + 1024:
+        raise ConfigError(f"{label}: {name} header claims {format_bytes(nbytes)} of data in "
+                          f"{format_bytes(info.compress_size)}: allowed at most {ratio} bytes "
+                          "per stored byte (a damaged or hostile file)")
+    return nbytes
+
+
+def _listed_entries(f) -> int | None:
     """The entry count of the end-of-central-directory record (the last 22 bytes of an
-    archive without a comment), or None when it is not there or says 'see ZIP64'."""
-    with open(path, "rb") as f:
-        f.seek(0, os.SEEK_END)
-        size = f.tell()
-        if size < 22:
-            return None
-        f.seek(size - 22)
-        tail = f.read(22)
+    archive without a comment) of the open file ``f``, or None when it is not there or says
+    'see ZIP64'."""
+    f.seek(0, os.SEEK_END)
+    size = f.tell()
+    if size < 22:
+        return None
+    f.seek(size - 22)
+    tail = f.read(22)
     if tail[:4] != b"PK\x05\x06":
         return None
     count = int.from_bytes(tail[10:12], "little")
@@ -196,7 +274,9 @@ def check_array(label: str, a: np.ndarray, kind: str, shape=None, finite: bool =
             raise ConfigError(f"{label}: {int(np.count_nonzero(~np.isfinite(a)))} NaN or "
                               "infinite values: allowed finite values only")
         if low is not None and a.min() < low or high is not None and a.max() > high:
-            raise ConfigError(f"{label} values {a.min()} .. {a.max()}: allowed {low} .. {high}")
+            allowed = (f"{low} .. {high}" if low is not None and high is not None
+                       else f">= {low}" if low is not None else f"<= {high}")
+            raise ConfigError(f"{label} values {a.min()} .. {a.max()}: allowed {allowed}")
     return a
 
 
@@ -340,9 +420,12 @@ def read_result(path) -> dict:
     >>> fields["steps_done"], fields["complete"], sorted(fields["final_state"])
     (10, True, ['V', 'g_e', 'g_i', 't_last'])
     """
-    arrays = read_npz(path, "result file")
     label = f"result file {os.fspath(path)!r}"
-    meta = _read_meta(label, arrays.pop("meta", None))
+    # the metadata first: it says which shapes the arrays may have, checked from their
+    # headers before any of them is read
+    head = read_npz(path, "result file", shapes={"meta": (), "record_neurons": (None,)},
+                    names=("meta", "record_neurons"))
+    meta = _read_meta(label, head.get("meta"))
     try:
         config = Config.from_dict(meta["config"])
     except ConfigError as e:
@@ -355,6 +438,17 @@ def read_result(path) -> dict:
                           f"{steps_done} of {config.n_steps} and stop_reason = "
                           f"{meta['stop_reason']!r}: allowed complete exactly when all "
                           "steps are done and stop_reason is ''")
+    record = check_array(f"{label}: record_neurons",
+                         head.get("record_neurons", np.zeros(0, np.int64)), "int", (None,),
+                         low=0, high=n - 1)
+    shortest_isi = refractory_steps(config.tau_ref, config.dt)[0]
+    max_spikes = range(n * -(-steps_done // shortest_isi) + 1)
+    shapes = {"spike_steps": (max_spikes,), "spike_neurons": (max_spikes,),
+              **{f"trace_{v}": (steps_done, record.size) for v in STATE_VARIABLES},
+              **{f"final_{v}": (n,) for v in STATE_FIELDS}}
+    arrays = read_npz(path, "result file", shapes=shapes)
+    arrays.pop("meta")
+    arrays.pop("record_neurons", None)
     missing = sorted({"spike_steps", "spike_neurons"} - set(arrays))
     if missing:
         raise ConfigError(f"{label}: arrays {missing} missing: allowed a file written by "
@@ -363,11 +457,7 @@ def read_result(path) -> dict:
                         low=0, high=steps_done - 1)
     neurons = check_array(f"{label}: spike_neurons", arrays.pop("spike_neurons"), "int",
                           (steps.size,), low=0, high=n - 1)
-    if steps.size > 1 and np.any(np.diff(steps) < 0):
-        raise ConfigError(f"{label}: spike_steps: allowed non-decreasing steps")
-    record = check_array(f"{label}: record_neurons",
-                         arrays.pop("record_neurons", np.zeros(0, np.int64)), "int", (None,),
-                         low=0, high=n - 1)
+    _check_spikes(label, steps.astype(np.int64), neurons.astype(np.int64), n, shortest_isi)
     dtype = np.dtype(config.dtype)
     traces, final = {}, {}
     for key, a in arrays.items():
@@ -375,7 +465,8 @@ def read_result(path) -> dict:
         if kind == "trace" and name in STATE_VARIABLES and record.size:
             traces[name] = check_array(f"{label}: {key}", a, "float", (steps_done, record.size))
         elif kind == "final" and name in STATE_FIELDS:
-            final[name] = check_array(f"{label}: {key}", a, "float", (n,))
+            # a kept state is always finite: a run stops before its first non-finite step
+            final[name] = check_array(f"{label}: {key}", a, "float", (n,), finite=name != "t_last")
         else:
             raise ConfigError(f"{label}: array {key!r}: allowed spike_steps, spike_neurons, "
                               "record_neurons, meta, trace_<V|g_e|g_i> (with record_neurons), "
@@ -386,6 +477,8 @@ def read_result(path) -> dict:
     if final and set(final) != set(STATE_FIELDS):
         raise ConfigError(f"{label}: final state {sorted(final)}: allowed all of V, g_e, "
                           "g_i, t_last or none")
+    if final:
+        _check_final_t_last(label, final["t_last"], steps, neurons, steps_done, config)
     return dict(
         spike_steps=steps.astype(np.int64), spike_neurons=neurons.astype(np.int32),
         config=config, seed=meta["seed"], steps_done=steps_done, complete=meta["complete"],
@@ -425,6 +518,39 @@ def _read_meta(label: str, meta) -> dict:
     if not math.isfinite(meta["wall_time"]) or meta["wall_time"] < 0:
         raise ConfigError(f"{label}: wall_time = {meta['wall_time']!r}: allowed a finite number >= 0")
     return meta
+
+
+def _check_spikes(label: str, steps, neurons, n: int, shortest_isi: int) -> None:
+    """Spikes a run can have fired: in step order, each (step, neuron) pair once, and no
+    neuron firing again sooner than its refractory period allows."""
+    if steps.size > 1 and np.any(np.diff(steps) < 0):
+        raise ConfigError(f"{label}: spike_steps: allowed non-decreasing steps")
+    order = np.lexsort((steps, neurons))          # by neuron, then by step
+    same = neurons[order][1:] == neurons[order][:-1]
+    gaps = np.diff(steps[order])[same]
+    if gaps.size and gaps.min() < shortest_isi:
+        k = int(np.flatnonzero(same)[np.argmin(gaps)])
+        what = "twice" if gaps.min() == 0 else f"{gaps.min()} steps apart"
+        raise ConfigError(f"{label}: neuron {neurons[order][k]} spikes {what} (steps "
+                          f"{steps[order][k]} and {steps[order][k + 1]}): allowed each "
+                          f"(step, neuron) pair once and at least {shortest_isi} steps between "
+                          "a neuron's spikes (the refractory period)")
+
+
+def _check_final_t_last(label: str, t_last, steps, neurons, steps_done: int, config) -> None:
+    """The final ``t_last`` of a result: the step time of each neuron's last recorded spike
+    (:meth:`refsim.model.Constants.step_times`), or <= 0 for a neuron that never fired."""
+    last = np.full(config.n_neurons, -1, np.int64)
+    np.maximum.at(last, neurons.astype(np.int64), steps.astype(np.int64))
+    fired = last >= 0
+    times = Constants.from_config(config).step_times(steps_done)
+    bad = np.flatnonzero(fired)[t_last[fired] != times[last[fired]]]
+    silent = np.flatnonzero(~fired & ~(t_last <= 0))
+    if bad.size or silent.size:
+        i = int(bad[0] if bad.size else silent[0])
+        raise ConfigError(f"{label}: final_t_last[{i}] = {t_last[i]!r}: allowed the time of the "
+                          "neuron's last spike (its step's time), or <= 0 ms for a neuron that never "
+                          f"fired ({bad.size + silent.size} neurons differ)")
 
 
 # -- connectivity files ------------------------------------------------------------------
@@ -517,7 +643,7 @@ def load_initial_state(path, n_neurons: int | None = None) -> dict[str, np.ndarr
     ConfigError
         Naming the file and what is wrong: unreadable, corrupted, truncated or pickled files,
         unknown array names, arrays that are not one-dimensional, not real numbers, not finite
-        or not of length ``n_neurons``.
+        or not of length ``n_neurons``, or a ``t_last`` after the start (> 0 ms).
 
     Examples
     --------
@@ -528,14 +654,17 @@ def load_initial_state(path, n_neurons: int | None = None) -> dict[str, np.ndarr
     >>> {name: a.shape for name, a in load_initial_state(path, n_neurons=10).items()}
     {'V': (10,)}
     """
-    arrays = read_npz(path, "initial-state file")
+    arrays = read_npz(path, "initial-state file",
+                      shapes=None if n_neurons is None else dict.fromkeys(STATE_FIELDS, (n_neurons,)))
     label = f"initial-state file {os.fspath(path)!r}"
     unknown = sorted(set(arrays) - set(STATE_FIELDS))
     if unknown or "V" not in arrays:
         raise ConfigError(f"{label}: arrays {sorted(arrays)}: allowed 'V' and optionally "
                           "'g_e', 'g_i', 't_last'")
     for name, a in arrays.items():
-        check_array(f"{label}: {name}", a, "real", (n_neurons,), finite=True)
+        # the state at t = 0: no neuron can have spiked later (t_last <= 0 ms)
+        check_array(f"{label}: {name}", a, "real", (n_neurons,), finite=True,
+                    high=0 if name == "t_last" else None)
     return arrays
 
 

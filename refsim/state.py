@@ -180,5 +180,10 @@ def initial_state(config: Config, seed, given: dict | None = None) -> State:
             raise ConfigError(f"initial state {name}: {bad.size} values NaN or infinite in "
                               f"{dtype} (first at neuron {bad[0]}: {a[bad[0]].item()!r}): allowed "
                               f"finite values only")
+        if name == "t_last" and name in given and np.any(out[name] > 0):
+            late = np.flatnonzero(out[name] > 0)
+            raise ConfigError(f"initial state t_last: {late.size} values > 0 ms (first at neuron "
+                              f"{late[0]}: {a[late[0]].item()!r}): allowed spike times <= 0 ms, "
+                              "before the run starts")
     return State(**out)
 

@@ -276,7 +276,7 @@ def test_pickled_objects_are_refused_without_running_code(tmp_path, kind, names)
      "targets_e dtype = bool: allowed an integer type"),
     ("targets", dict(targets_e=np.zeros((4, 2), int), targets_i=np.zeros((2, 2), int)),
      "targets_e and targets_i have 6 rows: allowed N = 5"),
-    ("init", dict(V=np.zeros(4)), "V shape = (4,): allowed (5,)"),
+    ("init", dict(V=np.zeros(4)), "V shape = (4,) (from its header): allowed (5,)"),
     ("init", dict(V=np.r_[np.zeros(4), np.nan]), "V: 1 NaN or infinite values: allowed finite values only"),
     ("init", dict(V=np.zeros(5, complex)), "V dtype = complex128: allowed an integer or floating-point type"),
     ("init", dict(g_e=np.zeros(5)), "arrays ['g_e']: allowed 'V' and optionally"),
@@ -298,7 +298,8 @@ def test_loaders_name_what_is_wrong(tmp_path, kind, content, message):
     with pytest.raises(ConfigError) as e:
         load_any(kind, tmp_path / "f.npz")
     if message is None:  # counts must be whole numbers of synapses
-        assert str(e.value) == "connectivity entries: allowed non-negative integers (synapse counts)"
+        assert str(e.value) == ("connectivity entries; largest 1.5: allowed integers 0 .. 2**24 = "
+                                "16777216 (synapse counts, exact in float32)")
     else:
         assert str(e.value).startswith(("connectivity file '", "initial-state file '"))
         assert f"f.npz': {message}" in str(e.value), str(e.value)
