@@ -216,8 +216,15 @@ def _distributions(s, t_start, seed):
             "corr": count_correlations(s, 2.0, 1000, seed, t_start)}
 
 
+def _until(s: SpikeTrains, t_stop: float) -> SpikeTrains:
+    """The spikes of ``s`` observed over [0, t_stop) only."""
+    keep = s.times_ms < t_stop
+    return SpikeTrains(s.times_ms[keep], s.neurons[keep], s.n_neurons, s.n_exc, t_stop)
+
+
 def compare(a, b, t_start: float = 0.0, seed: int = 0, labels=("A", "B")) -> dict:
-    """Compare runs ``a`` and ``b`` (SimulationResult or SpikeTrains) over [t_start, end).
+    """Compare runs ``a`` and ``b`` (SimulationResult or SpikeTrains) over one window,
+    [t_start, the end of the shorter run).
 
     Returns a JSON-able dict: ``statistics`` of each (see :func:`refsim.analysis.statistics`),
     and for each distribution in :data:`DISTRIBUTIONS` the KS distance and p-value, the
@@ -228,16 +235,17 @@ def compare(a, b, t_start: float = 0.0, seed: int = 0, labels=("A", "B")) -> dic
     ----------
     a, b : SimulationResult or SpikeTrains
     t_start : float
-        Start of the window (ms); it ends at the end of each observation.
+        Start of the window (ms); it ends where the shorter observation ends, for both runs.
     seed : int
         Seed of the correlation pair samples (the same for both runs).
     labels : tuple of str
-        The names of ``a`` and ``b`` in the result (and the report).
+        The names of ``a`` and ``b`` in the result (and the report): two different names.
 
     Returns
     -------
     dict
-        ``labels``, ``t_start_ms``, ``statistics`` ({label: :func:`refsim.analysis.statistics`}),
+        ``labels``, ``t_start_ms``, ``t_stop_ms`` (the window), ``statistics``
+        ({label: :func:`refsim.analysis.statistics`}),
         ``distributions`` ({name: {``n``, ``mean``, ``ks_distance``, ``ks_pvalue``,
         ``wasserstein`` (in the statistic's unit), ``cohens_d``, ``cohens_d_95ci``}}, only
         ``n`` when a sample is empty) and, when N and n_exc agree, ``rate_correlation`` and
@@ -246,7 +254,7 @@ def compare(a, b, t_start: float = 0.0, seed: int = 0, labels=("A", "B")) -> dic
     Raises
     ------
     ConfigError
-        A window outside either observation.
+        A window outside either observation, or labels that are not two different names.
 
     Notes
     -----
@@ -266,9 +274,15 @@ def compare(a, b, t_start: float = 0.0, seed: int = 0, labels=("A", "B")) -> dic
     """
     # scipy.stats takes a second to import: loaded when a comparison is made, not with refsim
     from scipy.stats import ks_2samp, pearsonr, wasserstein_distance
+    labels = tuple(labels)
+    if len(labels) != 2 or not all(isinstance(x, str) and x for x in labels) or labels[0] == labels[1]:
+        raise ConfigError(f"labels = {list(labels)!r}: allowed two different non-empty names")
+    # one window for both: to the end of the shorter observation
     sa, sb = as_spike_trains(a), as_spike_trains(b)
+    t_stop = min(sa.t_stop_ms, sb.t_stop_ms)
+    sa, sb = _until(sa, t_stop), _until(sb, t_stop)
     da, db = _distributions(sa, t_start, seed), _distributions(sb, t_start, seed)
-    out = {"labels": list(labels), "t_start_ms": t_start,
+    out = {"labels": list(labels), "t_start_ms": t_start, "t_stop_ms": t_stop,
            "statistics": {labels[0]: statistics(sa, t_start, seed=seed),
                           labels[1]: statistics(sb, t_start, seed=seed)},
            "distributions": {}}
@@ -324,7 +338,8 @@ def write_report(comparison: dict, a, b, out_dir) -> list[str]:
     os.makedirs(out_dir, exist_ok=True)
     la, lb = comparison["labels"]
     lines = [f"# refsim comparison: {la} vs {lb}", "",
-             f"Window: from {comparison['t_start_ms']} ms to the end of the shorter run.", "",
+             f"Window: [{comparison['t_start_ms']}, {comparison['t_stop_ms']}) ms for both runs "
+             "(to the end of the shorter one).", "",
              "## Summary statistics", "", f"| statistic | {la} | {lb} |", "|---|---|---|"]
     for key, value in comparison["statistics"][la].items():
         lines.append(f"| {key} | {value:.4g} | {comparison['statistics'][lb][key]:.4g} |")
@@ -348,6 +363,7 @@ def write_report(comparison: dict, a, b, out_dir) -> list[str]:
     paths = [os.path.join(out_dir, name) for name in ("comparison.json", "report.md", "comparison.png")]
     write_text(paths[0], json.dumps(comparison, indent=1) + "\n")
     write_text(paths[1], "\n".join(lines))
+    a, b = (_until(as_spike_trains(x), comparison["t_stop_ms"]) for x in (a, b))  # its window
     comparison_figure(a, b, paths[2], labels=(la, lb), t_start=comparison["t_start_ms"])
     return paths
 

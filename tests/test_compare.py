@@ -5,11 +5,13 @@ with itself must give zero distances; constructed rasters differ at a known time
 ensemble's rows must not depend on the number of worker processes.
 """
 import json
+import warnings
 
 import numpy as np
 import pytest
 
 import refsim
+import refsim.cli
 from refsim.analysis import SpikeTrains
 from refsim.compare import cohens_d, compare, first_difference_ms, load_spikes, write_report
 from refsim.ensemble import parse_seeds, run_ensemble, summarize
@@ -100,3 +102,72 @@ def test_ensemble_rows_do_not_depend_on_the_number_of_processes():
     assert s["rate_e_hz"]["n"] == 3
     with pytest.raises(ConfigError, match="jobs = 0"):
         run_ensemble("tutorial-normalized", [0], jobs=0, overrides=over)
+
+
+# -- one window for both runs (issue: 200 ms vs 1000 ms of one seed gave CV KS p = 4e-07) --
+
+@pytest.fixture(scope="module")
+def short_and_long():
+    """One seed of one network, run for 200 ms and for 1000 ms: identical over 0 .. 200 ms."""
+    cfg = refsim.get_preset("tutorial-normalized", n_exc=80, n_inh=20, duration=1000.0)
+    long = refsim.simulate(cfg, 3, progress=False, engine="numpy")
+    short = refsim.simulate(cfg.replace(duration=200.0), 3, progress=False, engine="numpy")
+    assert long.n_spikes > 3 * short.n_spikes > 0
+    return short, long
+
+
+@pytest.mark.parametrize("t_start", [0.0, 50.0])
+@pytest.mark.parametrize("order", ["short first", "long first"])
+def test_runs_of_different_lengths_are_measured_over_the_same_window(short_and_long, t_start, order):
+    """Both runs are cut to the end of the shorter one: every statistic is then equal, every
+    distribution distance 0, and the window is reported."""
+    a, b = short_and_long if order == "short first" else short_and_long[::-1]
+    c = refsim.compare.compare(a, b, t_start=t_start)
+    assert c["t_stop_ms"] == 200.0 and c["first_difference_ms"] is None
+    sa, sb = c["statistics"]["A"], c["statistics"]["B"]
+    assert sa.keys() == sb.keys() and all(
+        sa[k] == sb[k] or (np.isnan(sa[k]) and np.isnan(sb[k])) for k in sa), (sa, sb)
+    for name, d in c["distributions"].items():
+        assert d["ks_distance"] == 0.0 and d["wasserstein"] == 0.0, name
+    assert c["rate_correlation"] == pytest.approx(1.0, abs=1e-12)
+
+
+def test_the_report_states_the_common_window(short_and_long, tmp_path):
+    """report.md names the window the statistics were measured in."""
+    short, long = short_and_long
+    refsim.compare.write_report(refsim.compare.compare(long, short, t_start=20.0), long, short, tmp_path)
+    assert "Window: [20.0, 200.0) ms for both runs" in (tmp_path / "report.md").read_text()
+
+
+@pytest.mark.parametrize("labels", [("run", "run"), ("", "B"), ("A",), ("A", 3)])
+def test_labels_must_be_two_different_names(short_and_long, labels):
+    """Equal labels silently overwrote one column of the statistics."""
+    with pytest.raises(ConfigError, match=r"labels = .*: allowed two different non-empty names"):
+        refsim.compare.compare(*short_and_long, labels=labels)
+
+
+def test_cli_refuses_equal_labels(short_and_long, tmp_path):
+    """Through the CLI: exit 2 and no report."""
+    for name, r in zip("ab", short_and_long, strict=True):
+        r.save(tmp_path / f"{name}.npz")
+    status = refsim.cli.main(["compare", str(tmp_path / "a.npz"), str(tmp_path / "b.npz"),
+                              "--labels", "run", "run", "--out", str(tmp_path / "c")])
+    assert status == 2 and not (tmp_path / "c").exists()
+
+
+@pytest.mark.parametrize("scale, warns", [(1.0, None), (1e-3, "look like seconds"),
+                                          (1e3, "at or after the end of the observation")])
+def test_peer_spike_times_in_another_unit_are_warned_about(short_and_long, tmp_path, scale, warns):
+    """A peer file in seconds gave a rate correlation of 1.0 and no warning (every spike in
+    the first 1/1000 of the run); one in microseconds lost most spikes silently."""
+    long = short_and_long[1]
+    meta = json.dumps({"n_neurons": 100, "n_exc": 80, "duration_ms": 1000.0})
+    np.savez(tmp_path / "peer.npz", t_ms=long.spike_times * scale, i=long.spike_neurons, meta=meta)
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        refsim.compare.load_spikes(tmp_path / "peer.npz")
+    messages = [str(x.message) for x in w if issubclass(x.category, refsim.ConfigWarning)]
+    if warns is None:
+        assert messages == []
+    else:
+        assert len(messages) == 1 and warns in messages[0], messages
