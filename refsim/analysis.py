@@ -600,7 +600,8 @@ def statistics(data, t_start: float = 0.0, t_stop: float | None = None, seed: in
         (:func:`fano_factor`, 10 ms bins), ``chi`` (:func:`synchrony_chi`, 1 ms bins, 5 ms
         smoothing), ``corr`` (mean of :func:`count_correlations`, 2 ms bins, 1000 pairs) and
         ``peak_hz`` (the frequency of the largest non-zero-frequency value of
-        :func:`rate_spectrum`, 1 ms bins, Hz). NaN where undefined.
+        :func:`rate_spectrum`, 1 ms bins, Hz). NaN where undefined, including a statistic
+        whose bins are longer than the window (``fano`` below 10 ms, ``corr`` below 2 ms).
 
     Raises
     ------
@@ -617,16 +618,19 @@ def statistics(data, t_start: float = 0.0, t_stop: float | None = None, seed: in
     (True, True)
     """
     s = as_spike_trains(data)
-    rates = firing_rates(s, t_start, t_stop)
+    rates = firing_rates(s, t_start, t_stop)  # also checks the window
+    length = (s.t_stop_ms if t_stop is None else t_stop) - t_start
     nanmean = lambda a: float(np.nanmean(a)) if np.isfinite(a).any() else float("nan")  # noqa: E731
-    f, p = rate_spectrum(s, 1.0, t_start, t_stop)
+    nan = float("nan")
+    f, p = rate_spectrum(s, 1.0, t_start, t_stop) if length >= 1.0 else (np.zeros(0), np.zeros(0))
+    # a statistic whose bins do not fit in the window is undefined (NaN), not an error
     return {
-        "rate_e_hz": float(rates[:s.n_exc].mean()) if s.n_exc else float("nan"),
-        "rate_i_hz": float(rates[s.n_exc:].mean()) if s.n_neurons > s.n_exc else float("nan"),
+        "rate_e_hz": float(rates[:s.n_exc].mean()) if s.n_exc else nan,
+        "rate_i_hz": float(rates[s.n_exc:].mean()) if s.n_neurons > s.n_exc else nan,
         "cv_isi": nanmean(isi_cv(s, t_start, t_stop)), "cv2": nanmean(cv2(s, t_start, t_stop)),
         "lv": nanmean(lv(s, t_start, t_stop)),
-        "fano": fano_factor(s, 10.0, t_start, t_stop),
-        "chi": synchrony_chi(s, 1.0, 5.0, t_start, t_stop),
-        "corr": nanmean(count_correlations(s, 2.0, 1000, seed, t_start, t_stop)),
-        "peak_hz": float(f[1:][np.argmax(p[1:])]) if f.size > 1 else float("nan"),
+        "fano": fano_factor(s, 10.0, t_start, t_stop) if length >= 10.0 else nan,
+        "chi": synchrony_chi(s, 1.0, 5.0, t_start, t_stop) if length >= 1.0 else nan,
+        "corr": nanmean(count_correlations(s, 2.0, 1000, seed, t_start, t_stop)) if length >= 2.0 else nan,
+        "peak_hz": float(f[1:][np.argmax(p[1:])]) if f.size > 1 else nan,
     }
