@@ -11,7 +11,8 @@ simulate_exact                                   event-driven high-accuracy solv
 estimate_memory, available_memory                memory before a run (refsim.resources)
 Connectivity, build_connectivity, from_index_arrays, from_sparse, load_connectivity
 load_initial_state                               files (refsim.io)
-analysis, compare, elementary, ensemble, io, model, network, plot, testing   modules
+check_output_dir                                 output directories: one run, one unit (refsim.outputs)
+analysis, compare, elementary, ensemble, io, model, network, outputs, plot, testing   modules
 
 Conventions
 -----------
@@ -21,12 +22,13 @@ Rasters: ``(spike_steps, spike_neurons)`` in a :class:`SimulationResult` (time =
 ``(times_ms, neurons)`` in :class:`refsim.analysis.SpikeTrains`, whatever simulator made them.
 """
 
-from . import analysis, compare, elementary, ensemble, io, model, network, plot, testing
+from . import analysis, compare, elementary, ensemble, io, model, network, outputs, plot, testing
 from ._version import __version__
 from .connectivity import Connectivity, build_connectivity, from_index_arrays, from_sparse, load_connectivity
 from .elementary import FloatingPointModeError
 from .io import load_initial_state
 from .network import network_inputs
+from .outputs import check_output_dir
 from .params import Config, ConfigError, ConfigWarning
 from .presets import get_preset, preset_names
 from .resources import available_memory, estimate_memory
@@ -36,10 +38,11 @@ from .simulate import simulate
 __all__ = [
     "Config", "ConfigError", "ConfigWarning", "Connectivity", "FloatingPointModeError",
     "SimulationResult",
-    "available_memory", "build_connectivity", "estimate_memory", "from_index_arrays",
+    "available_memory", "build_connectivity", "check_output_dir", "estimate_memory", "from_index_arrays",
     "from_sparse", "get_preset", "load_connectivity", "load_initial_state", "preset_names",
     "network_inputs", "simulate", "simulate_exact", "__version__",
-    "analysis", "compare", "elementary", "ensemble", "io", "model", "network", "plot", "testing",
+    "analysis", "compare", "elementary", "ensemble", "io", "model", "network", "outputs", "plot",
+    "testing",
 ]
 
 

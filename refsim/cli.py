@@ -6,8 +6,14 @@ Exit status
 2   bad input (one line on stderr: ``refsim: error: <field> = <value>: allowed ...``),
     including a run refused because it would not fit in memory, or an output that cannot
     be written
-3   the run stopped on a non-finite state or runaway activity; the partial result is saved
+3   the run stopped on a non-finite state or runaway activity (or, for ``ensemble``, a seed
+    could not run); the partial result is saved
 130 interrupted (Ctrl-C); a partial result is saved when the time loop had started
+143 terminated (SIGTERM, as ``timeout`` and cluster schedulers send it): as for Ctrl-C
+
+Every input, and the output directory, is checked before the first step. A save that has
+started completes before an interrupt is honoured, and an output directory holds one
+complete run or says that it does not (:mod:`refsim.outputs`).
 """
 
 from __future__ import annotations
@@ -15,21 +21,25 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import tempfile
+import threading
 import warnings
 
-from .compare import compare, load_spikes, write_report
+from .compare import check_labels, compare, load_spikes, write_report
 from .connectivity import load_connectivity
 from .elementary import FloatingPointModeError
 from .engines import DEFAULT_ENGINE, ENGINES
-from .ensemble import parse_seeds, run_ensemble, summarize
-from .io import load_initial_state, write_text
+from .ensemble import check_ensemble, failed_seeds, parse_seeds, run_ensemble, summarize
+from .io import OutputError, load_initial_state, write_text
+from .outputs import prepare_output_dir, publish
 from .params import ConfigError, ConfigWarning, coerce, describe_fields
 from .plot import raster
 from .presets import PRESETS, get_preset
-from .simulate import simulate
+from .simulate import Terminated, simulate
 
-EXIT_BAD_INPUT, EXIT_STOPPED, EXIT_INTERRUPTED = 2, 3, 130
+EXIT_BAD_INPUT, EXIT_STOPPED, EXIT_INTERRUPTED, EXIT_TERMINATED = 2, 3, 130, 143
 
 
 def parse_set(items):
@@ -43,12 +53,13 @@ def parse_set(items):
     Returns
     -------
     dict of str to value
-        Converted by :func:`refsim.params.coerce`; a later item overrides an earlier one.
+        Converted by :func:`refsim.params.coerce`.
 
     Raises
     ------
     ConfigError
-        An item without ``=``, an unknown field, or a value that cannot be converted.
+        An item without ``=``, an unknown field, a value that cannot be converted, or a
+        field given twice.
 
     Examples
     --------
@@ -61,8 +72,26 @@ def parse_set(items):
         if "=" not in item:
             raise ConfigError(f"--set {item!r}: allowed the form name=value")
         name, value = item.split("=", 1)
-        out[name.strip()] = coerce(name.strip(), value)
+        name = name.strip()
+        if name in out:
+            raise ConfigError(f"--set {name}: given twice ({out[name]!r} and {value.strip()!r}): "
+                              "allowed each parameter once")
+        out[name] = coerce(name, value)
     return out
+
+
+def run_overrides(args) -> dict:
+    """The ``--set`` items and the shortcut options (``--duration``, ``--dt``, ``--dtype``)
+    of ``refsim run`` as one dict; a parameter given both ways is refused."""
+    overrides = parse_set(args.set)
+    for name in ("duration", "dt", "dtype"):
+        value = getattr(args, name)
+        if value is not None:
+            if name in overrides:
+                raise ConfigError(f"--{name} {value} and --set {name}={overrides[name]!r}: allowed "
+                                  "each parameter once")
+            overrides[name] = value
+    return overrides
 
 
 def cmd_run(args) -> int:
@@ -76,7 +105,8 @@ def cmd_run(args) -> int:
     Returns
     -------
     int
-        Exit status: 0 complete, 3 stopped (non-finite state or runaway), 130 interrupted.
+        Exit status: 0 complete, 3 stopped (non-finite state or runaway), 130 interrupted
+        (Ctrl-C), 143 terminated (SIGTERM); the partial result is saved in each case.
 
     Raises
     ------
@@ -93,44 +123,68 @@ def cmd_run(args) -> int:
     refsim run --preset tutorial: 10 neurons, 200 steps of 0.1 ms (float32, engine numba)
       rate E 50.000 Hz   rate I 50.000 Hz   mean CV(ISI) nan
       spikes 10   wall time ... s
-      wrote .../spikes.npz, summary.json, raster.png
+      wrote .../spikes.npz, summary.json, raster.png, manifest.json (run ...)
     >>> status
     0
     """
-    overrides = parse_set(args.set)
-    for name in ("duration", "dt", "dtype"):
-        if getattr(args, name) is not None:
-            overrides[name] = getattr(args, name)
-    config = get_preset(args.preset, **overrides)
+    config = get_preset(args.preset, **run_overrides(args))
     conn = (load_connectivity(args.connectivity, n_exc=config.n_exc, n_neurons=config.n_neurons)
             if args.connectivity else None)
     initial = (load_initial_state(args.initial_state, n_neurons=config.n_neurons)
                if args.initial_state else None)
-    try:
-        os.makedirs(args.out, exist_ok=True)
-    except OSError as e:
-        raise ConfigError(f"out = {args.out!r}: allowed a directory that can be created "
-                          f"({e.strerror})") from None
+    out = prepare_output_dir(args.out)  # before the run, not after it
 
     result = simulate(config, seed=args.seed, engine=args.engine, connectivity=conn,
                       initial=initial, progress=not args.no_progress,
                       stop_on_runaway=not args.allow_runaway)
-    # spikes first: a failure while plotting never loses the computed run
-    result.save(os.path.join(args.out, "spikes.npz"))
     summary = {"preset": args.preset, **result.summary()}
-    write_text(os.path.join(args.out, "summary.json"), json.dumps(summary, indent=2) + "\n")
-    raster(result, os.path.join(args.out, "raster.png"))
+    files = {"spikes.npz": result.save,  # spikes first: a failed plot never loses the run
+             "summary.json": lambda p: write_text(p, json.dumps(summary, indent=2) + "\n")}
+    if result.steps_done:                 # a raster needs at least one step
+        files["raster.png"] = lambda p: raster(result, p)
+    held = _save(out, files, result, {"command": "run", "preset": args.preset, "seed": args.seed})
     print(f"refsim run --preset {args.preset}: {config.n_neurons} neurons, "
           f"{result.steps_done} steps of {config.dt} ms ({config.dtype}, engine {result.engine})")
     print(f"  rate E {summary['rate_e_hz']:.3f} Hz   rate I {summary['rate_i_hz']:.3f} Hz   "
           f"mean CV(ISI) {summary['cv_isi_mean']:.4f}")
     print(f"  spikes {summary['n_spikes']}   wall time {summary['wall_time_s']:.2f} s")
-    print(f"  wrote {args.out}/spikes.npz, summary.json, raster.png")
+    print(f"  wrote {out}/{', '.join(files)}, manifest.json (run {result.run_id[:8]})")
+    if held is not None:
+        print(f"refsim: {_signal_name(held)} while saving: the save was completed first "
+              f"({out}/manifest.json lists the files)", file=sys.stderr)
+        return EXIT_TERMINATED if isinstance(held, Terminated) else EXIT_INTERRUPTED
     if result.complete:
         return 0
     print(f"refsim: PARTIAL RESULT ({result.stop_reason}, {result.steps_done} of "
           f"{config.n_steps} steps saved): {result.message}", file=sys.stderr)
-    return EXIT_INTERRUPTED if result.stop_reason == "interrupted" else EXIT_STOPPED
+    if result.stop_reason == "interrupted":
+        return EXIT_TERMINATED if "SIGTERM" in result.message else EXIT_INTERRUPTED
+    return EXIT_STOPPED
+
+
+def _save(out, files, result=None, info=None):
+    """:func:`refsim.outputs.publish` the files; returns the interrupt (KeyboardInterrupt or
+    Terminated) that arrived while saving, held back until the save was complete, else None.
+    When the files cannot be written (a full disk), the run's spikes are saved to a new
+    temporary directory if at all possible, and the error says where."""
+    try:
+        publish(out, files, run_id=None if result is None else result.run_id, info=info)
+    except KeyboardInterrupt as e:
+        return e
+    except OutputError as e:
+        if result is None:
+            raise
+        try:
+            rescue = os.path.join(tempfile.mkdtemp(prefix="refsim-rescue-"), "spikes.npz")
+            result.save(rescue)
+        except (OSError, ConfigError):
+            raise OutputError(f"{e}; the run could not be saved anywhere else either") from None
+        raise OutputError(f"{e}; the run's spikes were saved to {rescue} instead") from None
+    return None
+
+
+def _signal_name(e) -> str:
+    return "terminated (SIGTERM)" if isinstance(e, Terminated) else "interrupted (Ctrl-C)"
 
 
 def cmd_compare(args) -> int:
@@ -169,15 +223,19 @@ def cmd_compare(args) -> int:
     rate_hz  KS 0.200 (p 0.99)  Wasserstein 10  Cohen's d +0.000
     ...
     rate correlation -0.1080; rasters first differ at 0.27385 ms
-    wrote .../comparison.json, .../report.md, .../comparison.png
+    wrote .../comparison.json, .../report.md, .../comparison.png, .../manifest.json
     >>> status
     0
     """
+    labels = check_labels(args.labels if args.labels else ("A", "B"))
     a = load_spikes(args.a, n_exc=args.n_exc, n_neurons=args.n_neurons, t_stop_ms=args.t_stop)
     b = load_spikes(args.b, n_exc=args.n_exc, n_neurons=args.n_neurons, t_stop_ms=args.t_stop)
-    labels = (args.labels[0], args.labels[1]) if args.labels else ("A", "B")
+    out = prepare_output_dir(args.out)
     comparison = compare(a, b, t_start=args.t_start, seed=args.seed, labels=labels)
-    paths = write_report(comparison, a, b, args.out)
+    try:
+        paths, held = write_report(comparison, a, b, out), None
+    except KeyboardInterrupt as e:  # held back until the report was complete
+        paths, held = [os.path.join(out, "manifest.json")], e
     for name, d in comparison["distributions"].items():
         if "ks_distance" in d:
             print(f"{name:8s} KS {d['ks_distance']:.3f} (p {d['ks_pvalue']:.2g})  "
@@ -187,6 +245,10 @@ def cmd_compare(args) -> int:
         print(f"rate correlation {comparison['rate_correlation']:.4f}; rasters "
               + ("identical" if fd is None else f"first differ at {fd} ms"))
     print("wrote " + ", ".join(paths))
+    if held is not None:
+        print(f"refsim: {_signal_name(held)} while saving: the report was completed first",
+              file=sys.stderr)
+        return EXIT_TERMINATED if isinstance(held, Terminated) else EXIT_INTERRUPTED
     return 0
 
 
@@ -203,7 +265,9 @@ def cmd_ensemble(args) -> int:
     Returns
     -------
     int
-        Exit status: 0, or 3 when a run stopped early.
+        Exit status: 0; 3 when a run stopped early or a seed could not run (the others are
+        saved, and the message says how to run the failed ones again); 130 (143) when
+        interrupted by Ctrl-C (SIGTERM), with the seeds done saved.
 
     Raises
     ------
@@ -220,27 +284,41 @@ def cmd_ensemble(args) -> int:
     refsim ensemble --preset tutorial-normalized: 2 seeds, from 0.0 ms
       rate_e_hz         53.12 ± 4.42 (SD over seeds)
     ...
-      wrote .../ensemble.json, ensemble.csv
+      wrote .../ensemble.json, ensemble.csv, manifest.json
     >>> status
     0
     """
     overrides = parse_set(args.set)
     seeds = parse_seeds(args.seeds)
+    check_ensemble(args.preset, seeds, args.jobs, overrides, args.t_start, args.engine)
+    out = prepare_output_dir(args.out)  # before the first seed
     rows = run_ensemble(args.preset, seeds, jobs=args.jobs, overrides=overrides,
                         t_start=args.t_start, engine=args.engine)
     summary = summarize(rows)
-    os.makedirs(args.out, exist_ok=True)
-    write_text(os.path.join(args.out, "ensemble.json"),
-               json.dumps({"preset": args.preset, "overrides": overrides, "t_start_ms": args.t_start,
-                           "rows": rows, "summary": summary}, indent=1) + "\n")
-    keys = [k for k in rows[0] if k not in ("complete",)]
-    csv = "\n".join([",".join(keys)] + [",".join(str(r[k]) for k in keys) for r in rows]) + "\n"
-    write_text(os.path.join(args.out, "ensemble.csv"), csv)
+    done = [r for r in rows if "error" not in r]
+    keys = list(done[0]) if done else ["seed", "complete"]
+    keys = [k for k in keys if k != "complete"] + ["complete", "error"]
+    csv = "\n".join([",".join(keys)] + [",".join(str(r.get(k, "")) for k in keys) for r in rows]) + "\n"
+    document = {"preset": args.preset, "overrides": overrides, "t_start_ms": args.t_start,
+                "rows": rows, "summary": summary}
+    held = _save(out, {"ensemble.json": lambda p: write_text(p, json.dumps(document, indent=1) + "\n"),
+                       "ensemble.csv": lambda p: write_text(p, csv)},
+                 info={"command": "ensemble", "preset": args.preset, "seeds": seeds})
     print(f"refsim ensemble --preset {args.preset}: {len(seeds)} seeds, from {args.t_start} ms")
     for k, v in summary.items():
         print(f"  {k:12s} {v['mean']:10.4g} ± {v['sd']:.3g} (SD over seeds)")
-    print(f"  wrote {args.out}/ensemble.json, ensemble.csv")
-    return 0 if all(r["complete"] for r in rows) else EXIT_STOPPED
+    print(f"  wrote {out}/ensemble.json, ensemble.csv, manifest.json")
+    failed = failed_seeds(rows)
+    if failed:
+        reasons = sorted({r["error"] for r in rows if "error" in r})
+        print(f"refsim: {len(failed)} of {len(seeds)} seeds could not run ({'; '.join(reasons)}); "
+              f"the others are saved. Run them again with --seeds {','.join(map(str, failed))}",
+              file=sys.stderr)
+    interrupted = [r["error"] for r in rows if r.get("error", "").startswith("not run")]
+    if held is not None or interrupted:
+        sigterm = isinstance(held, Terminated) or any("SIGTERM" in e for e in interrupted)
+        return EXIT_TERMINATED if sigterm else EXIT_INTERRUPTED
+    return 0 if not failed and all(r["complete"] for r in rows) else EXIT_STOPPED
 
 
 def cmd_presets(args) -> int:
@@ -352,7 +430,8 @@ def main(argv=None) -> int:
     -------
     int
         0 done, 2 bad input (ConfigError, FloatingPointModeError, or an output that cannot be
-        written), 3 a run stopped on a non-finite state or runaway activity, 130 interrupted.
+        written), 3 a run stopped on a non-finite state or runaway activity (or a seed of an
+        ensemble could not run), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 
     Examples
     --------
@@ -372,7 +451,7 @@ def main(argv=None) -> int:
             shown.add(str(message))
             print(f"refsim: warning: {message}", file=sys.stderr)
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _sigterm_as_interrupt():
         warnings.simplefilter("always", ConfigWarning)
         warnings.showwarning = show
         try:
@@ -380,10 +459,31 @@ def main(argv=None) -> int:
         except (ConfigError, FloatingPointModeError) as e:
             print(f"refsim: error: {e}", file=sys.stderr)
             return EXIT_BAD_INPUT
-        except OSError as e:  # e.g. a full disk while writing the outputs
-            print(f"refsim: error: {e.filename}: {e.strerror}", file=sys.stderr)
+        except OSError as e:  # an output refsim.io did not name (refsim.io.OutputError does)
+            where = e.filename if e.filename is not None else getattr(args, "out", "?")
+            print(f"refsim: error: {where}: {e.strerror or e}", file=sys.stderr)
             return EXIT_BAD_INPUT
-        except KeyboardInterrupt:
-            print("refsim: interrupted (output files are written atomically: each one is "
-                  "complete or absent)", file=sys.stderr)
-            return EXIT_INTERRUPTED
+        except KeyboardInterrupt as e:
+            print(f"refsim: {_signal_name(e)} before this command's outputs were written: "
+                  "nothing was saved", file=sys.stderr)
+            return EXIT_TERMINATED if isinstance(e, Terminated) else EXIT_INTERRUPTED
+
+
+class _sigterm_as_interrupt:
+    """While the command runs, SIGTERM raises :class:`refsim.simulate.Terminated` (a
+    KeyboardInterrupt) in the main thread: a run stops and saves what it has, as on Ctrl-C."""
+
+    def __enter__(self):
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGTERM, self._raise)
+        return self
+
+    @staticmethod
+    def _raise(signum, frame):
+        raise Terminated("SIGTERM")
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+        return False

@@ -26,12 +26,13 @@ import numpy as np
 
 from .analysis import SpikeTrains, as_spike_trains, count_correlations, firing_rates, isi_cv, statistics
 from .io import read_npz, write_text
+from .outputs import new_run_id, prepare_output_dir, publish
 from .params import ConfigError, ConfigWarning
 from .plot import comparison_figure
 from .result import SimulationResult
 from .testing import first_difference
 
-__all__ = ["load_spikes", "compare", "cohens_d", "first_difference_ms", "write_report",
+__all__ = ["load_spikes", "compare", "check_labels", "cohens_d", "first_difference_ms", "write_report",
            "pair_spikes", "divergence_time", "step_end_spike_times"]
 
 DISTRIBUTIONS = {"rate_hz": "per-neuron firing rate (Hz)", "cv_isi": "per-neuron ISI CV",
@@ -216,6 +217,23 @@ def _distributions(s, t_start, seed):
             "corr": count_correlations(s, 2.0, 1000, seed, t_start)}
 
 
+def check_labels(labels) -> tuple[str, str]:
+    """``labels`` as a tuple after checking that they are two different non-empty names.
+
+    Examples
+    --------
+    >>> from refsim.compare import check_labels
+    >>> check_labels(["run", "run"])
+    Traceback (most recent call last):
+    ...
+    refsim.params.ConfigError: labels = ['run', 'run']: allowed two different non-empty names
+    """
+    labels = tuple(labels)
+    if len(labels) != 2 or not all(isinstance(x, str) and x for x in labels) or labels[0] == labels[1]:
+        raise ConfigError(f"labels = {list(labels)!r}: allowed two different non-empty names")
+    return labels
+
+
 def _until(s: SpikeTrains, t_stop: float) -> SpikeTrains:
     """The spikes of ``s`` observed over [0, t_stop) only."""
     keep = s.times_ms < t_stop
@@ -274,9 +292,7 @@ def compare(a, b, t_start: float = 0.0, seed: int = 0, labels=("A", "B")) -> dic
     """
     # scipy.stats takes a second to import: loaded when a comparison is made, not with refsim
     from scipy.stats import ks_2samp, pearsonr, wasserstein_distance
-    labels = tuple(labels)
-    if len(labels) != 2 or not all(isinstance(x, str) and x for x in labels) or labels[0] == labels[1]:
-        raise ConfigError(f"labels = {list(labels)!r}: allowed two different non-empty names")
+    labels = check_labels(labels)
     # one window for both: to the end of the shorter observation
     sa, sb = as_spike_trains(a), as_spike_trains(b)
     t_stop = min(sa.t_stop_ms, sb.t_stop_ms)
@@ -306,8 +322,9 @@ def compare(a, b, t_start: float = 0.0, seed: int = 0, labels=("A", "B")) -> dic
 
 
 def write_report(comparison: dict, a, b, out_dir) -> list[str]:
-    """Write ``report.md``, ``comparison.json`` and ``comparison.png`` (rate, CV and
-    correlation distributions side by side) into ``out_dir``; returns the paths.
+    """Write ``comparison.json``, ``report.md`` and ``comparison.png`` (rate, CV and
+    correlation distributions side by side) into ``out_dir`` as one unit, with its
+    ``manifest.json`` (:func:`refsim.outputs.publish`); returns the paths.
 
     Parameters
     ----------
@@ -316,12 +333,13 @@ def write_report(comparison: dict, a, b, out_dir) -> list[str]:
     a, b : SimulationResult or SpikeTrains
         The two runs (for the figure).
     out_dir : str or os.PathLike
-        Created if missing; the files are written atomically.
+        Created if missing.
 
     Returns
     -------
     list of str
-        The paths of ``comparison.json``, ``report.md`` and ``comparison.png``.
+        The paths of ``comparison.json``, ``report.md``, ``comparison.png`` and
+        ``manifest.json``.
 
     Examples
     --------
@@ -333,9 +351,8 @@ def write_report(comparison: dict, a, b, out_dir) -> list[str]:
     ...                     100.0) for _ in range(2))
     >>> paths = write_report(compare(a, b), a, b, tempfile.mkdtemp())
     >>> [os.path.basename(p) for p in paths]
-    ['comparison.json', 'report.md', 'comparison.png']
+    ['comparison.json', 'report.md', 'comparison.png', 'manifest.json']
     """
-    os.makedirs(out_dir, exist_ok=True)
     la, lb = comparison["labels"]
     lines = [f"# refsim comparison: {la} vs {lb}", "",
              f"Window: [{comparison['t_start_ms']}, {comparison['t_stop_ms']}) ms for both runs "
@@ -360,12 +377,15 @@ def write_report(comparison: dict, a, b, out_dir) -> list[str]:
                   f"- correlation of per-neuron rates: {comparison['rate_correlation']:.4f}",
                   "- rasters: " + ("identical" if fd is None else f"first differ at {fd} ms")]
     lines += ["", "![distributions](comparison.png)", ""]
-    paths = [os.path.join(out_dir, name) for name in ("comparison.json", "report.md", "comparison.png")]
-    write_text(paths[0], json.dumps(comparison, indent=1) + "\n")
-    write_text(paths[1], "\n".join(lines))
     a, b = (_until(as_spike_trains(x), comparison["t_stop_ms"]) for x in (a, b))  # its window
-    comparison_figure(a, b, paths[2], labels=(la, lb), t_start=comparison["t_start_ms"])
-    return paths
+    run_id = new_run_id()
+    files = {"comparison.json": lambda p: write_text(p, json.dumps({"run_id": run_id, **comparison},
+                                                                   indent=1) + "\n"),
+             "report.md": lambda p: write_text(p, "\n".join(lines)),
+             "comparison.png": lambda p: comparison_figure(a, b, p, labels=(la, lb),
+                                                           t_start=comparison["t_start_ms"])}
+    return publish(prepare_output_dir(out_dir), files, run_id=run_id,
+                   info={"command": "compare", "labels": [la, lb]})
 
 
 # -- comparing a time-stepped run with the accurate one (refsim.exact) ----------------------

@@ -287,8 +287,9 @@ def atomic_write(path, write) -> None:
     corrupt file, only the previous one (or none).
 
     The temporary file is in the same directory (so the rename is atomic), flushed to disk
-    before the rename, removed if ``write`` raises (KeyboardInterrupt included), and gets the
-    permissions a new file would get (or those of the file it replaces).
+    before the rename, removed if anything fails or interrupts (KeyboardInterrupt
+    included), and gets the permissions a new file would get (or those of the file it
+    replaces).
 
     Parameters
     ----------
@@ -296,6 +297,12 @@ def atomic_write(path, write) -> None:
         The file to create or replace.
     write : callable
         ``write(tmp)`` writes the whole content to the path ``tmp``.
+
+    Raises
+    ------
+    OutputError
+        The file cannot be written (read-only or full disk, a missing directory, ...),
+        naming ``path`` (not the temporary file) and the reason.
 
     Examples
     --------
@@ -308,17 +315,25 @@ def atomic_write(path, write) -> None:
     """
     path = os.fspath(path)
     d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=os.path.splitext(path)[1])
-    os.close(fd)
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=os.path.splitext(path)[1])
+        os.close(fd)
         write(tmp)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.chmod(tmp, _new_file_mode(path))
         os.replace(tmp, path)
+    except OSError as e:
+        raise OutputError(f"{path}: cannot be written ({e.strerror or e})") from e
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.lexists(tmp):
             os.remove(tmp)
+
+
+class OutputError(ConfigError):
+    """An output file or directory that cannot be written; the message names the real path
+    (never a temporary file) and the reason (read-only, no space left, ...)."""
 
 
 def _new_file_mode(path) -> int:
@@ -386,7 +401,7 @@ def write_npz(path, arrays: dict, compressed: bool = True) -> None:
 
 _META_TYPES = {"format": str, "config": dict, "seed": (int, type(None)), "steps_done": int,
                "complete": bool, "message": str, "engine": str, "wall_time": (int, float),
-               "versions": dict, "stop_reason": str}
+               "versions": dict, "stop_reason": str, "run_id": str}
 
 
 def read_result(path) -> dict:
@@ -484,7 +499,7 @@ def read_result(path) -> dict:
         config=config, seed=meta["seed"], steps_done=steps_done, complete=meta["complete"],
         message=meta["message"], engine=meta["engine"], wall_time=float(meta["wall_time"]),
         traces=traces, record_neurons=record.astype(np.int64), final_state=final,
-        versions=meta["versions"], stop_reason=meta["stop_reason"],
+        versions=meta["versions"], stop_reason=meta["stop_reason"], run_id=meta["run_id"],
     )
 
 
@@ -503,6 +518,7 @@ def _read_meta(label: str, meta) -> dict:
         raise ConfigError(f"{label}: format = {meta.get('format')!r}: allowed {RESULT_FORMAT!r}")
     # files written before stop_reason existed: an incomplete run was an interrupted one
     meta.setdefault("stop_reason", "" if meta.get("complete") is True else "interrupted")
+    meta.setdefault("run_id", "")  # files written before run ids existed
     for key, typ in _META_TYPES.items():
         v = meta.get(key)
         if key not in meta or not isinstance(v, typ) or (isinstance(v, bool) and typ is not bool):

@@ -71,7 +71,7 @@ class SimulationResult:
         Why the run stopped early (naming the step, and the neurons for a non-finite state
         or runaway activity), else empty.
     stop_reason : str
-        '' for a complete run, else one of ``STOP_REASONS``: 'interrupted' (Ctrl-C),
+        '' for a complete run, else one of ``STOP_REASONS``: 'interrupted' (Ctrl-C, SIGTERM),
         'non-finite' (NaN or infinite state), 'runaway' (see
         :class:`refsim.checks.RunawayMonitor`).
     engine : str
@@ -87,6 +87,10 @@ class SimulationResult:
         after an interrupt, which may land inside a step.
     versions : dict of str to str
         :func:`versions` of the process that ran it.
+    run_id : str
+        A random id that :func:`refsim.simulate` gives each run (:func:`refsim.outputs.new_run_id`),
+        also written into its output directory's manifest; '' when unknown (files of refsim
+        before 0.4).
 
     Examples
     --------
@@ -113,6 +117,7 @@ class SimulationResult:
     final_state: dict = field(default_factory=dict)
     versions: dict = field(default_factory=versions)
     stop_reason: str = ""
+    run_id: str = ""
 
     # -- views ---------------------------------------------------------------------------
     @property
@@ -279,7 +284,7 @@ class SimulationResult:
             (mean :func:`refsim.analysis.isi_cv` over the neurons where it is defined; NaN
             if none), ``n_spikes``, ``steps_done``, ``complete``, ``stop_reason``,
             ``message``, ``duration_ms`` (:attr:`duration_done`), ``wall_time_s`` (s),
-            ``engine`` and ``seed``.
+            ``engine``, ``seed`` and ``run_id``.
 
         Examples
         --------
@@ -303,7 +308,7 @@ class SimulationResult:
             "n_spikes": self.n_spikes, "steps_done": self.steps_done, "complete": self.complete,
             "stop_reason": self.stop_reason, "message": self.message,
             "duration_ms": self.duration_done, "wall_time_s": self.wall_time,
-            "engine": self.engine, "seed": self.seed,
+            "engine": self.engine, "seed": self.seed, "run_id": self.run_id,
         }
 
     def __repr__(self):
@@ -341,7 +346,7 @@ class SimulationResult:
                 "seed": self.seed, "steps_done": self.steps_done, "complete": self.complete,
                 "stop_reason": self.stop_reason,
                 "message": self.message, "engine": self.engine, "wall_time": self.wall_time,
-                "versions": self.versions})),
+                "versions": self.versions, "run_id": self.run_id})),
         }
         arrays.update({f"trace_{k}": v for k, v in self.traces.items()})
         arrays.update({f"final_{k}": v for k, v in self.final_state.items()})

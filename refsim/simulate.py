@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 
 import numpy as np
@@ -12,13 +13,20 @@ from .connectivity import Connectivity
 from .elementary import check_fp_environment
 from .engines import DEFAULT_ENGINE, engine_inputs, get_engine
 from .network import check_network_args, draw_checked
+from .outputs import new_run_id
 from .params import Config, ConfigError
 from .recording import Recorder, check_record, check_record_vars
 from .resources import check_run
 from .result import SimulationResult
 from .state import STATE_VARIABLES
 
-__all__ = ["simulate"]
+__all__ = ["simulate", "Terminated"]
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what ``timeout``, ``kill`` and cluster schedulers send), raised by the
+    command line's handler in the main thread. A KeyboardInterrupt, so a run treats it as
+    Ctrl-C: it stops and keeps its partial result."""
 
 _CHUNK_STEPS = 500  # progress-bar granularity, how often Ctrl-C is honoured cleanly and how
 #                     often non-finite state and runaway activity are checked
@@ -127,9 +135,10 @@ def simulate(config: Config, seed: int | None = 0, *, engine: str = DEFAULT_ENGI
             bar.update(recorder.steps_done - k0)
             if reason:
                 break
-    except KeyboardInterrupt:
-        reason = "interrupted"
-        message = f"interrupted (KeyboardInterrupt) after step {recorder.steps_done}"
+    except KeyboardInterrupt as e:
+        reason, done = "interrupted", recorder.steps_done
+        message = (f"interrupted ({'SIGTERM' if isinstance(e, Terminated) else 'Ctrl-C'}) after "
+                   f"{done} steps; {_kept(done)}")
     finally:
         wall = time.perf_counter() - t0
         bar.close()
@@ -139,7 +148,7 @@ def simulate(config: Config, seed: int | None = 0, *, engine: str = DEFAULT_ENGI
         spike_steps=spike_steps, spike_neurons=spike_neurons, config=config, seed=seed,
         steps_done=recorder.steps_done, complete=not reason, message=message, engine=engine,
         wall_time=wall, traces=recorder.traces(),
-        record_neurons=record, stop_reason=reason,
+        record_neurons=record, stop_reason=reason, run_id=new_run_id(),
         # an interrupt may land inside a step: then the state is not that of any step
         final_state=({} if reason == "interrupted"
                      else {k: v.copy() for k, v in state.as_dict().items()}),
@@ -163,7 +172,7 @@ def _check_chunk(state, checkpoint, n_blocks, k0, k1, times, conn, c, recorder, 
         per_var = ", ".join(f"{name}: {idx.size}" for name, idx in bad.items())
         reason, k_stop, at_stop = "non-finite", k_bad, before
         message = (f"non-finite state {where}: {describe_neurons(union)} with NaN or infinite "
-                   f"V, g_e or g_i ({per_var}); kept steps 0 .. {k_bad - 1}")
+                   f"V, g_e or g_i ({per_var}); {_kept(k_bad)}")
     if stop_on_runaway:
         new = recorder.spikes_since(n_blocks)
         k_run = monitor.update(new[new < k_stop], k_stop)
@@ -180,5 +189,11 @@ def _check_chunk(state, checkpoint, n_blocks, k0, k1, times, conn, c, recorder, 
     return reason, message
 
 
+def _kept(n_steps: int) -> str:
+    return f"kept steps 0 .. {n_steps - 1}" if n_steps else "kept no steps"
+
+
 def _progress_bar(total, enabled):
+    # no bar where there is no stderr to draw it on (a daemon, ``2>&-``)
+    enabled = enabled and sys.stderr is not None and not getattr(sys.stderr, "closed", False)
     return tqdm(total=total, unit="step", disable=not enabled, desc="refsim", leave=False)

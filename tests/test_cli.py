@@ -13,13 +13,19 @@ def run(*args):
     return subprocess.run([sys.executable, "-m", "refsim", *args], capture_output=True, text=True)
 
 
-def test_run_writes_three_files_and_summary_matches_spikes(tmp_path):
+def test_run_writes_three_files_and_a_manifest_and_summary_matches_spikes(tmp_path):
+    """The files of one run, listed in its manifest with one run id, also in the spikes and
+    the summary."""
     p = run("run", "--preset", "tutorial", "--duration", "50", "--set", "n_exc=160",
             "--set", "n_inh=40", "--out", str(tmp_path), "--no-progress")
     assert p.returncode == 0, p.stderr
-    assert {f.name for f in tmp_path.iterdir()} == {"spikes.npz", "summary.json", "raster.png"}
+    assert {f.name for f in tmp_path.iterdir()} == {"spikes.npz", "summary.json", "raster.png",
+                                                    "manifest.json"}
     res = refsim.SimulationResult.load(tmp_path / "spikes.npz")
     summary = json.loads((tmp_path / "summary.json").read_text())
+    manifest = refsim.outputs.check_output_dir(tmp_path)
+    assert sorted(manifest["files"]) == ["raster.png", "spikes.npz", "summary.json"]
+    assert len(res.run_id) == 32 and manifest["run_id"] == summary["run_id"] == res.run_id
     assert summary["n_spikes"] == res.n_spikes
     assert abs(summary["rate_e_hz"] - res.spike_counts()[:160].mean() / 0.05) < tolerance("rounding-absolute")
     assert res.config.n_exc == 160 and res.steps_done == 500

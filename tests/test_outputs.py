@@ -1,0 +1,359 @@
+"""Output directories, early checks and signals: one run's outputs are one unit, every input
+and the output path is checked before the first step, and SIGINT/SIGTERM never cost a run
+that has been computed.
+
+Reference values: the exit statuses and messages documented in refsim.cli; the manifest
+(refsim.outputs.check_output_dir) and the run id stored in spikes.npz and summary.json; a
+run's spikes from the API (simulate) for the runs the CLI makes.
+"""
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from multiprocessing import get_context
+
+import numpy as np
+import pytest
+
+import refsim
+import refsim.cli
+import refsim.ensemble
+import refsim.outputs
+from refsim import ConfigError
+from refsim.io import write_text
+from refsim.outputs import check_output_dir, publish
+
+SMALL = ["--set", "n_exc=80", "--set", "n_inh=20", "--duration", "50", "--engine", "numpy",
+         "--no-progress"]
+
+
+def cli(*argv):
+    return subprocess.run([sys.executable, "-m", "refsim", *argv], capture_output=True, text=True,
+                          timeout=300)
+
+
+def run_id_of(out):
+    """The run ids stored in the files of ``out`` that hold one: {file: id}."""
+    ids = {}
+    if (out / "spikes.npz").exists():
+        ids["spikes.npz"] = refsim.SimulationResult.load(out / "spikes.npz").run_id
+    if (out / "summary.json").exists():
+        ids["summary.json"] = json.loads((out / "summary.json").read_text())["run_id"]
+    return ids
+
+
+# -- one run, one unit ---------------------------------------------------------------------
+
+def test_a_failed_save_leaves_no_file_of_the_previous_run(tmp_path, monkeypatch):
+    """Seed 1, then seed 2 into the same directory with the plot failing: the directory has
+    no manifest (no complete run), and what is there is seed 2's, never seed 1's."""
+    assert refsim.cli.main(["run", *SMALL, "--seed", "1", "--out", str(tmp_path)]) == 0
+    first = check_output_dir(tmp_path)["run_id"]
+
+    def broken_raster(result, path):
+        raise RuntimeError("the plot failed")
+
+    monkeypatch.setattr(refsim.cli, "raster", broken_raster)
+    with pytest.raises(RuntimeError):
+        refsim.cli.main(["run", *SMALL, "--seed", "2", "--out", str(tmp_path)])
+    assert sorted(os.listdir(tmp_path)) == ["spikes.npz", "summary.json"]
+    ids = run_id_of(tmp_path)
+    assert len(set(ids.values())) == 1 and first not in ids.values()
+    with pytest.raises(ConfigError, match="manifest.json: missing"):
+        check_output_dir(tmp_path)
+
+
+@pytest.mark.parametrize("sig, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize("during", ["spikes.npz", "raster.png"])
+def test_a_signal_during_the_save_lets_the_save_complete(tmp_path, monkeypatch, sig, status, during):
+    """Ctrl-C or SIGTERM while a finished run is saved lost the whole run; now the save
+    completes (the signal is held back), then the command exits 130 or 143."""
+    assert refsim.cli.main(["run", *SMALL, "--seed", "1", "--out", str(tmp_path)]) == 0
+    real_raster, real_save = refsim.cli.raster, refsim.SimulationResult.save
+
+    def raster(result, path):
+        if during == "raster.png":
+            os.kill(os.getpid(), sig)
+        return real_raster(result, path)
+
+    def save(self, path):
+        if during == "spikes.npz":
+            os.kill(os.getpid(), sig)
+        return real_save(self, path)
+
+    monkeypatch.setattr(refsim.cli, "raster", raster)
+    monkeypatch.setattr(refsim.SimulationResult, "save", save)
+    assert refsim.cli.main(["run", *SMALL, "--seed", "2", "--out", str(tmp_path)]) == status
+    manifest = check_output_dir(tmp_path)
+    assert set(run_id_of(tmp_path).values()) == {manifest["run_id"]} and manifest["seed"] == 2
+    assert sorted(os.listdir(tmp_path)) == ["manifest.json", "raster.png", "spikes.npz", "summary.json"]
+
+
+@pytest.mark.parametrize("delay, sig", [(0.5, signal.SIGINT), (1.0, signal.SIGTERM), (1.5, signal.SIGINT),
+                                        (2.0, signal.SIGTERM), (2.5, signal.SIGINT), (3.0, signal.SIGTERM)])
+def test_signals_at_random_times_never_mix_two_runs(tmp_path, delay, sig):
+    """A real process, seed 2 written over seed 1, sent SIGTERM or SIGINT after ``delay``
+    seconds (while importing, running or saving). Afterwards the directory holds one
+    complete run (its manifest matches every file) or no manifest, and no file of seed 1."""
+    out = tmp_path / "out"
+    assert cli("run", *SMALL, "--seed", "1", "--out", str(out)).returncode == 0
+    first = check_output_dir(out)["run_id"]
+    p = subprocess.Popen([sys.executable, "-m", "refsim", "run", *SMALL, "--duration", "300",
+                          "--seed", "2", "--out", str(out)], stderr=subprocess.PIPE, text=True)
+    time.sleep(delay)
+    p.send_signal(sig)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode in (0, 2, 130, 143, -signal.SIGTERM, -signal.SIGINT), err
+    ids = run_id_of(out)
+    assert first not in ids.values()
+    assert not [n for n in os.listdir(out) if n.startswith(".tmp-")]
+    try:
+        manifest = check_output_dir(out)
+    except ConfigError:
+        # no complete run: only files of this one, or none
+        assert len(set(ids.values())) <= 1
+        return
+    assert manifest["run_id"] != first and set(ids.values()) == {manifest["run_id"]}
+
+
+def test_concurrent_runs_into_one_directory_take_turns(tmp_path):
+    """Two writers publishing into one directory at once, 5 times each, slowly: at the end
+    the manifest matches every file, all of one run."""
+    def writer(name, k):
+        def write(path):
+            time.sleep(0.01)
+            write_text(path, f"{name} {k}")
+        return write
+
+    def worker(name):
+        for k in range(5):
+            publish(tmp_path, {f: writer(name, k) for f in ("a.txt", "b.txt", "c.txt")},
+                    run_id=f"{name}-{k}")
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in ("x", "y")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    manifest = check_output_dir(tmp_path)
+    name, k = manifest["run_id"].split("-")
+    assert {(tmp_path / f).read_text() for f in ("a.txt", "b.txt", "c.txt")} == {f"{name} {k}"}
+
+
+def test_a_file_changed_after_the_run_no_longer_passes(tmp_path):
+    """check_output_dir compares every listed file with its SHA-256."""
+    publish(tmp_path, {"a.txt": lambda p: write_text(p, "A")}, run_id="r")
+    (tmp_path / "a.txt").write_text("B")
+    with pytest.raises(ConfigError, match=r"a.txt: differs from .*manifest.json \(run r\)"):
+        check_output_dir(tmp_path)
+    os.remove(tmp_path / "a.txt")
+    with pytest.raises(ConfigError, match=r"a.txt: missing, but listed"):
+        check_output_dir(tmp_path)
+
+
+# -- checks before the first step ------------------------------------------------------------
+
+@pytest.mark.parametrize("out, reason", [
+    ("/sys/kernel", "Permission denied"),           # exists, not writable even for root
+    ("/sys/refsim-out", "Operation not permitted"),  # cannot be created
+    ("{file}/sub", "Not a directory"),
+    ("{file}", "a file"),
+])
+def test_an_unwritable_out_is_refused_before_the_run(tmp_path, out, reason):
+    """A read-only --out used to be found after the whole run, naming a temp file."""
+    (tmp_path / "file").write_text("x")
+    out = out.format(file=tmp_path / "file")
+    for argv in (["run", *SMALL, "--duration", "100000"],
+                 ["ensemble", "--set", "n_exc=8", "--set", "n_inh=2", "--seeds", "0:50"]):
+        t0 = time.perf_counter()
+        p = cli(*argv, "--out", out)
+        assert p.returncode == 2 and p.stdout == "", p.stderr
+        assert p.stderr == (f"refsim: error: out = {out!r}: {reason}: allowed a directory that can "
+                            "be created and written\n")
+        assert time.perf_counter() - t0 < 30  # a 100 s run or 50 seeds would take far longer
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--t-start", "2000"], "t_start = 2000.0: allowed 0 <= t_start < duration = 1000.0 ms"),
+    (["--preset", "tutorial", "--seeds", f"{2**32}:{2**32 + 1}"],
+     f"seed = {2**32}: allowed 0 .. 2**32 - 1 when conn_rng = 'numpy-legacy'"),
+    (["--engine", "cuda"], "engine = 'cuda'"),
+    (["--jobs", "0"], "jobs = 0: allowed an int >= 1"),
+])
+def test_ensemble_arguments_are_checked_before_any_worker(tmp_path, argv, message):
+    """These were found only inside the workers (after the others had run)."""
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}  # a real GPU only
+    if "cuda" in argv and subprocess.run([sys.executable, "-c", "import refsim.engines as e; "
+                                          "e.get_engine('cuda')"], env=env).returncode == 0:
+        pytest.skip("a GPU is available here")
+    p = subprocess.run([sys.executable, "-m", "refsim", "ensemble", "--jobs", "2", "--seeds", "0:4", *argv,
+                        "--out", str(tmp_path / "e")], capture_output=True, text=True, env=env, timeout=300)
+    assert p.returncode == 2, p.stderr
+    assert p.stderr.startswith("refsim: error: ") and message in p.stderr, p.stderr
+    assert not (tmp_path / "e").exists()
+
+
+def test_a_full_disk_names_the_file_and_rescues_the_spikes(tmp_path, monkeypatch, capsys):
+    """ENOSPC while saving used to print 'None: No space left on device' and lose the run."""
+    out = tmp_path / "out"
+    real = refsim.io.tempfile.mkstemp
+
+    def mkstemp(dir=None, prefix=None, **kw):   # the output files, not the early probe
+        if os.path.abspath(dir) == str(out) and prefix == ".tmp-":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(dir=dir, prefix=prefix, **kw)
+
+    monkeypatch.setattr(refsim.io.tempfile, "mkstemp", mkstemp)
+    assert refsim.cli.main(["run", *SMALL, "--seed", "4", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    head = f"refsim: error: {out}/spikes.npz: cannot be written (No space left on device); "
+    assert err.startswith(head + "the run's spikes were saved to ") and err.endswith("/spikes.npz instead")
+    rescued = refsim.SimulationResult.load(err.removeprefix(head + "the run's spikes were saved to ")
+                                           .removesuffix(" instead"))
+    cfg = refsim.get_preset("tutorial", n_exc=80, n_inh=20, duration=50.0)
+    expected = refsim.simulate(cfg, 4, progress=False, engine="numpy")
+    np.testing.assert_array_equal(rescued.spike_steps, expected.spike_steps)
+    np.testing.assert_array_equal(rescued.spike_neurons, expected.spike_neurons)
+
+
+# -- exit statuses and messages ----------------------------------------------------------------
+
+def test_a_state_non_finite_from_step_0_exits_3_with_the_partial_result(tmp_path):
+    """Exited 2 with 't_stop_ms = 0.0: allowed a finite time > 0 ms'."""
+    np.savez(tmp_path / "init.npz", V=np.full(100, -60.0), g_e=np.r_[3e38, np.zeros(99)])
+    p = cli("run", *SMALL, "--initial-state", str(tmp_path / "init.npz"), "--out", str(tmp_path / "o"))
+    assert p.returncode == 3, p.stderr
+    assert "PARTIAL RESULT (non-finite, 0 of 500 steps saved)" in p.stderr
+    assert "at step 0 (t = 0 ms)" in p.stderr and p.stderr.rstrip().endswith("kept no steps")
+    manifest = check_output_dir(tmp_path / "o")
+    assert sorted(manifest["files"]) == ["spikes.npz", "summary.json"]
+    assert refsim.SimulationResult.load(tmp_path / "o" / "spikes.npz").steps_done == 0
+
+
+@pytest.mark.parametrize("duration, undefined", [(5.0, {"fano"}), (1.5, {"fano", "corr"}),
+                                                 (0.5, {"fano", "corr", "chi", "peak_hz"})])
+def test_statistics_of_a_short_run_are_nan_where_their_bins_do_not_fit(duration, undefined):
+    """Raised 'bin_ms = 10.0: allowed <= the window length', a parameter nobody gave."""
+    cfg = refsim.get_preset("tutorial-normalized", n_exc=80, n_inh=20, duration=duration)
+    s = refsim.analysis.statistics(refsim.simulate(cfg, 0, progress=False, engine="numpy"))
+    assert {k for k in undefined if np.isnan(s[k])} == undefined
+    assert np.isfinite(s["rate_e_hz"]) and np.isfinite(s["rate_i_hz"])
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--set", "n_exc=8", "--set", "n_exc=9"], "--set n_exc: given twice (8 and '9'): allowed each "
+                                                "parameter once"),
+    (["--duration", "5", "--set", "duration=6"], "--duration 5.0 and --set duration=6.0: allowed "
+                                                  "each parameter once"),
+])
+def test_a_parameter_given_twice_is_refused(tmp_path, argv, message):
+    """A repeated --set key silently kept the last value."""
+    p = cli("run", *argv, "--out", str(tmp_path))
+    assert p.returncode == 2 and p.stderr == f"refsim: error: {message}\n"
+
+
+def test_sigterm_stops_a_run_and_saves_it(tmp_path):
+    """SIGTERM (timeout, kill, schedulers) gave rc -15 and saved nothing; now it is Ctrl-C:
+    exit 143, the partial result saved with its manifest, and the message names the steps."""
+    p = subprocess.Popen([sys.executable, "-m", "refsim", "run", *SMALL, "--duration", "20000",
+                          "--out", str(tmp_path)], stderr=subprocess.PIPE, text=True)
+    time.sleep(4.0)
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 143, err
+    res = refsim.SimulationResult.load(tmp_path / "spikes.npz")
+    assert res.stop_reason == "interrupted" and 0 < res.steps_done < 200_000
+    assert res.message == (f"interrupted (SIGTERM) after {res.steps_done} steps; kept steps 0 .. "
+                           f"{res.steps_done - 1}")
+    assert check_output_dir(tmp_path)["run_id"] == res.run_id
+
+
+def test_with_stderr_closed_a_run_still_completes(tmp_path):
+    """With ``2>&-`` the progress bar raised AttributeError."""
+    cmd = " ".join([sys.executable, "-m", "refsim", "run", *SMALL[:-1], "--out", str(tmp_path)])
+    p = subprocess.run(["bash", "-c", cmd + " 2>&-"], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout
+    assert sorted(check_output_dir(tmp_path)["files"]) == ["raster.png", "spikes.npz", "summary.json"]
+
+
+# -- ensemble workers ----------------------------------------------------------------------------
+
+KILL_SEED = 3
+ENSEMBLE = dict(overrides=dict(n_exc=40, n_inh=10, duration=30.0), engine="numpy")
+
+
+def _die_on(fn, task):
+    if task[2] == KILL_SEED:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return fn(task)
+
+
+class KillingPool(ProcessPoolExecutor):
+    """Local workers (forked, so the test's function is known to them) of which the one
+    running seed 3 is killed by SIGKILL."""
+
+    def __init__(self, jobs):
+        super().__init__(max_workers=jobs, mp_context=get_context("fork"))
+
+    def submit(self, fn, task):
+        return super().submit(_die_on, fn, task)
+
+
+def same_row(a, b):
+    """Equal rows, NaN equal to NaN, wall time aside."""
+    strip = lambda r: json.dumps({k: v for k, v in r.items() if k != "wall_time_s"}, sort_keys=True)  # noqa: E731
+    return strip(a) == strip(b)
+
+
+@pytest.fixture(scope="module")
+def reference_rows():
+    return {r["seed"]: r for r in refsim.ensemble.run_ensemble("tutorial", range(8), **ENSEMBLE)}
+
+
+def test_a_killed_worker_costs_only_the_seeds_it_was_running(monkeypatch, reference_rows):
+    """BrokenProcessPool used to end the ensemble with a traceback, losing the seeds done."""
+    monkeypatch.setattr(refsim.ensemble, "_new_pool", KillingPool)
+    rows = refsim.ensemble.run_ensemble("tutorial", range(8), jobs=2, **ENSEMBLE)
+    failed = refsim.ensemble.failed_seeds(rows)
+    assert KILL_SEED in failed and len(failed) <= 2, failed       # at most the 2 in flight
+    for r in rows:
+        if r["seed"] in failed:
+            assert r == {"seed": r["seed"], "complete": False,
+                         "error": "worker process died (killed, or out of memory?)"}
+        else:
+            assert same_row(r, reference_rows[r["seed"]])
+
+
+def test_the_cli_saves_the_seeds_done_and_says_how_to_rerun_the_others(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(refsim.ensemble, "_new_pool", KillingPool)
+    status = refsim.cli.main(["ensemble", "--preset", "tutorial", "--set", "n_exc=40", "--set", "n_inh=10",
+                              "--set", "duration=30", "--engine", "numpy", "--seeds", "0:8", "--jobs", "2",
+                              "--t-start", "0", "--out", str(tmp_path)])
+    assert status == 3
+    doc = json.loads((tmp_path / "ensemble.json").read_text())
+    failed = [r["seed"] for r in doc["rows"] if "error" in r]
+    err = capsys.readouterr().err
+    assert f"Run them again with --seeds {','.join(map(str, failed))}" in err
+    assert check_output_dir(tmp_path)["command"] == "ensemble"
+
+
+def test_a_seed_that_raises_costs_only_itself(monkeypatch, reference_rows):
+    """On any executor (here threads), an exception in one seed is that seed's row only, and
+    the rows of the others are those of a one-process run."""
+    real = refsim.ensemble._one
+
+    def one(task):
+        if task[2] == 4:
+            raise RuntimeError("this seed fails")
+        return real(task)
+
+    monkeypatch.setattr(refsim.ensemble, "_one", one)
+    with ThreadPoolExecutor(2) as pool:
+        rows = refsim.ensemble.run_ensemble("tutorial", range(8), jobs=2, executor=pool, **ENSEMBLE)
+    assert rows[4] == {"seed": 4, "complete": False, "error": "RuntimeError: this seed fails"}
+    assert all(same_row(r, reference_rows[r["seed"]]) for r in rows if r["seed"] != 4)
