@@ -213,7 +213,8 @@ def test_interrupted_compiled_run_keeps_the_spikes_of_the_chunks_done(monkeypatc
     interrupt_at_chunk(monkeypatch, 2)
     part = refsim.simulate(cfg, 4, progress=False)
     assert (not part.complete and part.stop_reason == "interrupted" and part.steps_done == 1000
-            and part.message == "interrupted (Ctrl-C) after 1000 steps; kept steps 0 .. 999" and part.final_state == {})
+            and part.message == "interrupted (Ctrl-C) after 1000 steps; kept steps 0 .. 999"
+            and part.final_state == {})
     keep = full.spike_steps < 1000
     np.testing.assert_array_equal(part.spike_steps, full.spike_steps[keep])
     np.testing.assert_array_equal(part.spike_neurons, full.spike_neurons[keep])
