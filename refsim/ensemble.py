@@ -14,7 +14,7 @@ import numpy as np
 
 from .analysis import statistics
 from .engines import get_engine
-from .network import check_network_args
+from .network import check_seed
 from .params import ConfigError
 from .presets import get_preset
 from .simulate import Terminated, simulate
@@ -108,10 +108,9 @@ def check_ensemble(preset: str, seeds, jobs: int = 1, overrides: dict | None = N
     seeds = list(seeds)
     if not seeds:
         raise ConfigError("seeds = []: allowed at least one seed")
-    for seed in seeds:
-        check_network_args(config, seed)
+    seeds = [check_seed(seed, config) for seed in seeds]
     get_engine(engine)  # e.g. 'cuda' without a GPU
-    return [(preset, dict(overrides or {}), int(s), float(t_start), engine) for s in seeds]
+    return [(preset, dict(overrides or {}), s, float(t_start), engine) for s in seeds]
 
 
 def run_ensemble(preset: str, seeds, jobs: int = 1, overrides: dict | None = None,

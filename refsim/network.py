@@ -20,15 +20,17 @@ drawn for the rest.
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Mapping
 
 import numpy as np
 
 from .connectivity import Connectivity, build_connectivity, check_matches
-from .params import Config, ConfigError
+from .params import Config, ConfigError, plain_scalar
 from .state import STATE_VARIABLES, initial_state
 
-__all__ = ["seeds", "check_network_args", "draw_network", "draw_checked", "network_inputs"]
+__all__ = ["seeds", "check_seed", "check_network_args", "draw_network", "draw_checked",
+           "network_inputs"]
 
 #: The largest seed ``np.random.RandomState`` takes (``conn_rng='numpy-legacy'``).
 LEGACY_SEED_MAX = 2**32 - 1
@@ -67,6 +69,68 @@ def seeds(config: Config, seed: int):
     return conn_seed, children[1]
 
 
+def check_seed(seed, config: Config, connectivity=None) -> int | None:
+    """``seed`` as a Python int (None stays None), or ConfigError: the one check of a run's
+    seed, which :func:`check_network_args` makes too.
+
+    Parameters
+    ----------
+    seed : int, numpy integer or None
+        Non-negative; at most 2**32 - 1 when ``conn_rng='numpy-legacy'`` draws the
+        connectivity (``connectivity`` None). Bools and floats (even whole ones) are refused.
+        Whether None is allowed depends on the other inputs (:func:`check_network_args`).
+    config : Config
+    connectivity : Connectivity, optional
+        Given or not: only whether it is None matters here.
+
+    Returns
+    -------
+    int or None
+        A plain ``int``, so that results store and write (JSON) the seed as given.
+
+    Raises
+    ------
+    ConfigError
+        ``config`` is not a Config, or ``seed`` is not allowed (naming its value and what is
+        allowed).
+
+    Examples
+    --------
+    >>> import numpy as np, refsim
+    >>> from refsim.network import check_seed
+    >>> config = refsim.get_preset("tutorial", n_exc=8, n_inh=2)
+    >>> s = check_seed(np.int64(3), config)
+    >>> s, type(s)
+    (3, <class 'int'>)
+    >>> check_seed(True, config)
+    Traceback (most recent call last):
+    ...
+    refsim.params.ConfigError: seed = True: allowed a non-negative int
+    >>> try:
+    ...     check_seed(2**32, config)        # the tutorial draws with np.random.RandomState
+    ... except refsim.ConfigError as e:
+    ...     print(str(e).split(" when")[0])
+    seed = 4294967296: allowed 0 .. 2**32 - 1
+    """
+    _check_config(config)
+    if seed is None:
+        return None
+    if (isinstance(seed, (bool, np.bool_, np.timedelta64))  # a timedelta64 is an np.integer
+            or not isinstance(seed, (int, np.integer)) or seed < 0):
+        raise ConfigError(f"seed = {reprlib.repr(seed)}: allowed a non-negative int")
+    seed = plain_scalar(seed)
+    if connectivity is None and config.conn_rng == "numpy-legacy" and seed > LEGACY_SEED_MAX:
+        raise ConfigError(f"seed = {reprlib.repr(seed)}: allowed 0 .. 2**32 - 1 when conn_rng = "
+                          "'numpy-legacy' draws the connectivity (np.random.RandomState)")
+    return int(seed)
+
+
+def _check_config(config) -> None:
+    if not isinstance(config, Config):
+        raise ConfigError(f"config type = {type(config).__name__}: allowed refsim.Config "
+                          "(use refsim.get_preset)")
+
+
 def check_network_args(config: Config, seed, connectivity=None, initial=None) -> dict:
     """Check the arguments that choose a network, before anything is built.
 
@@ -74,9 +138,8 @@ def check_network_args(config: Config, seed, connectivity=None, initial=None) ->
     ----------
     config : Config
     seed : int or None
-        Non-negative; at most 2**32 - 1 when ``conn_rng='numpy-legacy'`` draws the
-        connectivity. None only when ``connectivity`` and a complete ``initial`` (V, g_e, g_i)
-        are both given.
+        As :func:`check_seed` checks it (which see for the value to store). None only when
+        ``connectivity`` and a complete ``initial`` (V, g_e, g_i) are both given.
     connectivity : Connectivity, optional
         Must have the configuration's N and n_exc.
     initial : mapping of str to array_like, optional
@@ -104,19 +167,10 @@ def check_network_args(config: Config, seed, connectivity=None, initial=None) ->
     ...
     refsim.params.ConfigError: seed = -1: allowed a non-negative int
     """
-    if not isinstance(config, Config):
-        raise ConfigError(f"config type = {type(config).__name__}: allowed refsim.Config "
-                          "(use refsim.get_preset)")
-    if seed is not None and (isinstance(seed, (bool, np.bool_))
-                             or not isinstance(seed, (int, np.integer)) or seed < 0):
-        raise ConfigError(f"seed = {seed!r}: allowed a non-negative int")
+    check_seed(seed, config, connectivity)
     if connectivity is not None and not isinstance(connectivity, Connectivity):
         raise ConfigError(f"connectivity type = {type(connectivity).__name__}: allowed "
                           "refsim.Connectivity (see refsim.load_connectivity, from_sparse)")
-    if (connectivity is None and config.conn_rng == "numpy-legacy" and seed is not None
-            and seed > LEGACY_SEED_MAX):
-        raise ConfigError(f"seed = {seed!r}: allowed 0 .. 2**32 - 1 when conn_rng = "
-                          "'numpy-legacy' draws the connectivity (np.random.RandomState)")
     if initial is not None and not isinstance(initial, Mapping):
         raise ConfigError(f"initial type = {type(initial).__name__}: allowed a dict of arrays "
                           "named V, g_e, g_i, t_last")

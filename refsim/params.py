@@ -30,7 +30,7 @@ import numpy as np
 
 from .elementary import IMPLEMENTATIONS
 
-__all__ = ["Config", "ConfigError", "ConfigWarning", "describe_fields"]
+__all__ = ["Config", "ConfigError", "ConfigWarning", "describe_fields", "plain_scalar"]
 
 #: Largest number of neurons, steps or synapses: indices are stored as int32.
 INDEX_LIMIT = 2**31 - 1
@@ -404,7 +404,7 @@ def coerce(name: str, value: Any) -> Any:
         A field of :class:`Config`.
     value : object
         A string (``'true'``/``'false'``/``'1'``/``'0'``/``'yes'``/``'no'`` for flags), a
-        Python or NumPy scalar.
+        Python or NumPy scalar (read by :func:`plain_scalar`).
 
     Returns
     -------
@@ -425,8 +425,7 @@ def coerce(name: str, value: Any) -> Any:
     if name not in _FIELD_TYPES:
         raise ConfigError(f"unknown parameter {name!r}; see `refsim presets --describe`")
     typ = _FIELD_TYPES[name]
-    if isinstance(value, np.generic) and not isinstance(value, (np.str_, np.bytes_)):
-        value = value.item()  # numpy scalars behave as the Python scalars they hold
+    value = plain_scalar(value)  # numpy scalars behave as the Python scalars they hold
     try:
         if typ == "bool":
             if isinstance(value, str):
@@ -461,14 +460,63 @@ def coerce(name: str, value: Any) -> Any:
     raise AssertionError(typ)  # unreachable: every field type is handled above
 
 
+def plain_scalar(value: Any) -> Any:
+    """A NumPy scalar as the Python scalar it holds; any other value unchanged.
+
+    Every input refsim accepts goes through this at the boundary (Config fields, seeds,
+    ``simulate_exact``'s numbers), so that what it stores and writes is plain, JSON-able
+    Python. The NumPy type decides the Python one, never the value: a NumPy bool becomes a
+    bool (refused where a number is meant, as True is), an integer an int, a float a float.
+
+    A float32 or float16 scalar becomes the shortest decimal that names it, the number it
+    prints as (``np.float32(0.1)`` -> 0.1, not 0.10000000149011612, which would make
+    ``duration = 1000.0`` no whole number of steps): it rounds back to the same float32 bits,
+    so a float32 run computes with exactly the value given.
+
+    Parameters
+    ----------
+    value : object
+        Anything; only ``numpy.bool_``, ``numpy.integer``, ``numpy.floating`` and
+        ``numpy.str_`` scalars are converted.
+
+    Returns
+    -------
+    object
+        ``bool``, ``int``, ``float`` or ``str`` for those; ``value`` itself otherwise (other
+        NumPy scalars, e.g. complex, datetime64 or bytes, are left for the caller to refuse).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refsim.params import plain_scalar
+    >>> plain_scalar(np.int64(3)), plain_scalar(np.float32(0.1)), plain_scalar(np.bool_(True))
+    (3, 0.1, True)
+    >>> type(plain_scalar(np.float64(2.5))), plain_scalar("V"), plain_scalar([1])
+    (<class 'float'>, 'V', [1])
+    """
+    if not isinstance(value, np.generic) or isinstance(value, np.timedelta64):  # an np.integer
+        return value
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.str_):
+        return str(value)
+    if isinstance(value, np.floating):
+        if value.dtype.itemsize < 8 and np.isfinite(value):
+            short = float(str(value))  # NumPy prints the shortest unique decimal
+            if value.dtype.type(short) == value:
+                return short
+        return float(value)
+    return value
+
+
 def _normalize(config: Config) -> None:
-    """Store numpy scalars as Python scalars and ints given for float fields as floats, so that
-    every Config holds plain, JSON-able values (``Config(tau_m=20)`` equals ``tau_m=20.0``).
-    Values of any other type are left for :func:`_validate` to reject."""
+    """Store numpy scalars as Python scalars (:func:`plain_scalar`) and ints given for float
+    fields as floats, so that every Config holds plain, JSON-able values (``Config(tau_m=20)``
+    equals ``tau_m=20.0``). Values of any other type are left for :func:`_validate` to reject."""
     for f in dataclasses.fields(config):
-        v = getattr(config, f.name)
-        if isinstance(v, np.generic) and not isinstance(v, (np.bytes_, np.void)):
-            v = str(v) if isinstance(v, np.str_) else v.item()
+        v = plain_scalar(getattr(config, f.name))
         if f.type == "float" and isinstance(v, int) and not isinstance(v, bool):
             try:
                 v = float(v)

@@ -296,7 +296,7 @@ def check_record_vars(record_vars) -> tuple[str, ...]:
     Returns
     -------
     tuple of str
-        In the order given, repeats dropped.
+        In the order given, repeats dropped; plain ``str`` (NumPy strings converted).
 
     Raises
     ------
@@ -318,7 +318,7 @@ def check_record_vars(record_vars) -> tuple[str, ...]:
     bad = [v for v in names if not isinstance(v, str) or v not in STATE_VARIABLES]
     if bad:
         raise ConfigError(f"record_vars {reprlib.repr(bad)}: allowed a subset of {STATE_VARIABLES}")
-    return tuple(dict.fromkeys(names))
+    return tuple(str(v) for v in dict.fromkeys(names))
 
 
 def check_record(record, n: int) -> np.ndarray:
@@ -326,7 +326,9 @@ def check_record(record, n: int) -> np.ndarray:
 
     Parameters
     ----------
-    record : sequence of int or None
+    record : sequence of int, int or None
+        Python or NumPy integers (an integer array too); a single int is one neuron. Bools
+        and floats, even whole ones, are refused.
     n : int
         N.
 
@@ -359,7 +361,7 @@ def check_record(record, n: int) -> np.ndarray:
         raise ConfigError(f"record = {reprlib.repr(record)}: {allowed}") from None
     if a.size == 0:
         return np.zeros(0, np.int64)
-    if a.ndim > 1 or not np.issubdtype(a.dtype, np.integer):
+    if a.ndim > 1 or a.dtype.kind not in "iu":  # not bool, float, timedelta64 (an np.integer)
         raise ConfigError(f"record = {reprlib.repr(record)} ({a.dtype}, shape {a.shape}): {allowed}")
     if a.min() < 0 or a.max() >= n:
         raise ConfigError(f"record values {a.min()} .. {a.max()}: {allowed}")

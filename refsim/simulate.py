@@ -12,7 +12,7 @@ from .checks import RunawayMonitor, describe_neurons, first_nonfinite_step, nonf
 from .connectivity import Connectivity
 from .elementary import check_fp_environment
 from .engines import DEFAULT_ENGINE, engine_inputs, get_engine
-from .network import check_network_args, draw_checked
+from .network import check_network_args, check_seed, draw_checked
 from .outputs import new_run_id
 from .params import Config, ConfigError
 from .recording import Recorder, check_record, check_record_vars
@@ -108,11 +108,13 @@ def simulate(config: Config, seed: int | None = 0, *, engine: str = DEFAULT_ENGI
     (500, True)
     """
     given = check_network_args(config, seed, connectivity, initial)  # config, seed, inputs
+    seed = check_seed(seed, config, connectivity)  # a plain int (or None), as results store it
     run_engine = get_engine(engine)
     record_vars = check_record_vars(record_vars)
     record = check_record(record, config.n_neurons)
-    if not isinstance(stop_on_runaway, (bool, np.bool_)):
-        raise ConfigError(f"stop_on_runaway = {stop_on_runaway!r}: allowed True or False")
+    for name, flag in (("progress", progress), ("stop_on_runaway", stop_on_runaway)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise ConfigError(f"{name} = {flag!r}: allowed True or False")
     check_run(config, record, record_vars, connectivity)  # before anything large is allocated
     check_fp_environment()  # the bits below assume IEEE default rounding, subnormals kept
     connectivity, state = draw_checked(config, seed, connectivity, given)

@@ -89,14 +89,15 @@ seconds to a minute (see ``docs/accuracy.md``).
 from __future__ import annotations
 
 import math
+import reprlib
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..connectivity import Connectivity
-from ..network import check_network_args, draw_checked
-from ..params import Config, ConfigError
+from ..network import check_network_args, check_seed, draw_checked
+from ..params import Config, ConfigError, plain_scalar
 from ..recording import check_record, check_record_vars
 from ..state import STATE_FIELDS, STATE_VARIABLES
 from .events import EventLoop, SynapticTargets
@@ -119,6 +120,7 @@ class ExactResult:
     config : Config
         The configuration (its integrator, dt, dtype, arithmetic and expm1 are not used).
     seed : int or None
+        A plain ``int`` whatever integer type was given.
     delay : float
         Synaptic delay, ms (0: conductances jump at the spike time).
     sample_times : ndarray of float64
@@ -201,11 +203,51 @@ class ExactResult:
                 f"{self.config.duration} ms, delay {self.delay} ms>")
 
 
-def _check_tol(name, value):
+def _real(name, value, allowed: str, ok) -> float:
+    """``value`` as a Python float if it is a real number (Python or NumPy, not a bool) for
+    which ``ok(float)`` holds, else ConfigError ``<name> = <value>: allowed <allowed>``."""
+    v = plain_scalar(value)
+    if not isinstance(v, bool) and isinstance(v, (int, float)):
+        try:
+            v = float(v)
+        except OverflowError:  # an int beyond the float range
+            v = math.inf
+        if math.isfinite(v) and ok(v):
+            return v
+    raise ConfigError(f"{name} = {reprlib.repr(value)}: allowed {allowed}")
+
+
+def _check_tol(name, value) -> float:
     lo, hi = _TOL_RANGE
-    if not (isinstance(value, (int, float)) and not isinstance(value, bool)
-            and lo <= value <= hi):
-        raise ConfigError(f"{name} = {value!r}: allowed {lo} <= {name} <= {hi}")
+    return _real(name, value, f"{lo} <= {name} <= {hi}", lambda v: lo <= v <= hi)
+
+
+def _check_sample_times(sample_times, duration: float) -> np.ndarray:
+    """``sample_times`` as a 1-d float64 array of non-decreasing times in [0, duration] ms
+    (empty for None; a single number is one time), else ConfigError naming the first bad one."""
+    if sample_times is None:
+        return np.zeros(0)
+    allowed = f"allowed a sequence of non-decreasing times in [0, duration = {duration}] ms"
+    try:
+        a = np.asarray(sample_times)
+    except (TypeError, ValueError):  # ragged
+        raise ConfigError(f"sample_times = {reprlib.repr(sample_times)}: {allowed}") from None
+    if a.size == 0:
+        return np.zeros(0)
+    if a.ndim > 1 or a.dtype.kind not in "iuf":  # not bool, complex, timedelta64, str, object
+        raise ConfigError(f"sample_times = {reprlib.repr(sample_times)} ({a.dtype}, shape "
+                          f"{a.shape}): {allowed}")
+    times = a.astype(np.float64).ravel()
+    bad = np.flatnonzero(~np.isfinite(times) | (times < 0) | (times > duration))
+    if bad.size:
+        i = int(bad[0])
+        raise ConfigError(f"sample_times[{i}] = {float(times[i])!r}: {allowed}")
+    down = np.flatnonzero(np.diff(times) < 0)
+    if down.size:
+        i = int(down[0])
+        raise ConfigError(f"sample_times[{i + 1}] = {float(times[i + 1])!r} < sample_times[{i}] = "
+                          f"{float(times[i])!r}: {allowed}")
+    return times
 
 
 def simulate_exact(config: Config, seed: int | None = 0, *,
@@ -232,13 +274,14 @@ def simulate_exact(config: Config, seed: int | None = 0, *,
     initial : dict of array_like, optional
         Initial V (mV), g_e, g_i ([g]), t_last (ms), shape (N,); missing ones are drawn.
     delay : float
-        Synaptic delay in ms, >= 0 (0, the continuous limit of both schedules, by default).
+        Synaptic delay in ms, finite and >= 0 (0, the continuous limit of both schedules, by
+        default).
     sample_times : array_like of float, optional
         Non-decreasing times in [0, duration] ms at which the state of ``record`` neurons is
-        sampled.
+        sampled (1-d; real numbers, not bools).
     record : sequence of int, optional
         Neurons whose ``record_vars`` are sampled.
-    record_vars : sequence of str
+    record_vars : str or sequence of str
         Subset of ('V', 'g_e', 'g_i').
     rtol, atol : float
         DOP853 tolerances (relative; absolute in mV), each in [1e-13, 1e-10].
@@ -253,6 +296,16 @@ def simulate_exact(config: Config, seed: int | None = 0, *,
         A parameter outside its allowed range (named in the message), or an initial V so far
         above threshold that it is still above after the t = 0 reset.
 
+    Notes
+    -----
+    Every argument is checked before anything is built. ``config``, ``seed``,
+    ``connectivity``, ``initial``, ``record`` and ``record_vars`` are checked by the functions
+    :func:`refsim.simulate` calls (:func:`refsim.network.check_network_args`,
+    :func:`~refsim.network.check_seed`, :func:`refsim.recording.check_record`,
+    :func:`~refsim.recording.check_record_vars`), so both accept and refuse the same values.
+    Every number may be a Python or NumPy scalar (stored as the Python one,
+    :func:`refsim.params.plain_scalar`); bools are refused where a number is meant.
+
     Examples
     --------
     >>> import refsim
@@ -264,19 +317,16 @@ def simulate_exact(config: Config, seed: int | None = 0, *,
     13.8629436112
     """
     t_wall = time.perf_counter()
+    # every argument, before anything is built: the network's and the recording's with the
+    # checks refsim.simulate makes, then this solver's own
     given = check_network_args(config, seed, connectivity, initial)
-    if (isinstance(delay, bool) or not isinstance(delay, (int, float, np.floating))
-            or not math.isfinite(delay) or delay < 0):
-        raise ConfigError(f"delay = {delay!r}: allowed a finite delay >= 0 ms")
-    _check_tol("rtol", rtol)
-    _check_tol("atol", atol)
+    seed = check_seed(seed, config, connectivity)
     record_vars = check_record_vars(record_vars)
     record = check_record(record, config.n_neurons)
-    T = float(config.duration)
-    samples = np.zeros(0) if sample_times is None else np.asarray(sample_times, np.float64).ravel()
-    if samples.size and (not np.all(np.isfinite(samples)) or samples.min() < 0
-                         or samples.max() > T or np.any(np.diff(samples) < 0)):
-        raise ConfigError(f"sample_times: allowed non-decreasing times in [0, duration = {T}] ms")
+    delay = _real("delay", delay, "a finite delay >= 0 ms", lambda v: v >= 0)
+    rtol = _check_tol("rtol", rtol)
+    atol = _check_tol("atol", atol)
+    samples = _check_sample_times(sample_times, float(config.duration))
 
     # the same network, and the same (possibly float32-rounded) initial values, as a
     # time-stepped run of this config
@@ -292,7 +342,7 @@ def simulate_exact(config: Config, seed: int | None = 0, *,
     order = np.argsort(times, kind="stable")
     return ExactResult(
         spike_times=times[order], spike_neurons=neurons[order], config=config, seed=seed,
-        delay=float(delay), sample_times=samples,
+        delay=delay, sample_times=samples,
         traces={k: v for k, v in solver.traces.items()}, record_neurons=record,
         initial_spikes=np.asarray(solver.initial_spikes, np.int32),
         final_state=solver.final_state, stats=solver.stats,
