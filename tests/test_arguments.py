@@ -101,6 +101,8 @@ SHARED_BAD = [
 SIMULATE_BAD = [
     (dict(engine="jax"), "engine = 'jax': allowed one of"),
     (dict(stop_on_runaway="no"), "stop_on_runaway = 'no': allowed True or False"),
+    (dict(progress="no"), "progress = 'no': allowed True or False"),   # 'no' showed the bar
+    (dict(progress=None), "progress = None: allowed True or False"),
 ]
 
 EXACT_BAD = [
@@ -183,7 +185,7 @@ def test_simulate_and_simulate_exact_refuse_shared_arguments_with_the_same_messa
 
 @pytest.mark.parametrize("kw,message", _cases(SIMULATE_BAD))
 def test_simulate_refuses_its_own_bad_arguments_naming_them(kw, message, monkeypatch):
-    """simulate's engine and stop_on_runaway: ConfigError naming the parameter, before work."""
+    """simulate's engine, progress and stop_on_runaway: ConfigError naming the parameter, before work."""
     _assert_refused(run_simulate, kw, message, monkeypatch)
 
 
