@@ -357,3 +357,16 @@ def test_a_seed_that_raises_costs_only_itself(monkeypatch, reference_rows):
         rows = refsim.ensemble.run_ensemble("tutorial", range(8), jobs=2, executor=pool, **ENSEMBLE)
     assert rows[4] == {"seed": 4, "complete": False, "error": "RuntimeError: this seed fails"}
     assert all(same_row(r, reference_rows[r["seed"]]) for r in rows if r["seed"] != 4)
+
+
+def test_a_refused_dtype_says_how_to_proceed_and_the_advice_works(tmp_path):
+    """``--preset tutorial --dtype float64`` was refused with a message about fused_update
+    that did not say what to do. The message names the settings to change, and a run with
+    them goes through."""
+    p = cli("run", "--preset", "tutorial", "--dtype", "float64", "--out", str(tmp_path / "a"))
+    assert p.returncode == 2
+    assert p.stderr.strip().endswith("with dtype = 'float64' set arithmetic='ieee', expm1='portable'")
+    q = cli("run", "--preset", "tutorial", "--dtype", "float64", "--set", "arithmetic=ieee",
+            "--set", "expm1=portable", *SMALL, "--out", str(tmp_path / "b"))
+    assert q.returncode == 0, q.stderr
+    assert refsim.SimulationResult.load(tmp_path / "b" / "spikes.npz").config.dtype == "float64"
