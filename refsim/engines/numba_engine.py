@@ -21,9 +21,14 @@ an array expression does not:
 * the scatter buffers x_e, x_i are zeroed by the neuron that consumes them.
 
 Compiled with ``cache=True`` (compiled once per float type, then loaded from Numba's on-disk
-cache by every later process) and without ``fastmath``: a reference must not reassociate,
-contract into FMAs, or flush denormals. ``error_model='numpy'`` only removes the zero-division
-checks of Python semantics; no division here can be by zero.
+cache, in ``__pycache__`` or ``NUMBA_CACHE_DIR``, by every later process, on the first call of
+:func:`run_steps`), each cache file checked before it is used
+(:func:`refsim.engines.numba_primitives.cached_jit`: a damaged file is compiled again and
+rewritten, with one :class:`~refsim.engines.numba_primitives.NumbaCacheWarning`), and without
+``fastmath``: a reference must not reassociate, contract into FMAs, or flush denormals.
+``error_model='numpy'`` only removes the zero-division checks of Python semantics; no division
+here can be by zero. With ``NUMBA_DISABLE_JIT=1`` nothing is compiled: the same passes run as
+Python on NumPy scalars (slowly, for debugging) and give the same bits.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from collections import namedtuple
 from dataclasses import fields
 
 import numpy as np
-from numba import njit, types
+from numba import types
 from numba.core.extending import overload, register_jitable
 
 from .. import elementary as el
@@ -50,12 +55,12 @@ from ..model import (
 )
 from ..recording import spike_capacity
 from ..state import STATE_FIELDS, State
-from . import numba_primitives  # noqa: F401  (registers refsim.elementary with Numba)
+from .numba_primitives import cached_jit  # (importing it registers refsim.elementary with Numba)
 
 __all__ = ["step_factors", "scatter", "step_brainpy", "step_brette", "run_steps",
            "kernel_constants", "BLOCK", "EXPM1_CODES"]
 
-_jit = njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
+_jit = cached_jit(fastmath=False, error_model="numpy", nogil=True)
 #: How refsim.elementary's functions are compiled (numba_primitives): inlined by LLVM into the
 #: loops that call them (``forceinline``), with no zero-division checks that would branch.
 _INLINED = {"forceinline": True, "error_model": "numpy"}
@@ -108,20 +113,29 @@ for _formula in FORMULAS:
 
 # -- exprel, by float type: refsim.elementary's functions, chosen when Numba types the call --
 
+# Compiled code calls the overloads below; the bodies are what runs where Numba compiles
+# nothing (NUMBA_DISABLE_JIT=1: the passes run as Python on NumPy scalars): the oracle's own
+# exprel, refsim.elementary.exprel, which gives the same bits (the near arm is the whole
+# function where it is used).
+
 def _exprel_portable(z):
     """exprel_f32 or exprel_f64 by the type of z."""
+    return el.exprel(z, "portable")
 
 
 def _exprel_portable_near(z):
     """exprel_near_f32 or exprel_near_f64 by the type of z (|z| < NEAR_LIMIT)."""
+    return el.exprel(z, "portable")
 
 
 def _exprel_xla(z):
     """exprel_xla_f32 (float32 only: Config refuses expm1='xla' in float64)."""
+    return el.exprel(z, "xla")
 
 
 def _exprel_libm(z):
     """exprel with the C library's expm1 (machine-dependent on purpose)."""
+    return el.exprel(z, "libm")
 
 
 @overload(_exprel_portable, jit_options=_INLINED)

@@ -17,23 +17,35 @@ flush-to-zero.
 It also keys Numba's on-disk cache of refsim's compiled functions to the content of all the
 sources compiled into them (:data:`COMPILED_SOURCES`): Numba checks only the file of the
 function itself, so an edit of refsim/elementary.py would otherwise leave the engine's cached
-machine code stale.
+machine code stale. And it checks every file of that cache before using it
+(:func:`cached_jit`): Numba unpickles its cache files as they are, so a damaged file (flipped
+bits, a truncated or overwritten file) crashed every run with ``UnpicklingError``, ``EOFError``
+or an LLVM parsing error, and a flipped bit that still parsed would have been run as it
+was; two processes compiling different float types at once could also leave an index
+entry naming the other's data file. Each file now carries a SHA-256 of its content, and each
+data file the index key and source stamp it was written for: a damaged file is compiled again
+and rewritten in place (so the next process loads it), with one :class:`NumbaCacheWarning`
+per process; a data file written for another key is a plain cache miss.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
+import pickle
 import platform
+import warnings
 
 from llvmlite import binding, ir
-from numba import types
+from numba import njit, types
 from numba.core import caching, config
 from numba.core.extending import lower_builtin, register_jitable, type_callable
 
 from .. import elementary as el
+from ..params import ConfigWarning
 
-__all__ = ["JITTED", "HARDWARE_FMA", "COMPILED_SOURCES"]
+__all__ = ["JITTED", "HARDWARE_FMA", "COMPILED_SOURCES", "NumbaCacheWarning", "cached_jit"]
 
 
 def _float_operands(context, *args):
@@ -212,3 +224,193 @@ def _install_cache_locators() -> bool:
 
 
 CACHE_KEYED_TO_SOURCES = _install_cache_locators()
+
+
+# -- Numba's cache, each file checked before it is used --------------------------------------
+
+class NumbaCacheWarning(ConfigWarning):
+    """A file of refsim's Numba cache could not be used (damaged, or rewritten by another process
+    at the same moment): the engine's functions were compiled again, with the same result, and
+    the file rewritten. Issued at most once per process, as one line (the command line prints
+    it as ``refsim: warning: ...``)."""
+
+
+#: The start of every cache file refsim writes: a format tag, then the SHA-256 of the rest.
+_SEAL = b"refsim-numba-cache 1\n"
+_HEAD = len(_SEAL) + 32
+
+
+class _DamagedCacheFile(Exception):
+    """A cache file that fails its checks (``path``: the file; the message says how)."""
+
+    def __init__(self, path, reason):
+        super().__init__(f"{path}: {reason}")
+        self.path, self.reason = path, reason
+
+
+def _seal(payload: bytes) -> bytes:
+    return _SEAL + hashlib.sha256(payload).digest() + payload
+
+
+def _unseal(raw: bytes, path: str):
+    """The payload of a sealed file; None for a file that is a pickle but not sealed (Numba's
+    own format, written before refsim checked its cache: stale, not damaged)."""
+    if raw[:len(_SEAL)] != _SEAL:
+        try:
+            pickle.loads(raw)
+        except Exception as e:
+            raise _DamagedCacheFile(path, _describe(e) if raw else "empty file") from e
+        return None
+    if hashlib.sha256(raw[_HEAD:]).digest() != raw[len(_SEAL):_HEAD]:
+        raise _DamagedCacheFile(path, "checksum mismatch")
+    return raw[_HEAD:]
+
+
+def _describe(e: BaseException) -> str:
+    """An exception as one short line."""
+    text = " ".join(str(e).split())
+    return f"{type(e).__name__}: {text[:120]}" if text else type(e).__name__
+
+
+class _CheckedCacheFile(caching.IndexDataCacheFile):
+    """Numba's index and data files, each sealed (:func:`_seal`); a data file also holds the
+    source stamp and index key it was written for, so that one another process wrote under the
+    same name for another signature is a miss, not the wrong machine code. Raises
+    :class:`_DamagedCacheFile` for a file that fails its checks."""
+
+    def _read(self, path):
+        with open(path, "rb") as f:
+            return f.read()
+
+    def _load_index(self):
+        try:
+            raw = self._read(self._index_path)
+        except FileNotFoundError:
+            return {}
+        payload = _unseal(raw, self._index_path)
+        if payload is None:
+            return {}
+        try:
+            version, stamp, overloads = pickle.loads(payload)
+        except Exception as e:
+            raise _DamagedCacheFile(self._index_path, _describe(e)) from e
+        if version != self._version or stamp != self._source_stamp:
+            return {}
+        if not (isinstance(overloads, dict) and all(isinstance(v, str) for v in overloads.values())):
+            raise _DamagedCacheFile(self._index_path, "not an index")
+        return overloads
+
+    def _save_index(self, overloads):
+        data = _seal(self._dump((self._version, self._source_stamp, overloads)))
+        with self._open_for_write(self._index_path) as f:
+            f.write(data)
+
+    def load(self, key):
+        name = self._load_index().get(key)
+        if name is None:
+            return None
+        path = self._data_path(name)
+        try:
+            raw = self._read(path)
+        except OSError:  # removed while the index still names it (as Numba: a miss)
+            return None
+        payload = _unseal(raw, path)
+        if payload is None:
+            return None
+        try:
+            stamp, stored_key, data = pickle.loads(payload)
+        except Exception as e:
+            raise _DamagedCacheFile(path, _describe(e)) from e
+        if stamp != self._source_stamp or stored_key != key:
+            return None  # written for another signature or source: compiled and rewritten
+        return data
+
+    def save(self, key, data):
+        try:
+            overloads = self._load_index()
+        except _DamagedCacheFile:
+            overloads = {}  # replaced
+        name = overloads.get(key)
+        if name is None:
+            taken = set(overloads.values())
+            name = next(n for n in map(self._data_name, itertools.count(1)) if n not in taken)
+            overloads[key] = name
+        # the data first: an index never names a file before it holds this key's code
+        with self._open_for_write(self._data_path(name)) as f:
+            f.write(_seal(self._dump((self._source_stamp, key, data))))
+        self._save_index(overloads)
+
+
+#: What _CheckedCacheFile uses of Numba's IndexDataCacheFile.
+_FILE_INTERNALS = ("_index_path", "_source_stamp", "_version", "_open_for_write", "_data_path",
+                   "_data_name", "_dump")
+
+#: The warnings issued in this process (each kind once).
+_WARNED: set[str] = set()
+
+
+def _warn_once(kind: str, message: str, path: str) -> None:
+    if kind in _WARNED:
+        return
+    _WARNED.add(kind)
+    # lineno 0: Python's own display is one line too (no source line to show)
+    warnings.warn_explicit(message, NumbaCacheWarning, path, 0, module=__name__)
+
+
+class _CheckedFunctionCache(caching.FunctionCache):
+    """Numba's cache of one function with :class:`_CheckedCacheFile`; a file that cannot be
+    used is a cache miss (the function is compiled and the file rewritten), and a cache that
+    cannot be written is not an error."""
+
+    def __init__(self, py_func):
+        super().__init__(py_func)
+        plain = self._cache_file
+        self._cache_file = _CheckedCacheFile(plain._cache_path, self._impl.filename_base,
+                                             plain._source_stamp)
+        for name in _FILE_INTERNALS:  # raise AttributeError now, not at the first load
+            getattr(self._cache_file, name)
+
+    def load_overload(self, sig, target_context):
+        try:
+            return super().load_overload(sig, target_context)
+        except Exception as e:  # a damaged file, or one Numba cannot rebuild
+            path = e.path if isinstance(e, _DamagedCacheFile) else self._cache_path
+            reason = e.reason if isinstance(e, _DamagedCacheFile) else _describe(e)
+            _warn_once("load", f"Numba cache file {path} could not be used ({reason}): refsim "
+                       "compiles its engine again (same results) and rewrites the cache", path)
+            return None
+
+    def save_overload(self, sig, data):
+        try:
+            super().save_overload(sig, data)
+        except OSError as e:
+            _warn_once("save", f"Numba cache {self._cache_path} could not be written "
+                       f"({_describe(e)}): the next process compiles refsim's engine again",
+                       self._cache_path)
+
+
+def cached_jit(**options):
+    """``numba.njit(cache=True, **options)``, with the function's on-disk cache checked
+    (:class:`_CheckedFunctionCache`): a damaged or mismatched cache file is compiled again and
+    rewritten instead of raising (one :class:`NumbaCacheWarning` per process).
+
+    Parameters
+    ----------
+    **options
+        Numba's ``njit`` options (``fastmath``, ``error_model``, ...).
+
+    Returns
+    -------
+    callable
+        A decorator. With ``NUMBA_DISABLE_JIT=1`` it returns the function itself (Numba's
+        ``njit`` does the same).
+    """
+    def decorate(fn):
+        dispatcher = njit(cache=True, **options)(fn)
+        if isinstance(getattr(dispatcher, "_cache", None), caching.FunctionCache):
+            try:
+                dispatcher._cache = _CheckedFunctionCache(fn)
+            except AttributeError:  # another Numba's internals: its own cache, unchecked
+                pass
+        return dispatcher
+    return decorate
