@@ -125,13 +125,25 @@ def available_memory() -> int | None:
     """Bytes that can be allocated without swapping, or None when unknown.
 
     ``MemAvailable`` of ``/proc/meminfo`` (Linux), else the free physical pages
-    (``os.sysconf``), lowered to the room left under a cgroup memory limit (containers) when
-    there is one. A module-level function, so tests can replace it.
+    (``os.sysconf``), lowered to the room left under the memory limits of this process's own
+    cgroup and of each cgroup above it (containers, batch schedulers, systemd slices): the
+    cgroup named in ``/proc/self/cgroup``, read under ``/sys/fs/cgroup`` (cgroup v2:
+    ``memory.max`` minus ``memory.current``; v1: the ``memory`` controller's
+    ``memory.limit_in_bytes`` minus ``memory.usage_in_bytes``). A module-level function, so
+    tests can replace it.
 
     Returns
     -------
     int or None
-        Bytes.
+        Bytes: the smallest of the system's available memory and the room under each
+        cgroup limit found (never negative); None when neither the system's available memory
+        nor a cgroup limit is known.
+
+    Notes
+    -----
+    A limit of ``max`` (v2) or of 2**60 bytes or more (v1's "unlimited" is about 2**63) is no
+    limit. Levels whose files are missing or unreadable are skipped; where only a level's
+    usage is unreadable, its limit itself bounds the room.
 
     Examples
     --------
@@ -140,34 +152,95 @@ def available_memory() -> int | None:
     >>> m is None or m >= 0
     True
     """
-    avail = None
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    avail = int(line.split()[1]) * 1024
-                    break
-    except (OSError, ValueError, IndexError):
-        pass
+    return _available_memory("/proc/meminfo", "/proc/self/cgroup", "/sys/fs/cgroup")
+
+
+def _available_memory(meminfo: str, proc_cgroup: str, cgroup_root: str) -> int | None:
+    """:func:`available_memory` from the given files: ``meminfo`` as ``/proc/meminfo``,
+    ``proc_cgroup`` as ``/proc/self/cgroup``, ``cgroup_root`` as ``/sys/fs/cgroup``."""
+    avail = _meminfo_available(meminfo)
     if avail is None:
         try:
             avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
         except (AttributeError, OSError, ValueError):
-            return None
-    for limit_file, usage_file in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
-                                   ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
-                                    "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
-        try:
-            with open(limit_file) as f:
-                limit = f.read().strip()
-            with open(usage_file) as f:
-                usage = int(f.read().strip())
-        except (OSError, ValueError):
+            avail = None
+    room = _cgroup_room(proc_cgroup, cgroup_root)
+    if room is None:
+        return avail
+    return room if avail is None else min(avail, room)
+
+
+def _meminfo_available(path: str) -> int | None:
+    """``MemAvailable`` of a ``/proc/meminfo`` file in bytes, or None."""
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+#: A cgroup limit at or above this is no limit (v1 writes "unlimited" as ~2**63).
+_NO_LIMIT = 2**60
+
+
+def _read_int(path: str) -> int | None:
+    """The integer in a one-line file; None when missing, unreadable, ``max`` or no integer."""
+    try:
+        with open(path) as f:
+            text = f.read().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def _cgroup_dirs(proc_cgroup: str, cgroup_root: str) -> list[tuple[str, str, str]]:
+    """The cgroup directories of the process's memory limits, each with the names of its limit
+    and usage files: its own cgroup and every one above it, up to the hierarchy's root, for the
+    v2 hierarchy (``0::<path>``, under ``cgroup_root``) and the v1 ``memory`` controller (under
+    ``cgroup_root/memory``). A path that leaves the hierarchy (``..``, a cgroup of another
+    namespace) is taken as its root."""
+    try:
+        with open(proc_cgroup) as f:
+            lines = f.read().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return []
+    found = []
+    for line in lines:
+        parts = line.split(":", 2)
+        if len(parts) != 3:
             continue
-        if limit.isdigit() and int(limit) < 2**60:  # "max" or a huge number: no limit
-            avail = min(avail, max(0, int(limit) - usage))
-        break
-    return avail
+        hierarchy, controllers, path = parts
+        if hierarchy == "0" and controllers == "":
+            base, files = cgroup_root, ("memory.max", "memory.current")
+        elif "memory" in controllers.split(","):
+            base, files = os.path.join(cgroup_root, "memory"), ("memory.limit_in_bytes",
+                                                                 "memory.usage_in_bytes")
+        else:
+            continue
+        parts = [p for p in path.split("/") if p not in ("", ".")]
+        if ".." in parts:  # outside this namespace's hierarchy: only its root is ours to read
+            parts = []
+        for depth in range(len(parts), -1, -1):  # this cgroup, then each parent, then the root
+            found.append((os.path.join(base, *parts[:depth]), *files))
+    return found
+
+
+def _cgroup_room(proc_cgroup: str, cgroup_root: str) -> int | None:
+    """Bytes left under the tightest memory limit of the process's cgroups (limit minus usage
+    at each level that has a limit, the smallest; the limit alone where the usage cannot be
+    read), or None when no level has a limit."""
+    room = None
+    for directory, limit_file, usage_file in _cgroup_dirs(proc_cgroup, cgroup_root):
+        limit = _read_int(os.path.join(directory, limit_file))
+        if limit is None or limit >= _NO_LIMIT:
+            continue
+        usage = _read_int(os.path.join(directory, usage_file))
+        left = limit if usage is None else max(0, limit - usage)
+        room = left if room is None else min(room, left)
+    return room
 
 
 def format_bytes(b: float) -> str:
