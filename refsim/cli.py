@@ -27,6 +27,8 @@ import tempfile
 import threading
 import warnings
 
+from tqdm.auto import tqdm
+
 from .compare import check_labels, compare, load_spikes, write_report
 from .connectivity import load_connectivity
 from .elementary import FloatingPointModeError
@@ -447,9 +449,9 @@ def main(argv=None) -> int:
     def show(message, category, filename, lineno, file=None, line=None):
         if not issubclass(category, ConfigWarning):
             return default_show(message, category, filename, lineno, file, line)
-        if str(message) not in shown:  # each distinct warning once, as one line
+        if str(message) not in shown and sys.stderr is not None:  # each distinct one once
             shown.add(str(message))
-            print(f"refsim: warning: {message}", file=sys.stderr)
+            tqdm.write(f"refsim: warning: {message}", file=sys.stderr)  # on its own line, above a bar
 
     with warnings.catch_warnings(), _sigterm_as_interrupt():
         warnings.simplefilter("always", ConfigWarning)
