@@ -478,7 +478,7 @@ def load_connectivity(path, n_exc: int | None = None, n_neurons: int | None = No
     >>> refsim.load_connectivity(path, n_exc=2, n_neurons=3)
     <Connectivity: 3 neurons (2 E), 6 synapses>
     """
-    label, kind, content = read_connectivity(path)
+    label, kind, content = read_connectivity(path, n_neurons, n_exc)
     if kind == "targets":
         try:
             conn = from_index_arrays(*content, n_neurons)

@@ -31,12 +31,12 @@ import zlib
 import numpy as np
 import scipy.sparse as sp
 
-from .model import Constants, refractory_steps
+from .model import Constants
 from .params import INDEX_LIMIT, Config, ConfigError
 from .resources import available_memory, format_bytes
 from .state import STATE_FIELDS, STATE_VARIABLES
 
-__all__ = ["read_npz", "check_array", "atomic_write", "write_text", "write_npz",
+__all__ = ["read_npz", "open_regular", "check_array", "atomic_write", "write_text", "write_npz",
            "read_result", "read_connectivity", "load_initial_state", "write_network",
            "read_network", "RESULT_FORMAT", "NETWORK_FORMAT", "STOP_REASONS"]
 
@@ -111,7 +111,7 @@ def read_npz(path, what: str, shapes=None, names=None) -> dict[str, np.ndarray]:
     except TypeError:
         raise ConfigError(f"{what} = {path!r}: allowed a path (str or os.PathLike)") from None
     try:
-        with _open_regular(path, label) as f:
+        with open_regular(path, label) as f:
             with zipfile.ZipFile(f) as zf:
                 infos, comment = zf.infolist(), zf.comment
                 listed = _listed_entries(f) if not comment else None
@@ -150,10 +150,37 @@ _FILE_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pip
                (stat.S_ISSOCK, "a socket"))
 
 
-def _open_regular(path, label: str):
-    """``path`` opened for binary reading, refused unless it is a regular file. The file is
-    opened without blocking and checked through its descriptor, so a FIFO never blocks and
-    a file swapped after a check is still the one checked."""
+def open_regular(path, label: str):
+    """``path`` opened for binary reading, refused (ConfigError naming ``label``) unless it is
+    a regular file. The file is opened without blocking and checked through its descriptor,
+    so a FIFO never blocks and a file swapped after a check is still the one checked.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    label : str
+        The file as messages name it, e.g. ``"result file 'run.npz'"``.
+
+    Returns
+    -------
+    file object
+        Open for binary reading.
+
+    Raises
+    ------
+    ConfigError
+        A FIFO, device, directory, socket or other non-regular file.
+    OSError
+        The file cannot be opened (missing, no permission).
+
+    Examples
+    --------
+    >>> from refsim.io import open_regular
+    >>> open_regular("/dev/zero", "test file")
+    Traceback (most recent call last):
+    ...
+    refsim.params.ConfigError: test file: a character device: allowed a regular file
+    """
     def refuse(mode):
         kind = next((name for test, name in _FILE_KINDS if test(mode)), "not a regular file")
         raise ConfigError(f"{label}: {kind}: allowed a regular file")
@@ -456,8 +483,7 @@ def read_result(path) -> dict:
     record = check_array(f"{label}: record_neurons",
                          head.get("record_neurons", np.zeros(0, np.int64)), "int", (None,),
                          low=0, high=n - 1)
-    shortest_isi = refractory_steps(config.tau_ref, config.dt)[0]
-    max_spikes = range(n * -(-steps_done // shortest_isi) + 1)
+    max_spikes = range(n * steps_done + 1)  # each neuron at most once per step
     shapes = {"spike_steps": (max_spikes,), "spike_neurons": (max_spikes,),
               **{f"trace_{v}": (steps_done, record.size) for v in STATE_VARIABLES},
               **{f"final_{v}": (n,) for v in STATE_FIELDS}}
@@ -472,7 +498,7 @@ def read_result(path) -> dict:
                         low=0, high=steps_done - 1)
     neurons = check_array(f"{label}: spike_neurons", arrays.pop("spike_neurons"), "int",
                           (steps.size,), low=0, high=n - 1)
-    _check_spikes(label, steps.astype(np.int64), neurons.astype(np.int64), n, shortest_isi)
+    _check_spikes(label, steps.astype(np.int64), neurons.astype(np.int64))
     dtype = np.dtype(config.dtype)
     traces, final = {}, {}
     for key, a in arrays.items():
@@ -536,21 +562,17 @@ def _read_meta(label: str, meta) -> dict:
     return meta
 
 
-def _check_spikes(label: str, steps, neurons, n: int, shortest_isi: int) -> None:
-    """Spikes a run can have fired: in step order, each (step, neuron) pair once, and no
-    neuron firing again sooner than its refractory period allows."""
+def _check_spikes(label: str, steps, neurons) -> None:
+    """Spikes a run can have fired: in step order, each (step, neuron) pair once. (Not more:
+    with the tutorial's soft reset a neuron may fire on consecutive steps.)"""
     if steps.size > 1 and np.any(np.diff(steps) < 0):
         raise ConfigError(f"{label}: spike_steps: allowed non-decreasing steps")
-    order = np.lexsort((steps, neurons))          # by neuron, then by step
-    same = neurons[order][1:] == neurons[order][:-1]
-    gaps = np.diff(steps[order])[same]
-    if gaps.size and gaps.min() < shortest_isi:
-        k = int(np.flatnonzero(same)[np.argmin(gaps)])
-        what = "twice" if gaps.min() == 0 else f"{gaps.min()} steps apart"
-        raise ConfigError(f"{label}: neuron {neurons[order][k]} spikes {what} (steps "
-                          f"{steps[order][k]} and {steps[order][k + 1]}): allowed each "
-                          f"(step, neuron) pair once and at least {shortest_isi} steps between "
-                          "a neuron's spikes (the refractory period)")
+    order = np.lexsort((neurons, steps))          # by step, then by neuron
+    twice = np.flatnonzero((np.diff(steps[order]) == 0) & (np.diff(neurons[order]) == 0))
+    if twice.size:
+        k = order[twice[0]]
+        raise ConfigError(f"{label}: neuron {neurons[k]} spikes twice in step {steps[k]} "
+                          f"({twice.size} such pairs): allowed each (step, neuron) pair once")
 
 
 def _check_final_t_last(label: str, t_last, steps, neurons, steps_done: int, config) -> None:
@@ -571,7 +593,7 @@ def _check_final_t_last(label: str, t_last, steps, neurons, steps_done: int, con
 
 # -- connectivity files ------------------------------------------------------------------
 
-def read_connectivity(path):
+def read_connectivity(path, n_neurons: int | None = None, n_exc: int | None = None):
     """The checked content of a connectivity file, for :func:`refsim.load_connectivity`.
 
     Parameters
@@ -579,6 +601,9 @@ def read_connectivity(path):
     path : str or os.PathLike
         A ``scipy.sparse.save_npz`` file (CSR, CSC or COO), or an ``.npz`` with integer arrays
         ``targets_e`` and ``targets_i``.
+    n_neurons, n_exc : int, optional
+        When known, the shapes these imply (row pointers, rows of the target arrays) are
+        checked from the arrays' headers before their data is read.
 
     Returns
     -------
@@ -605,7 +630,12 @@ def read_connectivity(path):
     >>> kind, targets_e.shape, targets_i.shape
     ('targets', (2, 1), (0, 1))
     """
-    arrays = read_npz(path, "connectivity file")
+    shapes = {"format": (), "shape": (2,)}
+    if n_neurons is not None:
+        shapes["indptr"] = (n_neurons + 1,)
+        if n_exc is not None:
+            shapes.update(targets_e=(n_exc, None), targets_i=(n_neurons - n_exc, None))
+    arrays = read_npz(path, "connectivity file", shapes=shapes)
     label = f"connectivity file {os.fspath(path)!r}"
     keys = set(arrays)
     if {"targets_e", "targets_i"} <= keys:
