@@ -392,7 +392,8 @@ def population_rate(data, bin_ms: float = 1.0, t_start: float = 0.0, t_stop: flo
 def fano_factor(data, bin_ms: float = 10.0, t_start: float = 0.0, t_stop: float | None = None,
                 population: str = "all") -> float:
     """Fano factor of the population spike count: Var(n_b) / Mean(n_b) over bins of ``bin_ms``
-    (population variance, ddof = 0). 1 for independent Poisson neurons; NaN if silent.
+    (population variance, ddof = 0). 1 for independent Poisson neurons; NaN if silent or
+    when the window holds fewer than 2 bins (one bin has no variance to measure).
 
     Parameters
     ----------
@@ -424,7 +425,7 @@ def fano_factor(data, bin_ms: float = 10.0, t_start: float = 0.0, t_stop: float 
     """
     _, counts = _binned_counts(data, bin_ms, t_start, t_stop, population)
     m = counts.mean()
-    return float(counts.var() / m) if m > 0 else float("nan")
+    return float(counts.var() / m) if m > 0 and counts.size > 1 else float("nan")
 
 
 def synchrony_chi(data, bin_ms: float = 1.0, smooth_ms: float = 5.0, t_start: float = 0.0,

@@ -39,7 +39,8 @@ from .outputs import prepare_output_dir, publish
 from .params import ConfigError, ConfigWarning, coerce, describe_fields
 from .plot import raster
 from .presets import PRESETS, get_preset
-from .simulate import Terminated, simulate
+from .result import SimulationResult
+from .simulate import Terminated, check_simulate_args, simulate
 
 EXIT_BAD_INPUT, EXIT_STOPPED, EXIT_INTERRUPTED, EXIT_TERMINATED = 2, 3, 130, 143
 
@@ -134,14 +135,20 @@ def cmd_run(args) -> int:
             if args.connectivity else None)
     initial = (load_initial_state(args.initial_state, n_neurons=config.n_neurons)
                if args.initial_state else None)
-    out = prepare_output_dir(args.out)  # before the run, not after it
+    options = dict(seed=args.seed, engine=args.engine, connectivity=conn, initial=initial,
+                   progress=not args.no_progress, stop_on_runaway=not args.allow_runaway)
+    check_simulate_args(config, **options)  # every input, then the output path, then the run
+    out = prepare_output_dir(args.out, "run")
 
-    result = simulate(config, seed=args.seed, engine=args.engine, connectivity=conn,
-                      initial=initial, progress=not args.no_progress,
-                      stop_on_runaway=not args.allow_runaway)
-    summary = {"preset": args.preset, **result.summary()}
+    result = simulate(config, **options)
+    summary = {"preset": args.preset}
+
+    def write_summary(path):  # inside the save, where an interrupt is held back
+        summary.update(result.summary())
+        write_text(path, json.dumps(summary, indent=2) + "\n")
+
     files = {"spikes.npz": result.save,  # spikes first: a failed plot never loses the run
-             "summary.json": lambda p: write_text(p, json.dumps(summary, indent=2) + "\n")}
+             "summary.json": write_summary}
     if result.steps_done:                 # a raster needs at least one step
         files["raster.png"] = lambda p: raster(result, p)
     held = _save(out, files, result, {"command": "run", "preset": args.preset, "seed": args.seed})
@@ -152,41 +159,69 @@ def cmd_run(args) -> int:
     print(f"  spikes {summary['n_spikes']}   wall time {summary['wall_time_s']:.2f} s")
     print(f"  wrote {out}/{', '.join(files)}, manifest.json (run {result.run_id[:8]})")
     if held is not None:
-        print(f"refsim: {_signal_name(held)} while saving: the save was completed first "
+        print(f"refsim: {_signal_name()} while saving: the save was completed first "
               f"({out}/manifest.json lists the files)", file=sys.stderr)
-        return EXIT_TERMINATED if isinstance(held, Terminated) else EXIT_INTERRUPTED
+        return _interrupt_status()
     if result.complete:
         return 0
     print(f"refsim: PARTIAL RESULT ({result.stop_reason}, {result.steps_done} of "
           f"{config.n_steps} steps saved): {result.message}", file=sys.stderr)
-    if result.stop_reason == "interrupted":
-        return EXIT_TERMINATED if "SIGTERM" in result.message else EXIT_INTERRUPTED
-    return EXIT_STOPPED
+    return _interrupt_status() if result.stop_reason == "interrupted" else EXIT_STOPPED
 
 
 def _save(out, files, result=None, info=None):
-    """:func:`refsim.outputs.publish` the files; returns the interrupt (KeyboardInterrupt or
-    Terminated) that arrived while saving, held back until the save was complete, else None.
-    When the files cannot be written (a full disk), the run's spikes are saved to a new
-    temporary directory if at all possible, and the error says where."""
+    """:func:`refsim.outputs.publish` the files; returns the interrupt that arrived while
+    saving (held back until the save was complete), else None.
+
+    When the save fails (a full disk, a plot that raises) or is interrupted before it
+    starts (while waiting for another refsim's lock), a run's spikes are kept: in ``out``
+    if ``spikes.npz`` was written, else in a new temporary directory, and the message
+    says where."""
     try:
         publish(out, files, run_id=None if result is None else result.run_id, info=info)
     except KeyboardInterrupt as e:
+        if result is not None and _saved_spikes(out, result) is None:
+            print(f"refsim: {_signal_name()} before the save: {_rescue(result)}", file=sys.stderr)
         return e
     except OutputError as e:
         if result is None:
             raise
-        try:
-            rescue = os.path.join(tempfile.mkdtemp(prefix="refsim-rescue-"), "spikes.npz")
-            result.save(rescue)
-        except (OSError, ConfigError):
-            raise OutputError(f"{e}; the run could not be saved anywhere else either") from None
-        raise OutputError(f"{e}; the run's spikes were saved to {rescue} instead") from None
+        kept = _saved_spikes(out, result)
+        where = (f"{kept} holds the run's spikes (the directory has no manifest)" if kept
+                 else _rescue(result))
+        raise OutputError(f"{e}; {where}") from None
     return None
 
 
-def _signal_name(e) -> str:
-    return "terminated (SIGTERM)" if isinstance(e, Terminated) else "interrupted (Ctrl-C)"
+def _saved_spikes(out, result):
+    """The path of this run's ``spikes.npz`` in ``out``, if it was written there."""
+    path = os.path.join(out, "spikes.npz")
+    try:
+        return path if SimulationResult.load(path).run_id == result.run_id else None
+    except ConfigError:
+        return None
+
+
+def _rescue(result) -> str:
+    """Save the run's spikes to a new temporary directory; say where (or that it failed)."""
+    try:
+        path = os.path.join(tempfile.mkdtemp(prefix="refsim-rescue-"), "spikes.npz")
+        result.save(path)
+    except (OSError, ConfigError):
+        return "the run could not be saved anywhere else either"
+    return f"the run's spikes were saved to {path} instead"
+
+
+#: Set by the SIGTERM handler of :func:`main`: which signal interrupted the command.
+_SIGTERM_RECEIVED = threading.Event()
+
+
+def _interrupt_status() -> int:
+    return EXIT_TERMINATED if _SIGTERM_RECEIVED.is_set() else EXIT_INTERRUPTED
+
+
+def _signal_name() -> str:
+    return "terminated (SIGTERM)" if _SIGTERM_RECEIVED.is_set() else "interrupted (Ctrl-C)"
 
 
 def cmd_compare(args) -> int:
@@ -203,12 +238,14 @@ def cmd_compare(args) -> int:
     Returns
     -------
     int
-        Exit status 0.
+        Exit status 0, or 130 (143) when Ctrl-C (SIGTERM) came while the report was
+        written (it is completed first).
 
     Raises
     ------
     ConfigError
-        An unreadable spike file, missing sizes or a bad window.
+        An unreadable spike file, missing sizes, a bad window or labels, or an output
+        directory that cannot be written.
 
     Examples
     --------
@@ -232,7 +269,7 @@ def cmd_compare(args) -> int:
     labels = check_labels(args.labels if args.labels else ("A", "B"))
     a = load_spikes(args.a, n_exc=args.n_exc, n_neurons=args.n_neurons, t_stop_ms=args.t_stop)
     b = load_spikes(args.b, n_exc=args.n_exc, n_neurons=args.n_neurons, t_stop_ms=args.t_stop)
-    out = prepare_output_dir(args.out)
+    out = prepare_output_dir(args.out, "compare")
     comparison = compare(a, b, t_start=args.t_start, seed=args.seed, labels=labels)
     try:
         paths, held = write_report(comparison, a, b, out), None
@@ -248,9 +285,9 @@ def cmd_compare(args) -> int:
               + ("identical" if fd is None else f"first differ at {fd} ms"))
     print("wrote " + ", ".join(paths))
     if held is not None:
-        print(f"refsim: {_signal_name(held)} while saving: the report was completed first",
+        print(f"refsim: {_signal_name()} while saving: the report was completed first",
               file=sys.stderr)
-        return EXIT_TERMINATED if isinstance(held, Terminated) else EXIT_INTERRUPTED
+        return _interrupt_status()
     return 0
 
 
@@ -293,7 +330,7 @@ def cmd_ensemble(args) -> int:
     overrides = parse_set(args.set)
     seeds = parse_seeds(args.seeds)
     check_ensemble(args.preset, seeds, args.jobs, overrides, args.t_start, args.engine)
-    out = prepare_output_dir(args.out)  # before the first seed
+    out = prepare_output_dir(args.out, "ensemble")  # before the first seed
     rows = run_ensemble(args.preset, seeds, jobs=args.jobs, overrides=overrides,
                         t_start=args.t_start, engine=args.engine)
     summary = summarize(rows)
@@ -314,12 +351,9 @@ def cmd_ensemble(args) -> int:
     if failed:
         reasons = sorted({r["error"] for r in rows if "error" in r})
         print(f"refsim: {len(failed)} of {len(seeds)} seeds could not run ({'; '.join(reasons)}); "
-              f"the others are saved. Run them again with --seeds {','.join(map(str, failed))}",
-              file=sys.stderr)
-    interrupted = [r["error"] for r in rows if r.get("error", "").startswith("not run")]
-    if held is not None or interrupted:
-        sigterm = isinstance(held, Terminated) or any("SIGTERM" in e for e in interrupted)
-        return EXIT_TERMINATED if sigterm else EXIT_INTERRUPTED
+              f"run them again with --seeds {','.join(map(str, failed))}", file=sys.stderr)
+    if held is not None or any(r.get("error", "").startswith("not run") for r in rows):
+        return _interrupt_status()
     return 0 if not failed and all(r["complete"] for r in rows) else EXIT_STOPPED
 
 
@@ -465,10 +499,10 @@ def main(argv=None) -> int:
             where = e.filename if e.filename is not None else getattr(args, "out", "?")
             print(f"refsim: error: {where}: {e.strerror or e}", file=sys.stderr)
             return EXIT_BAD_INPUT
-        except KeyboardInterrupt as e:
-            print(f"refsim: {_signal_name(e)} before this command's outputs were written: "
+        except KeyboardInterrupt:
+            print(f"refsim: {_signal_name()} before this command's outputs were written: "
                   "nothing was saved", file=sys.stderr)
-            return EXIT_TERMINATED if isinstance(e, Terminated) else EXIT_INTERRUPTED
+            return _interrupt_status()
 
 
 class _sigterm_as_interrupt:
@@ -477,12 +511,14 @@ class _sigterm_as_interrupt:
 
     def __enter__(self):
         self.previous = None
+        _SIGTERM_RECEIVED.clear()
         if threading.current_thread() is threading.main_thread():
             self.previous = signal.signal(signal.SIGTERM, self._raise)
         return self
 
     @staticmethod
     def _raise(signum, frame):
+        _SIGTERM_RECEIVED.set()
         raise Terminated("SIGTERM")
 
     def __exit__(self, *exc):

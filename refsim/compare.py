@@ -27,8 +27,9 @@ import numpy as np
 from .analysis import SpikeTrains, as_spike_trains, count_correlations, firing_rates, isi_cv, statistics
 from .io import read_npz, write_text
 from .outputs import new_run_id, prepare_output_dir, publish
-from .params import ConfigError, ConfigWarning
+from .params import INDEX_LIMIT, ConfigError, ConfigWarning
 from .plot import comparison_figure
+from .resources import check_memory
 from .result import SimulationResult
 from .testing import first_difference
 
@@ -98,6 +99,13 @@ def load_spikes(path, n_exc: int | None = None, n_neurons: int | None = None,
             raise ConfigError(f"{key.replace('duration_ms', 't_stop_ms')}: required for {label} "
                               "(not in its 'meta'); give it explicitly")
         sizes.append(_checked_size(source, value, what))
+    n, _, t_stop = sizes
+    if n > INDEX_LIMIT:
+        raise ConfigError(f"{label}: n_neurons = {n}: allowed at most 2**31 - 1")
+    # the statistics allocate a few arrays per neuron and per 1 ms bin
+    need = {"per-neuron arrays": 64 * n, "1 ms bins": 64 * math.ceil(t_stop)}
+    check_memory({**need, "total": sum(need.values())}, f"the statistics of {label}",
+                 "check its n_neurons and duration_ms (ms)")
     spikes = SpikeTrains(arrays["t_ms"], arrays["i"], *sizes)
     _warn_odd_time_unit(label, spikes)
     return spikes
@@ -213,8 +221,9 @@ def first_difference_ms(a, b, decimals: int = 6) -> float | None:
 def _distributions(s, t_start, seed):
     rates = firing_rates(s, t_start)
     cv = isi_cv(s, t_start)
+    fits = s.t_stop_ms - t_start >= 2.0  # correlations need at least one 2 ms bin
     return {"rate_hz": rates, "cv_isi": cv[np.isfinite(cv)],
-            "corr": count_correlations(s, 2.0, 1000, seed, t_start)}
+            "corr": count_correlations(s, 2.0, 1000, seed, t_start) if fits else np.zeros(0)}
 
 
 def check_labels(labels) -> tuple[str, str]:
@@ -384,7 +393,7 @@ def write_report(comparison: dict, a, b, out_dir) -> list[str]:
              "report.md": lambda p: write_text(p, "\n".join(lines)),
              "comparison.png": lambda p: comparison_figure(a, b, p, labels=(la, lb),
                                                            t_start=comparison["t_start_ms"])}
-    return publish(prepare_output_dir(out_dir), files, run_id=run_id,
+    return publish(prepare_output_dir(out_dir, "compare"), files, run_id=run_id,
                    info={"command": "compare", "labels": [la, lb]})
 
 

@@ -17,7 +17,7 @@ from .engines import get_engine
 from .network import check_seed
 from .params import ConfigError
 from .presets import get_preset
-from .simulate import Terminated, simulate
+from .simulate import simulate
 
 __all__ = ["parse_seeds", "check_ensemble", "run_ensemble", "summarize", "failed_seeds"]
 
@@ -65,6 +65,8 @@ def parse_seeds(text: str) -> list[int]:
 def _one(args) -> dict:
     preset, overrides, seed, t_start, engine = args
     r = simulate(get_preset(preset, **overrides), seed, engine=engine, progress=False)
+    if r.stop_reason == "interrupted":  # Ctrl-C or SIGTERM: stop the ensemble, not just this run
+        raise KeyboardInterrupt(r.message)
     return {"seed": seed, **statistics(r, t_start, seed=seed), "n_spikes": r.n_spikes,
             "complete": r.complete, "wall_time_s": r.wall_time}
 
@@ -161,17 +163,16 @@ def run_ensemble(preset: str, seeds, jobs: int = 1, overrides: dict | None = Non
     """
     tasks = check_ensemble(preset, seeds, jobs, overrides, t_start, engine)
     rows: dict[int, dict] = {}
-    why = ""
     try:
         if jobs == 1 and executor is None:
             for t in tasks:
                 rows[t[2]] = _one(t)
         else:
             _run_on_pools(tasks, jobs, executor, rows)
-    except KeyboardInterrupt as e:  # keep the seeds done; the others are marked below
-        why = "terminated (SIGTERM)" if isinstance(e, Terminated) else "interrupted (Ctrl-C)"
+    except KeyboardInterrupt:  # keep the seeds done; the others are marked below
+        pass
     for t in tasks:
-        rows.setdefault(t[2], {"seed": t[2], "complete": False, "error": f"not run: {why}"})
+        rows.setdefault(t[2], {"seed": t[2], "complete": False, "error": "not run: interrupted"})
     return [rows[s] for s in sorted(rows)]
 
 
@@ -183,38 +184,65 @@ def _new_pool(jobs: int) -> ProcessPoolExecutor:
 
 def _run_on_pools(tasks, jobs, executor, rows) -> None:
     """Run ``tasks`` with at most ``jobs`` in flight, filling ``rows``. When a local worker
-    dies, the seeds in flight get an error row and a fresh pool takes the rest."""
+    dies, the seeds in flight get an error row and a fresh pool takes the rest. On Ctrl-C or
+    SIGTERM the seeds already done are kept and local workers are stopped at once."""
     pending = list(tasks)
     while pending:
-        pool = executor or _new_pool(jobs)
+        pool, in_flight = executor or _new_pool(jobs), {}
+        interrupted = False
         try:
-            in_flight = {}
             while pending or in_flight:
                 while pending and len(in_flight) < jobs:
                     t = pending.pop(0)
                     try:
                         in_flight[pool.submit(_one, t)] = t
                     except BrokenExecutor as e:
-                        rows[t[2]] = _failed(t, e)
+                        if executor is not None:  # nothing can run any more
+                            rows[t[2]] = _failed(t, e)
+                            continue
+                        pending.insert(0, t)      # the pool broke meanwhile: a fresh one runs it
+                        break
                 done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-                broken = False
-                for f in done:
-                    t = in_flight.pop(f)
-                    try:
-                        rows[t[2]] = f.result()
-                    except BrokenExecutor as e:
-                        rows[t[2]], broken = _failed(t, e), True
-                    except Exception as e:  # one seed's failure is that seed's only
-                        rows[t[2]] = _failed(t, e)
+                broken = _collect(done, in_flight, rows)
                 if broken and executor is None:
                     for t in in_flight.values():  # they died with the pool
                         rows[t[2]] = _failed(t, BrokenExecutor("its worker pool broke"))
                     break
+                if not in_flight and pending and executor is None and _is_broken(pool):
+                    break
+        except KeyboardInterrupt:
+            interrupted = True
+            _collect([f for f in in_flight if f.done()], in_flight, rows)
+            raise
         finally:
             if executor is None:
-                pool.shutdown(wait=True, cancel_futures=True)
+                if interrupted:  # a scheduler's grace period may be shorter than one seed
+                    for p in list(getattr(pool, "_processes", {}).values()):
+                        p.terminate()
+                pool.shutdown(wait=not interrupted, cancel_futures=True)
         if executor is not None:
             break
+
+
+def _collect(done, in_flight, rows) -> bool:
+    """Move the finished futures ``done`` out of ``in_flight`` into ``rows``; True when one
+    failed because its pool broke."""
+    broken = False
+    for f in done:
+        t = in_flight.pop(f)
+        try:
+            rows[t[2]] = f.result()
+        except BrokenExecutor as e:
+            rows[t[2]], broken = _failed(t, e), True
+        except KeyboardInterrupt:  # the worker's run was interrupted (Ctrl-C reaches it too)
+            pass
+        except Exception as e:  # one seed's failure is that seed's only
+            rows[t[2]] = _failed(t, e)
+    return broken
+
+
+def _is_broken(pool) -> bool:
+    return bool(getattr(pool, "_broken", False))
 
 
 def _failed(task, error) -> dict:

@@ -24,6 +24,7 @@ of an earlier run never pass for this one's.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import json
@@ -32,9 +33,10 @@ import signal
 import tempfile
 import threading
 import uuid
+import warnings
 
-from .io import OutputError, write_text
-from .params import ConfigError
+from .io import OutputError, open_regular, write_text
+from .params import ConfigError, ConfigWarning
 
 __all__ = ["prepare_output_dir", "publish", "check_output_dir", "new_run_id", "held_signals",
            "MANIFEST", "MANIFEST_FORMAT"]
@@ -61,12 +63,16 @@ def new_run_id() -> str:
     return uuid.uuid4().hex
 
 
-def prepare_output_dir(path, name: str = "out") -> str:
-    """Create the directory ``path`` if needed and check that files can be written in it now.
+def prepare_output_dir(path, command: str, name: str = "out") -> str:
+    """Create the directory ``path`` if needed and check that files can be written in it now,
+    and that it holds no other command's outputs (which :func:`publish` would replace).
 
     Parameters
     ----------
     path : str or os.PathLike
+    command : str
+        What will write there (``'run'``, ``'compare'``, ``'ensemble'``): a directory whose
+        manifest names another command is refused.
     name : str
         The option or argument it came from, for the message.
 
@@ -78,17 +84,17 @@ def prepare_output_dir(path, name: str = "out") -> str:
     Raises
     ------
     OutputError
-        ``path`` is a file, cannot be created, or is not writable; the message names the
-        path and the reason.
+        ``path`` is a file, cannot be created, is not writable, or holds the outputs of
+        another command; the message names the path and the reason.
 
     Examples
     --------
     >>> import os, tempfile
     >>> from refsim.outputs import prepare_output_dir
-    >>> d = prepare_output_dir(os.path.join(tempfile.mkdtemp(), "new", "out"))
+    >>> d = prepare_output_dir(os.path.join(tempfile.mkdtemp(), "new", "out"), "run")
     >>> os.path.isdir(d), os.listdir(d)
     (True, [])
-    >>> prepare_output_dir("/proc/version")
+    >>> prepare_output_dir("/proc/version", "run")
     Traceback (most recent call last):
     ...
     refsim.io.OutputError: out = '/proc/version': a file: allowed a directory that can be created and written
@@ -104,12 +110,19 @@ def prepare_output_dir(path, name: str = "out") -> str:
         os.remove(probe)
     except OSError as e:
         raise OutputError(f"{name} = {path!r}: {e.strerror or e}: {allowed}") from None
+    other = _read_manifest(path).get("command", command)
+    if other != command:
+        raise OutputError(f"{name} = {path!r}: holds the outputs of `refsim {other}` "
+                          f"({MANIFEST}): allowed a new directory, or one that `refsim {command}` "
+                          "wrote (whose files are then replaced)")
     return path
 
 
 @contextlib.contextmanager
 def held_signals(signals=(signal.SIGINT, signal.SIGTERM)):
-    """Hold ``signals`` back while the block runs; deliver them, once each, when it ends.
+    """Hold ``signals`` back while the block runs; deliver them, once each, when it completes.
+    When the block raises, its error propagates and the held signals are dropped: the
+    error is what the user must see.
 
     Only the main thread can handle signals: elsewhere the block runs unprotected.
 
@@ -136,8 +149,9 @@ def held_signals(signals=(signal.SIGINT, signal.SIGTERM)):
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
-        for s in dict.fromkeys(received):
-            signal.raise_signal(s)
+    # reached only when the block completed: an error in it propagates as itself
+    for s in dict.fromkeys(received):
+        signal.raise_signal(s)
 
 
 def publish(out_dir, files: dict, run_id: str | None = None, info: dict | None = None) -> list[str]:
@@ -163,8 +177,9 @@ def publish(out_dir, files: dict, run_id: str | None = None, info: dict | None =
     Raises
     ------
     OutputError
-        A file could not be written (naming it and why); the directory is then left
-        without a manifest, holding the files of this run written before the failure.
+        A file could not be written or replaced (naming it and why; any error of a writer
+        becomes one); the directory is then left without a manifest, holding the files of
+        this run written before the failure.
 
     Examples
     --------
@@ -177,15 +192,25 @@ def publish(out_dir, files: dict, run_id: str | None = None, info: dict | None =
     (['a.txt', 'manifest.json'], 'run-1')
     """
     out_dir, run_id = os.fspath(out_dir), run_id or new_run_id()
-    with held_signals(), _locked(out_dir):
-        stale = set(files) | set(_previous_files(out_dir))
+    with _locked(out_dir), held_signals():  # waiting for the lock can be interrupted
+        stale = set(files) | set(_read_manifest(out_dir).get("files", {}))
         for name in [MANIFEST, *sorted(stale)]:
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(os.path.join(out_dir, name))
+            path = os.path.join(out_dir, name)
+            try:
+                os.remove(path)
+            except FileNotFoundError:
+                pass
+            except OSError as e:
+                raise OutputError(f"{path}: cannot be replaced ({e.strerror or e})") from None
         listed = {}
         for name, write in files.items():
             path = os.path.join(out_dir, name)
-            write(path)
+            try:
+                write(path)
+            except (OutputError, KeyboardInterrupt):
+                raise
+            except Exception as e:  # e.g. a plot that fails: one line naming the file
+                raise OutputError(f"{path}: cannot be written ({type(e).__name__}: {e})") from e
             listed[name] = _fingerprint(path)
         manifest = {"format": MANIFEST_FORMAT, "run_id": run_id, **(info or {}), "files": listed}
         write_text(os.path.join(out_dir, MANIFEST), json.dumps(manifest, indent=1) + "\n")
@@ -217,21 +242,17 @@ def check_output_dir(out_dir) -> dict:
     """
     out_dir = os.fspath(out_dir)
     path = os.path.join(out_dir, MANIFEST)
-    try:
-        with open(path) as f:
-            manifest = json.load(f)
-    except FileNotFoundError:
+    if not os.path.lexists(path):
         raise ConfigError(f"{path}: missing: allowed a directory holding one complete run "
-                          "(its manifest is written last)") from None
-    except (OSError, ValueError) as e:
-        raise ConfigError(f"{path}: cannot be read ({e})") from None
+                          "(its manifest is written last)")
+    manifest = _read_manifest(out_dir, strict=True)
     if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT \
             or not isinstance(manifest.get("files"), dict):
         raise ConfigError(f"{path}: allowed a manifest of format {MANIFEST_FORMAT!r}")
     for name, want in manifest["files"].items():
         try:
             have = _fingerprint(os.path.join(out_dir, name))
-        except OSError:
+        except (OSError, ConfigError):
             raise ConfigError(f"{os.path.join(out_dir, name)}: missing, but listed in {path} "
                               f"(run {manifest.get('run_id')})") from None
         if have != want:
@@ -242,21 +263,43 @@ def check_output_dir(out_dir) -> dict:
 
 def _fingerprint(path) -> dict:
     h = hashlib.sha256()
-    with open(path, "rb") as f:
+    with open_regular(path, os.fspath(path)) as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
-    return {"bytes": os.path.getsize(path), "sha256": h.hexdigest()}
+        size = f.tell()
+    return {"bytes": size, "sha256": h.hexdigest()}
 
 
-def _previous_files(out_dir) -> list[str]:
-    """The files the manifest in ``out_dir`` lists (none when it is missing or unreadable);
-    only plain names inside the directory."""
+#: The largest manifest read (a manifest lists a handful of files: a few kB).
+_MANIFEST_LIMIT = 1 << 20
+
+
+def _read_manifest(out_dir, strict: bool = False) -> dict:
+    """The manifest in ``out_dir`` as a dict, read only if it is a regular file of at most
+    1 MiB, its ``files`` restricted to plain names inside the directory. Without ``strict``,
+    a missing or unreadable manifest is ``{}``; with it, ConfigError."""
+    path = os.path.join(os.fspath(out_dir), MANIFEST)
     try:
-        with open(os.path.join(out_dir, MANIFEST)) as f:
-            names = list(json.load(f).get("files", {}))
-    except (OSError, ValueError, AttributeError, TypeError):
-        return []
-    return [n for n in names if isinstance(n, str) and n == os.path.basename(n) and n not in ("", ".", "..")]
+        with open_regular(path, path) as f:
+            text = f.read(_MANIFEST_LIMIT + 1)
+        if len(text) > _MANIFEST_LIMIT:
+            raise ConfigError(f"{path}: larger than 1 MiB: allowed a manifest refsim wrote")
+        manifest = json.loads(text)
+        if not isinstance(manifest, dict):
+            raise ValueError("not a JSON object")
+    except FileNotFoundError:
+        if strict:
+            raise ConfigError(f"{path}: missing") from None
+        return {}
+    except (OSError, ValueError, ConfigError) as e:
+        if strict:
+            raise ConfigError(f"{path}: cannot be read ({e})") from None
+        return {}
+    files = manifest.get("files")
+    if isinstance(files, dict):
+        manifest["files"] = {n: v for n, v in files.items() if isinstance(n, str)
+                             and n == os.path.basename(n) and n not in ("", ".", "..", MANIFEST)}
+    return manifest
 
 
 @contextlib.contextmanager
@@ -268,7 +311,14 @@ def _locked(out_dir):
     except OSError as e:
         raise OutputError(f"{out_dir}: cannot be opened ({e.strerror})") from None
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as e:
+            if e.errno not in (errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL):
+                raise OutputError(f"{out_dir}: cannot be locked ({e.strerror})") from None
+            warnings.warn(f"{out_dir}: its file system cannot lock ({e.strerror}): two refsim "
+                          "commands writing there at once could mix their files", ConfigWarning,
+                          stacklevel=4)
         yield
     finally:
         os.close(fd)

@@ -20,7 +20,7 @@ from .resources import check_run
 from .result import SimulationResult
 from .state import STATE_VARIABLES
 
-__all__ = ["simulate", "Terminated"]
+__all__ = ["simulate", "check_simulate_args", "Terminated"]
 
 
 class Terminated(KeyboardInterrupt):
@@ -77,7 +77,8 @@ def simulate(config: Config, seed: int | None = 0, *, engine: str = DEFAULT_ENGI
         ``complete=False`` when the run stopped early, with the spikes (and traces) of the
         steps done, ``steps_done``, ``stop_reason`` and a ``message`` naming the step:
 
-        * ``'interrupted'``: Ctrl-C (KeyboardInterrupt);
+        * ``'interrupted'``: Ctrl-C (KeyboardInterrupt), or SIGTERM under the command line
+          (:class:`Terminated`);
         * ``'non-finite'``: V, g_e or g_i became NaN or infinite; the message names the first
           such step and the neurons; the steps before it are kept;
         * ``'runaway'``: runaway activity; the message names the step and the neurons firing
@@ -107,16 +108,8 @@ def simulate(config: Config, seed: int | None = 0, *, engine: str = DEFAULT_ENGI
     >>> res.steps_done, res.complete
     (500, True)
     """
-    given = check_network_args(config, seed, connectivity, initial)  # config, seed, inputs
-    seed = check_seed(seed, config, connectivity)  # a plain int (or None), as results store it
-    run_engine = get_engine(engine)
-    record_vars = check_record_vars(record_vars)
-    record = check_record(record, config.n_neurons)
-    for name, flag in (("progress", progress), ("stop_on_runaway", stop_on_runaway)):
-        if not isinstance(flag, (bool, np.bool_)):
-            raise ConfigError(f"{name} = {flag!r}: allowed True or False")
-    check_run(config, record, record_vars, connectivity)  # before anything large is allocated
-    check_fp_environment()  # the bits below assume IEEE default rounding, subnormals kept
+    given, seed, run_engine, record, record_vars = check_simulate_args(
+        config, seed, engine, connectivity, initial, record, record_vars, progress, stop_on_runaway)
     connectivity, state = draw_checked(config, seed, connectivity, given)
 
     c, times, conn = engine_inputs(config, connectivity)
@@ -155,6 +148,59 @@ def simulate(config: Config, seed: int | None = 0, *, engine: str = DEFAULT_ENGI
         final_state=({} if reason == "interrupted"
                      else {k: v.copy() for k, v in state.as_dict().items()}),
     )
+
+
+def check_simulate_args(config, seed=0, engine=DEFAULT_ENGINE, connectivity=None, initial=None,
+                        record=None, record_vars=STATE_VARIABLES, progress=True,
+                        stop_on_runaway=True):
+    """Every check :func:`simulate` makes before it builds anything: the arguments, that the
+    engine is available, the memory the run needs and the floating-point environment. The
+    command line calls it before it creates the output directory.
+
+    Parameters
+    ----------
+    config, seed, engine, connectivity, initial, record, record_vars, progress, stop_on_runaway
+        As :func:`simulate` takes them.
+
+    Returns
+    -------
+    given : dict
+        ``initial`` as a plain dict.
+    seed : int or None
+        As a Python int.
+    run_engine : callable
+        The engine's ``run_steps``.
+    record : ndarray of int64
+    record_vars : tuple of str
+
+    Raises
+    ------
+    ConfigError, FloatingPointModeError
+        As :func:`simulate` raises them.
+
+    Examples
+    --------
+    >>> import numpy as np, refsim
+    >>> from refsim.simulate import check_simulate_args
+    >>> config = refsim.get_preset("tutorial", n_exc=8, n_inh=2)
+    >>> check_simulate_args(config, np.int64(3), "numpy")[1]
+    3
+    >>> check_simulate_args(config, 0, "numpy", progress="no")
+    Traceback (most recent call last):
+    ...
+    refsim.params.ConfigError: progress = 'no': allowed True or False
+    """
+    given = check_network_args(config, seed, connectivity, initial)  # config, seed, inputs
+    seed = check_seed(seed, config, connectivity)  # a plain int (or None), as results store it
+    run_engine = get_engine(engine)
+    record_vars = check_record_vars(record_vars)
+    record = check_record(record, config.n_neurons)
+    for name, flag in (("progress", progress), ("stop_on_runaway", stop_on_runaway)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise ConfigError(f"{name} = {flag!r}: allowed True or False")
+    check_run(config, record, record_vars, connectivity)  # before anything large is allocated
+    check_fp_environment()  # the bits below assume IEEE default rounding, subnormals kept
+    return given, seed, run_engine, record, record_vars
 
 
 def _check_chunk(state, checkpoint, n_blocks, k0, k1, times, conn, c, recorder, monitor,

@@ -171,3 +171,11 @@ def test_peer_spike_times_in_another_unit_are_warned_about(short_and_long, tmp_p
         assert messages == []
     else:
         assert len(messages) == 1 and warns in messages[0], messages
+
+
+def test_a_window_shorter_than_a_correlation_bin_leaves_that_distribution_empty(short_and_long):
+    """compare(t_start=199) on a 200 ms run raised 'bin_ms = 2.0: allowed <= the window
+    length 1.0 ms'; the correlations need one 2 ms bin, so there are none to compare."""
+    c = refsim.compare.compare(*short_and_long, t_start=199.0)
+    assert c["distributions"]["corr"] == {"n": [0, 0]} and c["t_stop_ms"] == 200.0
+    assert c["distributions"]["rate_hz"]["ks_distance"] == 0.0
