@@ -258,3 +258,22 @@ def test_numba_disable_jit_runs_the_engine_as_python_with_the_oracles_bits():
         assert n_spikes > 0, name
         assert numba_digest == numpy_digest, (name, dtype)
         assert same_traces, (name, dtype)
+
+
+def test_no_writable_cache_location_compiles_without_a_cache(monkeypatch):
+    """Where Numba finds no place to write its cache (a read-only install, an unwritable
+    NUMBA_CACHE_DIR) ``njit(cache=True)`` raises at decoration time, which would make the
+    default engine unimportable. refsim compiles without a cache instead, with one warning."""
+    def no_locator(self, py_func):
+        raise RuntimeError(f"cannot cache function {py_func.__name__!r}: no locator available "
+                           "for file 'x.py'")
+
+    monkeypatch.setattr(caching.FunctionCache, "__init__", no_locator)
+    monkeypatch.setattr(nprim, "_WARNED", set())
+
+    def twice(x):
+        return 2 * x
+
+    with pytest.warns(nprim.NumbaCacheWarning, match="no writable place for Numba's cache") as w:
+        f = nprim.cached_jit()(twice)
+    assert f(21) == 42 and len(w) == 1 and f._cache.__class__.__name__ == "NullCache"

@@ -403,10 +403,20 @@ def cached_jit(**options):
     -------
     callable
         A decorator. With ``NUMBA_DISABLE_JIT=1`` it returns the function itself (Numba's
-        ``njit`` does the same).
+        ``njit`` does the same). Where no cache can be written at all (a read-only install
+        and no writable ``NUMBA_CACHE_DIR``), the function is compiled without a cache, with
+        one :class:`NumbaCacheWarning`.
     """
     def decorate(fn):
-        dispatcher = njit(cache=True, **options)(fn)
+        try:
+            dispatcher = njit(cache=True, **options)(fn)
+        except RuntimeError as e:  # "cannot cache function ...: no locator available"
+            if "cache" not in str(e):
+                raise
+            _warn_once("locate", f"no writable place for Numba's cache of refsim's engine "
+                       f"({_describe(e)}): it is compiled in every process (same results); set "
+                       "NUMBA_CACHE_DIR to a writable directory", fn.__code__.co_filename)
+            return njit(cache=False, **options)(fn)
         if isinstance(getattr(dispatcher, "_cache", None), caching.FunctionCache):
             try:
                 dispatcher._cache = _CheckedFunctionCache(fn)
