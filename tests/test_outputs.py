@@ -500,3 +500,23 @@ def test_a_run_refused_for_its_seed_creates_no_output_directory(tmp_path):
     p = cli("run", "--preset", "tutorial", "--seed", str(2**32), "--out", str(tmp_path / "new" / "x"))
     assert p.returncode == 2 and "seed = 4294967296" in p.stderr
     assert not (tmp_path / "new").exists()
+
+
+def test_sigterm_to_a_parallel_ensemble_stops_its_workers_at_once(tmp_path):
+    """SIGTERM to the parent waited for the running seeds (a scheduler's grace period before
+    SIGKILL can be shorter than one seed), then threw their results away. Now the workers
+    are stopped at once, the seeds done are saved with a manifest, the rest marked."""
+    p = subprocess.Popen([sys.executable, "-m", "refsim", "ensemble", "--jobs", "2", "--seeds", "0:4",
+                          "--set", "n_exc=400", "--set", "n_inh=100", "--set", "duration=30000",
+                          "--engine", "numpy", "--t-start", "0", "--out", str(tmp_path)],
+                         stderr=subprocess.PIPE, text=True)
+    time.sleep(6.0)                       # the workers have started their (30 s) seeds
+    p.send_signal(signal.SIGTERM)
+    t0 = time.perf_counter()
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 143, err
+    assert time.perf_counter() - t0 < 10, "waited for the running seeds"
+    rows = json.loads((tmp_path / "ensemble.json").read_text())["rows"]
+    assert [r["seed"] for r in rows] == [0, 1, 2, 3]
+    assert all(r["complete"] or r["error"] == "not run: interrupted" for r in rows)
+    assert check_output_dir(tmp_path)["command"] == "ensemble"
