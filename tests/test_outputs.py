@@ -127,25 +127,31 @@ def test_signals_at_random_times_never_mix_two_runs(tmp_path, delay, sig):
     assert set(ids.values()) == {manifest["run_id"]} and manifest["seed"] == 2
 
 
-def test_concurrent_runs_into_one_directory_take_turns(tmp_path):
-    """Two writers publishing into one directory at once, 5 times each, slowly: at the end
-    the manifest matches every file, all of one run."""
-    def writer(name, k):
+def _publish_five_times(out, name):
+    def writer(k):
         def write(path):
             time.sleep(0.01)
             write_text(path, f"{name} {k}")
         return write
 
-    def worker(name):
-        for k in range(5):
-            publish(tmp_path, {f: writer(name, k) for f in ("a.txt", "b.txt", "c.txt")},
-                    run_id=f"{name}-{k}")
+    for k in range(5):
+        publish(out, {f: writer(k) for f in ("a.txt", "b.txt", "c.txt")}, run_id=f"{name}-{k}")
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in ("x", "y")]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+
+@pytest.mark.parametrize("how", ["threads", "processes"])
+def test_concurrent_runs_into_one_directory_take_turns(tmp_path, how):
+    """Two writers (threads, or processes as two refsim commands are) publishing into one
+    directory at once, 5 times each, slowly: at the end the manifest matches every file,
+    all of one run."""
+    if how == "threads":
+        workers = [threading.Thread(target=_publish_five_times, args=(tmp_path, n)) for n in "xy"]
+    else:
+        workers = [get_context("fork").Process(target=_publish_five_times, args=(tmp_path, n)) for n in "xy"]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert how == "threads" or all(w.exitcode == 0 for w in workers)
     manifest = check_output_dir(tmp_path)
     name, k = manifest["run_id"].split("-")
     assert {(tmp_path / f).read_text() for f in ("a.txt", "b.txt", "c.txt")} == {f"{name} {k}"}
