@@ -34,12 +34,11 @@ from .connectivity import load_connectivity
 from .elementary import FloatingPointModeError
 from .engines import DEFAULT_ENGINE, ENGINES
 from .ensemble import check_ensemble, failed_seeds, parse_seeds, run_ensemble, summarize
-from .io import OutputError, load_initial_state, write_text
-from .outputs import prepare_output_dir, publish
+from .io import OutputError, load_initial_state, read_npz, write_text
+from .outputs import new_run_id, prepare_output_dir, publish, published_run_id
 from .params import ConfigError, ConfigWarning, coerce, describe_fields
 from .plot import raster
 from .presets import PRESETS, get_preset
-from .result import SimulationResult
 from .simulate import Terminated, check_simulate_args, simulate
 
 EXIT_BAD_INPUT, EXIT_STOPPED, EXIT_INTERRUPTED, EXIT_TERMINATED = 2, 3, 130, 143
@@ -151,7 +150,11 @@ def cmd_run(args) -> int:
              "summary.json": write_summary}
     if result.steps_done:                 # a raster needs at least one step
         files["raster.png"] = lambda p: raster(result, p)
-    held = _save(out, files, result, {"command": "run", "preset": args.preset, "seed": args.seed})
+    held, saved = _save(out, files, result.run_id,
+                        {"command": "run", "preset": args.preset, "seed": args.seed},
+                        _keep_spikes(out, result))
+    if not saved:
+        return _interrupt_status()
     print(f"refsim run --preset {args.preset}: {config.n_neurons} neurons, "
           f"{result.steps_done} steps of {config.dt} ms ({config.dtype}, engine {result.engine})")
     print(f"  rate E {summary['rate_e_hz']:.3f} Hz   rate I {summary['rate_i_hz']:.3f} Hz   "
@@ -169,37 +172,42 @@ def cmd_run(args) -> int:
     return _interrupt_status() if result.stop_reason == "interrupted" else EXIT_STOPPED
 
 
-def _save(out, files, result=None, info=None):
-    """:func:`refsim.outputs.publish` the files; returns the interrupt that arrived while
-    saving (held back until the save was complete), else None.
+def _save(out, files, run_id, info, rescue=None):
+    """:func:`refsim.outputs.publish` the files as run ``run_id``.
 
-    When the save fails (a full disk, a plot that raises) or is interrupted before it
-    starts (while waiting for another refsim's lock), a run's spikes are kept: in ``out``
-    if ``spikes.npz`` was written, else in a new temporary directory, and the message
-    says where."""
+    Returns ``(held, saved)``: the interrupt that arrived (held back while the files were
+    written) or None, and whether the files are in ``out``. An interrupt can come before
+    the save starts (while waiting for another refsim's lock): then ``rescue()`` keeps
+    what can be kept and says where, in the message printed here. When the save fails (a
+    full disk, a plot that raises), the OutputError says the same."""
     try:
-        publish(out, files, run_id=None if result is None else result.run_id, info=info)
+        publish(out, files, run_id=run_id, info=info)
     except KeyboardInterrupt as e:
-        if result is not None and _saved_spikes(out, result) is None:
-            print(f"refsim: {_signal_name()} before the save: {_rescue(result)}", file=sys.stderr)
-        return e
+        saved = published_run_id(out) == run_id
+        if not saved:
+            kept = rescue() if rescue else "nothing was saved"
+            print(f"refsim: {_signal_name()} before the save: {kept}", file=sys.stderr)
+        return e, saved
     except OutputError as e:
-        if result is None:
+        if rescue is None:
             raise
-        kept = _saved_spikes(out, result)
-        where = (f"{kept} holds the run's spikes (the directory has no manifest)" if kept
-                 else _rescue(result))
-        raise OutputError(f"{e}; {where}") from None
-    return None
+        raise OutputError(f"{e}; {rescue()}") from None
+    return None, True
 
 
-def _saved_spikes(out, result):
-    """The path of this run's ``spikes.npz`` in ``out``, if it was written there."""
-    path = os.path.join(out, "spikes.npz")
-    try:
-        return path if SimulationResult.load(path).run_id == result.run_id else None
-    except ConfigError:
-        return None
+def _keep_spikes(out, result):
+    """What ``_save`` calls when a run's save failed: the spikes are kept in ``out`` if its
+    ``spikes.npz`` (this run's, by the id in its metadata) was written, else rescued."""
+    def rescue():
+        path = os.path.join(out, "spikes.npz")
+        try:
+            meta = json.loads(str(read_npz(path, "result file", names=("meta",))["meta"]))
+            if meta.get("run_id") == result.run_id:
+                return f"{path} holds the run's spikes (the directory has no manifest)"
+        except (ConfigError, ValueError, KeyError):
+            pass
+        return _rescue(result)
+    return rescue
 
 
 def _rescue(result) -> str:
@@ -271,10 +279,15 @@ def cmd_compare(args) -> int:
     b = load_spikes(args.b, n_exc=args.n_exc, n_neurons=args.n_neurons, t_stop_ms=args.t_stop)
     out = prepare_output_dir(args.out, "compare")
     comparison = compare(a, b, t_start=args.t_start, seed=args.seed, labels=labels)
+    run_id = new_run_id()
     try:
-        paths, held = write_report(comparison, a, b, out), None
-    except KeyboardInterrupt as e:  # held back until the report was complete
+        paths, held = write_report(comparison, a, b, out, run_id=run_id), None
+    except KeyboardInterrupt as e:  # held back until the report was complete, or before it
         paths, held = [os.path.join(out, "manifest.json")], e
+        if published_run_id(out) != run_id:
+            print(f"refsim: {_signal_name()} before the report was written: nothing was saved",
+                  file=sys.stderr)
+            return _interrupt_status()
     for name, d in comparison["distributions"].items():
         if "ks_distance" in d:
             print(f"{name:8s} KS {d['ks_distance']:.3f} (p {d['ks_pvalue']:.2g})  "
@@ -338,11 +351,25 @@ def cmd_ensemble(args) -> int:
     keys = list(done[0]) if done else ["seed", "complete"]
     keys = [k for k in keys if k != "complete"] + ["complete", "error"]
     csv = "\n".join([",".join(keys)] + [",".join(str(r.get(k, "")) for k in keys) for r in rows]) + "\n"
-    document = {"preset": args.preset, "overrides": overrides, "t_start_ms": args.t_start,
+    run_id = new_run_id()
+    document = {"run_id": run_id, "preset": args.preset, "overrides": overrides, "t_start_ms": args.t_start,
                 "rows": rows, "summary": summary}
-    held = _save(out, {"ensemble.json": lambda p: write_text(p, json.dumps(document, indent=1) + "\n"),
-                       "ensemble.csv": lambda p: write_text(p, csv)},
-                 info={"command": "ensemble", "preset": args.preset, "seeds": seeds})
+    text = json.dumps(document, indent=1) + "\n"
+
+    def rescue():  # the rows are the work: keep them somewhere
+        try:
+            path = os.path.join(tempfile.mkdtemp(prefix="refsim-rescue-"), "ensemble.json")
+            write_text(path, text)
+        except (OSError, ConfigError):
+            return "the rows could not be saved anywhere else either"
+        return f"the rows were saved to {path} instead"
+
+    held, saved = _save(out, {"ensemble.json": lambda p: write_text(p, text),
+                              "ensemble.csv": lambda p: write_text(p, csv)},
+                        run_id, {"command": "ensemble", "preset": args.preset, "seeds": seeds},
+                        rescue)
+    if not saved:
+        return _interrupt_status()
     print(f"refsim ensemble --preset {args.preset}: {len(seeds)} seeds, from {args.t_start} ms")
     for k, v in summary.items():
         print(f"  {k:12s} {v['mean']:10.4g} ± {v['sd']:.3g} (SD over seeds)")

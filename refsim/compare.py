@@ -330,7 +330,7 @@ def compare(a, b, t_start: float = 0.0, seed: int = 0, labels=("A", "B")) -> dic
     return out
 
 
-def write_report(comparison: dict, a, b, out_dir) -> list[str]:
+def write_report(comparison: dict, a, b, out_dir, run_id: str | None = None) -> list[str]:
     """Write ``comparison.json``, ``report.md`` and ``comparison.png`` (rate, CV and
     correlation distributions side by side) into ``out_dir`` as one unit, with its
     ``manifest.json`` (:func:`refsim.outputs.publish`); returns the paths.
@@ -343,6 +343,8 @@ def write_report(comparison: dict, a, b, out_dir) -> list[str]:
         The two runs (for the figure).
     out_dir : str or os.PathLike
         Created if missing.
+    run_id : str, optional
+        The report's run id (in ``comparison.json`` and the manifest); default a new one.
 
     Returns
     -------
@@ -387,7 +389,7 @@ def write_report(comparison: dict, a, b, out_dir) -> list[str]:
                   "- rasters: " + ("identical" if fd is None else f"first differ at {fd} ms")]
     lines += ["", "![distributions](comparison.png)", ""]
     a, b = (_until(as_spike_trains(x), comparison["t_stop_ms"]) for x in (a, b))  # its window
-    run_id = new_run_id()
+    run_id = run_id or new_run_id()
     files = {"comparison.json": lambda p: write_text(p, json.dumps({"run_id": run_id, **comparison},
                                                                    indent=1) + "\n"),
              "report.md": lambda p: write_text(p, "\n".join(lines)),

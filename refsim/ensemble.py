@@ -189,7 +189,7 @@ def _run_on_pools(tasks, jobs, executor, rows) -> None:
     pending = list(tasks)
     while pending:
         pool, in_flight = executor or _new_pool(jobs), {}
-        interrupted = False
+        interrupted = submit_broke = False
         try:
             while pending or in_flight:
                 while pending and len(in_flight) < jobs:
@@ -201,14 +201,15 @@ def _run_on_pools(tasks, jobs, executor, rows) -> None:
                             rows[t[2]] = _failed(t, e)
                             continue
                         pending.insert(0, t)      # the pool broke meanwhile: a fresh one runs it
+                        submit_broke = True
                         break
+                if submit_broke and not in_flight:
+                    break
                 done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                 broken = _collect(done, in_flight, rows)
-                if broken and executor is None:
+                if (broken or submit_broke) and executor is None:
                     for t in in_flight.values():  # they died with the pool
                         rows[t[2]] = _failed(t, BrokenExecutor("its worker pool broke"))
-                    break
-                if not in_flight and pending and executor is None and _is_broken(pool):
                     break
         except KeyboardInterrupt:
             interrupted = True
@@ -217,9 +218,12 @@ def _run_on_pools(tasks, jobs, executor, rows) -> None:
         finally:
             if executor is None:
                 if interrupted:  # a scheduler's grace period may be shorter than one seed
-                    for p in list(getattr(pool, "_processes", {}).values()):
+                    workers = list((getattr(pool, "_processes", None) or {}).values())
+                    for p in workers:
                         p.terminate()
-                pool.shutdown(wait=not interrupted, cancel_futures=True)
+                    for p in workers:
+                        p.join(5)
+                pool.shutdown(wait=True, cancel_futures=True)
         if executor is not None:
             break
 
@@ -239,10 +243,6 @@ def _collect(done, in_flight, rows) -> bool:
         except Exception as e:  # one seed's failure is that seed's only
             rows[t[2]] = _failed(t, e)
     return broken
-
-
-def _is_broken(pool) -> bool:
-    return bool(getattr(pool, "_broken", False))
 
 
 def _failed(task, error) -> dict:

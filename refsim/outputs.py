@@ -38,7 +38,8 @@ import warnings
 from .io import OutputError, open_regular, write_text
 from .params import ConfigError, ConfigWarning
 
-__all__ = ["prepare_output_dir", "publish", "check_output_dir", "new_run_id", "held_signals",
+__all__ = ["prepare_output_dir", "publish", "check_output_dir", "published_run_id", "new_run_id",
+           "held_signals",
            "MANIFEST", "MANIFEST_FORMAT"]
 
 #: The file :func:`publish` writes last into an output directory.
@@ -217,6 +218,20 @@ def publish(out_dir, files: dict, run_id: str | None = None, info: dict | None =
     return [os.path.join(out_dir, name) for name in [*files, MANIFEST]]
 
 
+def published_run_id(out_dir) -> str | None:
+    """The run id of the complete run in ``out_dir`` by its manifest (not checked against the
+    files: cheap), or None.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from refsim.outputs import published_run_id
+    >>> published_run_id(tempfile.mkdtemp()) is None
+    True
+    """
+    return _read_manifest(out_dir).get("run_id")
+
+
 def check_output_dir(out_dir) -> dict:
     """The manifest of the complete run in ``out_dir``, after checking every file it lists.
 
@@ -295,10 +310,9 @@ def _read_manifest(out_dir, strict: bool = False) -> dict:
         if strict:
             raise ConfigError(f"{path}: cannot be read ({e})") from None
         return {}
-    files = manifest.get("files")
-    if isinstance(files, dict):
-        manifest["files"] = {n: v for n, v in files.items() if isinstance(n, str)
-                             and n == os.path.basename(n) and n not in ("", ".", "..", MANIFEST)}
+    files = manifest.get("files")   # only plain names inside the directory, never a path
+    manifest["files"] = ({n: v for n, v in files.items() if isinstance(n, str) and n == os.path.basename(n)
+                          and n not in ("", ".", "..", MANIFEST)} if isinstance(files, dict) else {})
     return manifest
 
 

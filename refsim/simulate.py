@@ -18,7 +18,7 @@ from .params import Config, ConfigError
 from .recording import Recorder, check_record, check_record_vars
 from .resources import check_run
 from .result import SimulationResult
-from .state import STATE_VARIABLES
+from .state import STATE_VARIABLES, initial_state
 
 __all__ = ["simulate", "check_simulate_args", "Terminated"]
 
@@ -200,6 +200,8 @@ def check_simulate_args(config, seed=0, engine=DEFAULT_ENGINE, connectivity=None
             raise ConfigError(f"{name} = {flag!r}: allowed True or False")
     check_run(config, record, record_vars, connectivity)  # before anything large is allocated
     check_fp_environment()  # the bits below assume IEEE default rounding, subnormals kept
+    if given:  # the given values in the run's float type (finite, t_last <= 0): N-sized, cheap
+        initial_state(config, 0, given)
     return given, seed, run_engine, record, record_vars
 
 

@@ -290,10 +290,11 @@ def test_meta_of_a_peer_spike_file_must_have_the_right_types(tmp_path):
     ({"n_neurons": 2**31 - 1}, "memory: the statistics of spike file"),
     ({"duration_ms": 1e308}, "memory: the statistics of spike file"),
 ])
-def test_peer_sizes_that_cannot_be_analysed_are_refused(tmp_path, meta, message):
+def test_peer_sizes_that_cannot_be_analysed_are_refused(tmp_path, monkeypatch, meta, message):
     """``n_neurons: 10**12`` gave a MemoryError traceback, ``duration_ms: 1e308`` a raw
     ValueError: the sizes are bounded, and what the statistics need is checked against the
-    memory available, before anything is allocated."""
+    memory available (8 GiB here, whatever the machine has), before anything is allocated."""
+    monkeypatch.setattr(refsim.resources, "available_memory", lambda: 8 * 2**30)
     full = {"n_neurons": N, "n_exc": 8, "duration_ms": 10.0, **meta}
     np.savez(tmp_path / "s.npz", t_ms=np.array([1.0]), i=np.array([0]), meta=json.dumps(full))
     with pytest.raises(ConfigError) as e:

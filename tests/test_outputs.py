@@ -102,8 +102,9 @@ def test_a_signal_during_the_save_lets_the_save_complete(tmp_path, monkeypatch, 
                                         (2.0, signal.SIGTERM), (2.5, signal.SIGINT), (3.0, signal.SIGTERM)])
 def test_signals_at_random_times_never_mix_two_runs(tmp_path, delay, sig):
     """A real process, seed 2 written over seed 1, sent SIGTERM or SIGINT after ``delay``
-    seconds (while importing, running or saving). Afterwards the directory holds one
-    complete run (its manifest matches every file) or no manifest, and no file of seed 1."""
+    seconds (while importing, running, saving or exiting). Afterwards the directory holds
+    one complete run, seed 1's or seed 2's (its manifest matches every file), or no
+    manifest and only seed 2's files; never a mix, never a temporary file."""
     out = tmp_path / "out"
     assert cli("run", *SMALL, "--seed", "1", "--out", str(out)).returncode == 0
     first = check_output_dir(out)["run_id"]
@@ -115,16 +116,14 @@ def test_signals_at_random_times_never_mix_two_runs(tmp_path, delay, sig):
     assert p.returncode in (0, 130, 143, -signal.SIGINT, -signal.SIGTERM), err
     assert not [n for n in os.listdir(out) if n.startswith(".tmp-")]
     ids = run_id_of(out)
-    if p.returncode < 0:                     # killed while Python started, before refsim's handlers
-        assert check_output_dir(out)["run_id"] == first and set(ids.values()) == {first}
-        return
-    assert first not in ids.values()          # once refsim runs, seed 1 is replaced or gone
     try:
         manifest = check_output_dir(out)
-    except ConfigError:                      # no complete run: only files of this one, or none
-        assert len(set(ids.values())) <= 1
+    except ConfigError:  # no complete run: the save of seed 2 was cut short; only its files
+        assert len(set(ids.values())) <= 1 and first not in ids.values(), ids
         return
-    assert set(ids.values()) == {manifest["run_id"]} and manifest["seed"] == 2
+    # one complete run: seed 1 untouched (the signal came before the save), or seed 2
+    assert set(ids.values()) == {manifest["run_id"]}
+    assert manifest["run_id"] == first or manifest["seed"] == 2
 
 
 def _publish_five_times(out, name):
@@ -309,12 +308,18 @@ def _die_on(fn, task):
     return fn(task)
 
 
+def _default_signals():
+    """In a forked worker: the default SIGTERM action, not the parent CLI's handler (which
+    would turn the pool's own SIGTERM to its workers into a traceback)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 class KillingPool(ProcessPoolExecutor):
     """Local workers (forked, so the test's function is known to them) of which the one
     running seed 3 is killed by SIGKILL."""
 
     def __init__(self, jobs):
-        super().__init__(max_workers=jobs, mp_context=get_context("fork"))
+        super().__init__(max_workers=jobs, mp_context=get_context("fork"), initializer=_default_signals)
 
     def submit(self, fn, task):
         return super().submit(_die_on, fn, task)
@@ -526,3 +531,68 @@ def test_sigterm_to_a_parallel_ensemble_stops_its_workers_at_once(tmp_path):
     assert [r["seed"] for r in rows] == [0, 1, 2, 3]
     assert all(r["complete"] or r["error"] == "not run: interrupted" for r in rows)
     assert check_output_dir(tmp_path)["command"] == "ensemble"
+
+
+@pytest.mark.parametrize("files", [["../precious.txt"], "abc", [[1]], {"../precious.txt": {}},
+                                   {"/abs/precious.txt": {}}])
+def test_a_manifest_cannot_make_refsim_delete_files_outside_out(tmp_path, files):
+    """The previous run's files are those its manifest lists, but only plain names inside
+    --out count: a damaged or hostile manifest deleted files elsewhere (a string deleted one
+    file per character) or raised a TypeError."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (tmp_path / "precious.txt").write_text("keep")
+    for name in "abc":
+        (out / name).write_text("keep")
+    (out / "manifest.json").write_text(json.dumps({"format": refsim.outputs.MANIFEST_FORMAT,
+                                                    "command": "run", "files": files}))
+    assert refsim.cli.main(["run", *SMALL, "--out", str(out)]) == 0
+    assert (tmp_path / "precious.txt").read_text() == "keep"
+    assert all((out / name).read_text() == "keep" for name in "abc")
+
+
+@pytest.mark.parametrize("command", ["run", "ensemble", "compare"])
+def test_an_interrupt_while_waiting_for_the_lock_keeps_the_work(tmp_path, command, capsys):
+    """Ctrl-C while another refsim holds the directory: the run's spikes (the ensemble's
+    rows) are rescued to a temporary directory, exit 130, one line, no traceback."""
+    import fcntl
+    out = tmp_path / "out"
+    out.mkdir()
+    argv = {"run": ["run", *SMALL],
+            "ensemble": ["ensemble", "--set", "n_exc=8", "--set", "n_inh=2", "--set", "duration=20",
+                         "--seeds", "0:2", "--t-start", "0", "--engine", "numpy"],
+            "compare": ["compare", str(tmp_path / "a.npz"), str(tmp_path / "a.npz"), "--labels", "x", "y"]}
+    if command == "compare":
+        refsim.simulate(refsim.get_preset("tutorial", n_exc=8, n_inh=2, duration=20.0), 0,
+                        progress=False, engine="numpy").save(tmp_path / "a.npz")
+    fd = os.open(out, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)                     # another refsim is writing there
+    real_publish = refsim.outputs.publish
+
+    def publish(*args, **kw):                           # Ctrl-C while it waits for the lock
+        threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
+        return real_publish(*args, **kw)
+
+    try:
+        with pytest.MonkeyPatch.context() as m:
+            m.setattr(refsim.cli, "publish", publish)
+            m.setattr(refsim.compare, "publish", publish)
+            assert refsim.cli.main([*argv[command], "--out", str(out)]) == 130
+    finally:
+        os.close(fd)
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("refsim: interrupted (Ctrl-C) before the ")
+    if command == "compare":
+        assert err.endswith("nothing was saved")
+        return
+    kind = {"run": "spikes.npz", "ensemble": "ensemble.json"}[command]
+    path = err.split(" saved to ")[1].removesuffix(" instead")
+    assert path.endswith(kind) and os.path.getsize(path) > 0 and os.listdir(out) == []
+
+
+def test_initial_values_not_finite_in_the_run_type_are_refused_before_out_is_created(tmp_path):
+    """V = 1e39 is finite in float64 but not in the tutorial's float32."""
+    np.savez(tmp_path / "init.npz", V=np.full(100, 1e39))
+    p = cli("run", *SMALL, "--initial-state", str(tmp_path / "init.npz"), "--out", str(tmp_path / "o"))
+    assert p.returncode == 2 and "NaN or infinite in float32" in p.stderr, p.stderr
+    assert not (tmp_path / "o").exists()
