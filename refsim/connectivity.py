@@ -12,17 +12,29 @@ Rules
 -----
 ``fixed_out_degree``
     every presynaptic neuron gets k = int(p_conn * N) targets drawn uniformly from all N,
-    with replacement when ``multapses`` (BrainPy's ``EventFixedProb``) or without.
+    with replacement when ``multapses`` (BrainPy's ``EventFixedProb``) or without (each row
+    a uniformly random ordered k-subset, drawn by rejection of rows with repeats, or as the
+    first k of a random permutation where k**2 > 2 N).
     With ``conn_rng='numpy-legacy'`` the draw is BrainPy 2.9's, bit for bit:
     ``rs = np.random.RandomState(seed); rs.randint(0, N, (n_exc, k)); rs.randint(0, N, (n_inh, k))``.
 ``fixed_in_degree``
     every postsynaptic neuron gets int(p_conn * n_exc) excitatory and int(p_conn * n_inh)
     inhibitory sources.
 ``bernoulli``
-    every ordered pair (i, j) is connected independently with probability p_conn.
+    every ordered pair (i, j) is connected independently with probability p_conn: the gaps
+    between successive connected pairs, numbered row by row, are drawn as Geometric(p_conn)
+    (O(synapses) work and memory, not O(N**2)).
+
+Every rule is vectorized over chunks of rows (no Python loop per neuron), and the memory of a
+build is the network's int32 indices plus a chunk. Since 0.4.0 the ``bernoulli`` rule and the
+rules without multapses draw other networks for a seed than 0.3.0 did (the same distribution:
+0.3.0 drew N uniforms per row for ``bernoulli`` and called ``rng.choice`` per row without
+multapses); the rules with multapses draw the same networks, bit for bit.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import scipy.sparse as sp
@@ -54,9 +66,11 @@ class Connectivity:
 
     Attributes
     ----------
-    indptr, indices, counts : ndarray
-        The CSR arrays (int32, int32, float64): the synapses of presynaptic neuron ``i`` go to
-        ``indices[indptr[i]:indptr[i+1]]``, ``counts`` synapses per entry.
+    indptr, indices : ndarray of int32
+        The CSR arrays: the synapses of presynaptic neuron ``i`` go to
+        ``indices[indptr[i]:indptr[i+1]]``.
+    counts : ndarray of float64
+        Synapses per entry (property: see :attr:`unit_counts`).
     n_neurons, n_exc : int
         N and the number of excitatory rows.
 
@@ -103,11 +117,63 @@ class Connectivity:
                               f"{MAX_COUNT} (synapse counts, exact in float32)")
         if m.indices.size and (m.indices.min() < 0 or m.indices.max() >= n):
             raise ConfigError(f"connectivity column indices: allowed 0 .. {n - 1}")
-        self.n_neurons = n
+        self._set(n, n_exc, m.indptr, m.indices, None if np.all(counts == 1) else counts)
+
+    def _set(self, n, n_exc, indptr, indices, counts):
+        self.n_neurons = int(n)
         self.n_exc = int(n_exc)
-        self.indptr = np.ascontiguousarray(m.indptr, dtype=_INDEX)
-        self.indices = np.ascontiguousarray(m.indices, dtype=_INDEX)
-        self.counts = np.ascontiguousarray(counts)
+        self.indptr = np.ascontiguousarray(indptr, dtype=_INDEX)
+        self.indices = np.ascontiguousarray(indices, dtype=_INDEX)
+        self._counts = None if counts is None else np.ascontiguousarray(counts, dtype=np.float64)
+
+    @classmethod
+    def _from_arrays(cls, n, n_exc, indptr, indices, counts=None) -> Connectivity:
+        """Connectivity from CSR arrays the built-in rules made (valid by construction:
+        indices in 0 .. N-1, indptr[0] = 0 and non-decreasing); ``counts`` None means one
+        synapse per entry. Nothing is copied that is already int32 and contiguous."""
+        if indices.size > INDEX_LIMIT or n > INDEX_LIMIT:
+            raise ConfigError(f"connectivity entries = {indices.size}, N = {n}: allowed fewer "
+                              "than 2**31 (indices are int32)")
+        conn = cls.__new__(cls)
+        conn._set(n, n_exc, indptr, indices, counts)
+        return conn
+
+    @property
+    def unit_counts(self) -> bool:
+        """True when every stored entry is one synapse (every network the built-in rules
+        draw): then no per-entry counts are stored, and :attr:`counts` is made on request.
+
+        Returns
+        -------
+        bool
+
+        Examples
+        --------
+        >>> import numpy as np, refsim
+        >>> refsim.Connectivity(np.array([[0, 1], [1, 0]]), n_exc=1).unit_counts
+        True
+        >>> refsim.Connectivity(np.array([[0, 2], [1, 0]]), n_exc=1).unit_counts
+        False
+        """
+        return self._counts is None
+
+    @property
+    def counts(self) -> np.ndarray:
+        """Synapses per stored entry, float64, shape (entries,).
+
+        Returns
+        -------
+        ndarray of float64
+            The stored counts, or a new array of ones when :attr:`unit_counts` (a network of
+            N int(p N) entries then stores only its int32 indices, a third of the memory).
+
+        Examples
+        --------
+        >>> import numpy as np, refsim
+        >>> refsim.Connectivity(np.array([[0, 2], [1, 0]]), n_exc=1).counts.tolist()
+        [2.0, 1.0]
+        """
+        return np.ones(self.indices.size) if self._counts is None else self._counts
 
     # -- views ---------------------------------------------------------------------------
     @property
@@ -145,7 +211,7 @@ class Connectivity:
         >>> conn.n_synapses, conn.indices.size          # 3 synapses in 2 stored entries
         (3, 2)
         """
-        return int(self.counts.sum())
+        return int(self.indices.size if self._counts is None else self._counts.sum())
 
     def out_degree(self) -> np.ndarray:
         """Synapses per presynaptic neuron, shape (N,).
@@ -162,6 +228,8 @@ class Connectivity:
         >>> Connectivity(np.array([[0, 2, 0], [1, 0, 1], [0, 1, 0]]), n_exc=2).out_degree().tolist()
         [2.0, 2.0, 1.0]
         """
+        if self._counts is None:
+            return np.diff(self.indptr).astype(np.float64)
         out = np.zeros(self.n_neurons)
         starts, stops = self.indptr[:-1], self.indptr[1:]
         nonempty = starts < stops  # reduceat over the non-empty rows' starts sums each row
@@ -184,7 +252,7 @@ class Connectivity:
         >>> conn.in_degree().tolist()
         [1.0, 3.0, 1.0]
         """
-        return np.bincount(self.indices, weights=self.counts, minlength=self.n_neurons)
+        return np.bincount(self.indices, weights=self._counts, minlength=self.n_neurons).astype(np.float64)
 
     def __repr__(self):
         return (f"<Connectivity: {self.n_neurons} neurons ({self.n_exc} E), "
@@ -195,7 +263,8 @@ class Connectivity:
                 and self.n_neurons == other.n_neurons
                 and np.array_equal(self.indptr, other.indptr)
                 and np.array_equal(self.indices, other.indices)
-                and np.array_equal(self.counts, other.counts))
+                and (self.unit_counts and other.unit_counts
+                     or np.array_equal(self.counts, other.counts)))
 
     # -- files ---------------------------------------------------------------------------
     def save(self, path) -> None:
@@ -290,7 +359,6 @@ def from_index_arrays(targets_e, targets_i, n_neurons: int | None = None) -> Con
         if not (np.issubdtype(a.dtype, np.integer)
                 or a.size == 0 and np.issubdtype(a.dtype, np.floating)):
             raise ConfigError(f"{name} dtype = {a.dtype}: allowed an integer type")
-    te, ti = te.astype(np.int64, copy=False), ti.astype(np.int64, copy=False)
     n = te.shape[0] + ti.shape[0] if n_neurons is None else int(n_neurons)
     if te.size + ti.size > INDEX_LIMIT:
         raise ConfigError(f"targets_e, targets_i: {te.size + ti.size} synapses: allowed fewer "
@@ -300,11 +368,9 @@ def from_index_arrays(targets_e, targets_i, n_neurons: int | None = None) -> Con
             raise ConfigError(f"{name} values: allowed 0 .. {n - 1}")
     if te.shape[0] + ti.shape[0] != n:
         raise ConfigError(f"targets_e and targets_i have {te.shape[0] + ti.shape[0]} rows: allowed N = {n}")
-    degrees = np.r_[np.full(te.shape[0], te.shape[1]), np.full(ti.shape[0], ti.shape[1])]
-    indptr = np.r_[0, np.cumsum(degrees)].astype(np.int64)
+    indptr = np.r_[0, np.full(te.shape[0], te.shape[1]), np.full(ti.shape[0], ti.shape[1])]
     indices = np.concatenate([te.ravel(), ti.ravel()]).astype(_INDEX)
-    m = sp.csr_matrix((np.ones(indices.size), indices, indptr), shape=(n, n))
-    return Connectivity(m, n_exc=te.shape[0])
+    return Connectivity._from_arrays(n, te.shape[0], np.cumsum(indptr), indices)
 
 
 def from_sparse(matrix, n_exc: int) -> Connectivity:
@@ -378,65 +444,140 @@ def build_connectivity(config: Config, seed: int | np.random.SeedSequence) -> Co
             raise ConfigError("seed: allowed an int when conn_rng = 'numpy-legacy'")
         rs = np.random.RandomState(int(seed))
         k = int(p * n)
-        return from_index_arrays(rs.randint(0, n, (ne, k)), rs.randint(0, n, (ni, k)))
+        # rs.randint(0, N, (n_exc, k)), then (n_inh, k): drawn in row chunks, the same stream
+        indices = np.empty(n * k, _INDEX)
+        for first, size in ((0, ne), (ne, ni)):
+            for r0, r1 in _row_chunks(first, first + size, k):
+                indices[r0 * k:r1 * k] = rs.randint(0, n, (r1 - r0, k), dtype=_INDEX).ravel()
+        return Connectivity._from_arrays(n, ne, _regular_indptr(n, k), indices)
 
     rng = np.random.default_rng(seed)
     rule = config.conn_rule
     if rule == "fixed_out_degree":
         k = int(p * n)
-        targets = _draw_fixed(rng, n_rows=n, k=k, n_choices=n, multapses=config.multapses,
+        indices = _draw_fixed(rng, n_rows=n, k=k, n_choices=n, multapses=config.multapses,
                               autapses=config.autapses, self_offset=0)
-        return from_index_arrays(targets[:ne], targets[ne:], n)
+        return Connectivity._from_arrays(n, ne, _regular_indptr(n, k), indices)
     if rule == "fixed_in_degree":
         # draw sources per postsynaptic neuron, per population, then transpose to CSR rows = pre
         rows, cols = [], []
         for first, size in ((0, ne), (ne, ni)):
             k = int(p * size)
             src = _draw_fixed(rng, n_rows=n, k=k, n_choices=size, multapses=config.multapses,
-                              autapses=config.autapses, self_offset=-first) + first
-            rows.append(src.ravel())
-            cols.append(np.repeat(np.arange(n), k))
+                              autapses=config.autapses, self_offset=-first) + _INDEX(first)
+            rows.append(src)
+            cols.append(np.repeat(np.arange(n, dtype=_INDEX), k))
         rows, cols = np.concatenate(rows), np.concatenate(cols)
         order = np.argsort(rows, kind="stable")  # row-major, each row's targets ascending
-        # built from (data, indices, indptr), not (data, (i, j)), which would sum duplicates
         indptr = np.r_[0, np.cumsum(np.bincount(rows, minlength=n))]
-        m = sp.csr_matrix((np.ones(rows.size), cols[order].astype(_INDEX), indptr), shape=(n, n))
-        return Connectivity(m, ne)
+        return Connectivity._from_arrays(n, ne, indptr, cols[order])
     if rule == "bernoulli":
-        # row by row so memory stays O(synapses); each row one vector of N uniforms
-        indptr, chunks = [0], []
-        for i in range(n):
-            hit = np.flatnonzero(rng.random(n) < p)
-            if not config.autapses:
-                hit = hit[hit != i]
-            chunks.append(hit.astype(_INDEX))
-            indptr.append(indptr[-1] + hit.size)
-        indices = np.concatenate(chunks) if chunks else np.zeros(0, _INDEX)
-        m = sp.csr_matrix((np.ones(indices.size), indices, np.asarray(indptr)), shape=(n, n))
-        return Connectivity(m, ne)
+        indptr, indices = _draw_bernoulli(rng, n, p, config.autapses)
+        return Connectivity._from_arrays(n, ne, indptr, indices)
     raise ConfigError(f"conn_rule = {rule!r}")  # unreachable: Config validated it
 
 
+#: Draws per chunk of the vectorized rules (about 16 MiB of int32 at a time): the memory of
+#: a build is the network's own arrays plus one chunk.
+_CHUNK = 2**22
+
+
+def _row_chunks(first, stop, k):
+    """(r0, r1) slices of rows first .. stop-1, about :data:`_CHUNK` draws each."""
+    rows = max(1, _CHUNK // max(k, 1))
+    return [(r0, min(r0 + rows, stop)) for r0 in range(first, stop, rows)]
+
+
+def _regular_indptr(n, k):
+    """Row pointers of N rows of k entries each."""
+    return np.arange(n + 1, dtype=np.int64) * k
+
+
 def _draw_fixed(rng, n_rows, k, n_choices, multapses, autapses, self_offset):
-    """(n_rows, k) draws from range(n_choices); row r excludes r + self_offset unless autapses."""
+    """(n_rows * k,) int32 draws from range(n_choices), k per row, row r excluding
+    r + self_offset unless autapses. Vectorized over chunks of rows.
+
+    With multapses the stream is that of one ``rng.integers(0, n_choices, (n_rows, k))``
+    followed by redraws of the self-connections (all of them at once, until none is left).
+    Without, each row is a uniformly random ordered k-subset: rows of k draws are accepted
+    when distinct and drawn again otherwise (exact: every distinct k-tuple is equally
+    likely), while k**2 <= 2 n_choices, where a row is accepted with probability above
+    about 1/e; denser rows take the first k of a random permutation (argsort of n_choices
+    uniforms).
+    """
+    out = np.empty(n_rows * k, _INDEX)
     if multapses:
-        out = rng.integers(0, n_choices, (n_rows, k))
+        own = None
+        for r0, r1 in _row_chunks(0, n_rows, k):
+            out[r0 * k:r1 * k] = rng.integers(0, n_choices, (r1 - r0) * k, dtype=_INDEX)
         if not autapses:  # redraw self-connections until none is left
-            own = (np.arange(n_rows) + self_offset)[:, None]
-            bad = out == own
-            while bad.any():
-                out[bad] = rng.integers(0, n_choices, bad.sum())
-                bad = out == own
+            own = np.repeat(np.arange(n_rows, dtype=np.int64) + self_offset, k)
+            bad = np.flatnonzero(out == own)
+            while bad.size:
+                out[bad] = rng.integers(0, n_choices, bad.size, dtype=_INDEX)
+                bad = bad[out[bad] == own[bad]]
         return out
-    out = np.empty((n_rows, k), dtype=np.int64)
-    for r in range(n_rows):
-        own = r + self_offset
-        if autapses or not 0 <= own < n_choices:
-            out[r] = rng.choice(n_choices, k, replace=False)
-        else:  # choose among the others, then skip over the own index
-            others = rng.choice(n_choices - 1, k, replace=False)
-            out[r] = others + (others >= own)
+    own = np.arange(n_rows, dtype=np.int64) + self_offset
+    for r0, r1 in _row_chunks(0, n_rows, k):
+        block = np.empty((r1 - r0, k), np.int64)
+        # rows that may not choose themselves choose among the n_choices - 1 others, then
+        # skip over their own index
+        skip = np.zeros(r1 - r0, bool) if autapses else (0 <= own[r0:r1]) & (own[r0:r1] < n_choices)
+        for rows, m in ((~skip, n_choices), (skip, n_choices - 1)):
+            if rows.any():
+                block[rows] = _distinct_rows(rng, int(rows.sum()), k, m)
+        mine = own[r0:r1, None]
+        block += skip[:, None] & (block >= mine)
+        out[r0 * k:r1 * k] = block.ravel()
     return out
+
+
+def _distinct_rows(rng, rows, k, m):
+    """(rows, k) int64: each row a uniformly random ordered k-subset of range(m)."""
+    if k * k > 2 * m:  # dense: random permutations
+        return np.argsort(rng.random((rows, m)), axis=1)[:, :k]
+    out = rng.integers(0, m, (rows, k))
+    redo = np.arange(rows)
+    while True:
+        s = np.sort(out[redo], axis=1)
+        redo = redo[(s[:, 1:] == s[:, :-1]).any(axis=1)]
+        if not redo.size:
+            return out
+        out[redo] = rng.integers(0, m, (redo.size, k))
+
+
+def _draw_bernoulli(rng, n, p, autapses):
+    """CSR arrays of N rows where each allowed pair (i, j) is an entry with probability p.
+
+    The pairs are numbered row by row, i M + c (M = N allowed targets with autapses, N - 1
+    without: column c then stands for target c + (c >= i)); the gaps between successive
+    entries of a sequence of Bernoulli(p) trials are Geometric(p), drawn in chunks with
+    ``rng.geometric``, so the cost is O(entries), not O(N**2). Each row's targets come out
+    ascending.
+    """
+    m = n if autapses else n - 1
+    total = n * m  # trials; int64 up to N ~ 3e9
+    if p <= 0 or total <= 0:
+        return np.zeros(n + 1, np.int64), np.zeros(0, _INDEX)
+    counts = np.zeros(n, np.int64)  # entries per row
+    cols, last = [], -1
+    while last < total:  # chunks of about the entries left (bounding the overshoot), at most _CHUNK
+        size = int(min(_CHUNK, p * (total - last) + 4 * math.sqrt(p * (total - last)) + 64))
+        pos = (last + np.cumsum(rng.geometric(p, size)) if p < 1
+               else np.arange(last + 1, min(last + 1 + _CHUNK, total), dtype=np.int64))
+        if pos.size == 0:
+            break
+        last = int(pos[-1])
+        pos = pos[pos < total]
+        rows, c = np.divmod(pos, m)
+        if not autapses:
+            c += c >= rows
+        if rows.size:
+            counts[rows[0]:rows[-1] + 1] += np.bincount(rows - rows[0])
+        cols.append(c.astype(_INDEX))
+    indptr = np.zeros(n + 1, np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    return indptr, np.concatenate(cols) if cols else np.zeros(0, _INDEX)
 
 
 def load_connectivity(path, n_exc: int | None = None, n_neurons: int | None = None) -> Connectivity:

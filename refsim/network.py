@@ -210,7 +210,7 @@ def draw_network(config: Config, seed, connectivity=None, initial=None):
     >>> from refsim.network import draw_network
     >>> connectivity, state = draw_network(refsim.get_preset("brette2007-coba", n_exc=8, n_inh=2), 5)
     >>> connectivity, state.V.dtype
-    (<Connectivity: 10 neurons (8 E), 3 synapses>, dtype('float64'))
+    (<Connectivity: 10 neurons (8 E), 1 synapses>, dtype('float64'))
     """
     return draw_checked(config, seed, connectivity,
                         check_network_args(config, seed, connectivity, initial))

@@ -334,8 +334,9 @@ def test_the_peer_network_file_round_trips_and_is_checked(tmp_path):
     """refsim.io.write_network / read_network: the arrays come back as written (the format
     field cannot be overridden by the caller's meta), and a file whose CSR indices point past N
     is refused naming the array."""
-    cfg = refsim.get_preset("brette2007-coba", n_exc=8, n_inh=2)
+    cfg = refsim.get_preset("brette2007-coba", n_exc=8, n_inh=2, p_conn=0.3)  # some synapses
     conn, init = refsim.network_inputs(cfg, seed=1)
+    assert conn.indices.size > 10
     path = tmp_path / "network.npz"
     refsim.io.write_network(path, cfg, conn, init, {"seed": 1, "format": "mine"})
     net = refsim.io.read_network(path)

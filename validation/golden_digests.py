@@ -76,7 +76,7 @@ def cases() -> list[dict]:
          dict(integrator="euler", reset="hard", threshold_test=">", w_e=3.0, w_i=10.0)),
         ("brainpy euler soft > float32", "tutorial-normalized",
          dict(integrator="euler", threshold_test=">", dtype="float32", w_e=3.0, w_i=10.0)),
-        ("brette euler hard > float64", "brette2007-coba", dict(RI_ext=25.0, w_e=3.0)),
+        ("brette euler hard > float64", "brette2007-coba", dict(RI_ext=25.0, w_e=2.0)),
         ("brette exp_euler soft >= float64", "brette2007-coba",
          dict(RI_ext=25.0, integrator="exp_euler", reset="soft", threshold_test=">=")),
         ("brette exp_euler hard > float32", "brette2007-coba",

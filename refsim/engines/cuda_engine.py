@@ -149,7 +149,7 @@ def transpose(indptr, indices, counts, n_exc):
     indptr, indices : ndarray of int
         CSR arrays of the N x N matrix (rows presynaptic).
     counts : ndarray
-        Synapses per entry.
+        Synapses per entry, or empty when every entry is one synapse.
     n_exc : int
         Rows 0 .. n_exc-1 are excitatory.
 
@@ -173,7 +173,7 @@ def transpose(indptr, indices, counts, n_exc):
     rows = np.repeat(np.arange(n, dtype=np.int32), np.diff(indptr))
     order = np.argsort(indices, kind="stable")
     in_src = rows[order]
-    in_cnt = counts[order]
+    in_cnt = counts[order] if counts.size else np.ones(order.size, counts.dtype)  # unit counts
     in_ptr = np.zeros(n + 1, np.int64)
     np.cumsum(np.bincount(indices, minlength=n), out=in_ptr[1:])
     n_exc_in = np.bincount(indices[rows < n_exc], minlength=n)

@@ -72,7 +72,8 @@ def scatter(spiking, first_row, w, conn_arrays, c: Constants):
     w : scalar
         The projection's weight ([g]): ``c.w_e`` or ``c.w_i``.
     conn_arrays : tuple of ndarray
-        (indptr, indices, counts) of the whole N x N matrix, counts in the run's float type.
+        (indptr, indices, counts) of the whole N x N matrix, counts in the run's float type
+        (empty when every entry is one synapse: :func:`refsim.engines.engine_inputs`).
     c : Constants
 
     Returns
@@ -94,7 +95,8 @@ def scatter(spiking, first_row, w, conn_arrays, c: Constants):
     x = np.zeros(c.n_neurons, c.dtype)
     rows = np.flatnonzero(spiking) + first_row
     entries = csr_entries(indptr, rows)
-    np.add.at(x, indices[entries], w * counts[entries])
+    # w * 1 is w exactly: unit counts (an empty ``counts``) add w itself
+    np.add.at(x, indices[entries], w * counts[entries] if counts.size else w)
     return x
 
 
