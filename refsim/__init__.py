@@ -3,6 +3,7 @@
 Public API
 ----------
 get_preset, preset_names, Config, ConfigError   configurations (refsim.params, refsim.presets)
+scaled_preset                                    a preset at N neurons, out-degree 80 kept
 ConfigWarning                                    allowed but suspicious parameters
 FloatingPointModeError                           the process does not compute IEEE 754's default
 simulate, SimulationResult                       running (refsim.simulate, refsim.result)
@@ -30,7 +31,7 @@ from .io import load_initial_state
 from .network import network_inputs
 from .outputs import check_output_dir
 from .params import Config, ConfigError, ConfigWarning
-from .presets import get_preset, preset_names
+from .presets import get_preset, preset_names, scaled_preset
 from .resources import available_memory, estimate_memory
 from .result import SimulationResult
 from .simulate import simulate
@@ -40,7 +41,7 @@ __all__ = [
     "SimulationResult",
     "available_memory", "build_connectivity", "check_output_dir", "estimate_memory", "from_index_arrays",
     "from_sparse", "get_preset", "load_connectivity", "load_initial_state", "preset_names",
-    "network_inputs", "simulate", "simulate_exact", "__version__",
+    "network_inputs", "scaled_preset", "simulate", "simulate_exact", "__version__",
     "analysis", "compare", "elementary", "ensemble", "io", "model", "network", "outputs", "plot",
     "testing",
 ]

@@ -41,9 +41,11 @@ from __future__ import annotations
 
 import difflib
 
+import numpy as np
+
 from .params import Config, ConfigError, describe_fields
 
-__all__ = ["PRESETS", "get_preset", "preset_names", "parameter_table"]
+__all__ = ["PRESETS", "get_preset", "preset_names", "parameter_table", "scaled_preset", "OUT_DEGREE"]
 
 _TUTORIAL = dict(
     n_exc=3200, n_inh=800,
@@ -135,6 +137,56 @@ def get_preset(name: str, **overrides) -> Config:
     values = dict(PRESETS[name][1])
     config = Config(**values)
     return config.replace(**overrides) if overrides else config
+
+
+#: Synapses per neuron of the scaled presets: the presets' own at N = 4000 (p = 0.02).
+OUT_DEGREE = 80
+
+
+def scaled_preset(name: str, n_neurons: int, **overrides) -> Config:
+    """Preset ``name`` at N neurons with the out-degree fixed: the scaling presets.
+
+    N = 4 000 neurons with p = 0.02 make 80 synapses per neuron. At other N refsim keeps the
+    80 (p_conn = 80 / N; ``fixed_out_degree`` draws exactly int(p N) = 80, ``bernoulli``
+    80 (N - 1) / N on average), the 4:1 E/I ratio and the weights, so that each neuron's
+    input, the rates and the cost per spike stay those of the 4 000-neuron network while the
+    number of neurons grows (the benchmark's sizes, docs/performance.md). Keeping p instead
+    would multiply each neuron's input by N / 4000 and change the network's regime.
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`preset_names`.
+    n_neurons : int
+        N >= 5: n_exc = round(4 N / 5), n_inh = N - n_exc.
+    **overrides
+        Further field values, as :func:`get_preset` takes them (applied after the scaling).
+
+    Returns
+    -------
+    Config
+
+    Raises
+    ------
+    ConfigError
+        N not an int >= 5, or as :func:`get_preset`.
+
+    Examples
+    --------
+    >>> from refsim.presets import scaled_preset
+    >>> config = scaled_preset("tutorial", 400_000)
+    >>> config.n_exc, config.n_inh, config.p_conn, int(config.p_conn * config.n_neurons)
+    (320000, 80000, 0.0002, 80)
+    """
+    if isinstance(n_neurons, bool) or not isinstance(n_neurons, (int, np.integer)) or n_neurons < 5:
+        raise ConfigError(f"n_neurons = {n_neurons!r}: allowed an int >= 5 (4:1 excitatory to "
+                          "inhibitory)")
+    n = int(n_neurons)
+    n_exc = round(4 * n / 5)
+    p = OUT_DEGREE / n
+    while int(p * n) < OUT_DEGREE <= n:  # the float quotient may round below 80 / N
+        p = float(np.nextafter(p, 1.0))
+    return get_preset(name, n_exc=n_exc, n_inh=n - n_exc, p_conn=min(p, 1.0), **overrides)
 
 
 def parameter_table() -> str:

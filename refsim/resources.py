@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 
 import numpy as np
 
@@ -20,14 +21,27 @@ from .state import STATE_VARIABLES
 __all__ = ["estimate_memory", "available_memory", "check_memory", "check_run",
            "expected_synapses", "format_bytes"]
 
-#: Bytes per synapse entry while running: int32 column index, float64 count, and the copy of
-#: the count in the run's float type (added per dtype).
-_BYTES_PER_ENTRY = 4 + 8
-#: N-sized arrays alive while running: 4 state variables, their 4 copies kept at the start of
-#: each chunk for the run-time checks, and up to 12 temporaries of one NumPy step.
-_STATE_ARRAYS = 4 + 4 + 12
+#: N-sized arrays of the run's float type alive while running, per engine: the state (4), its
+#: copy kept at the start of each chunk for the run-time checks (4) and the final state of the
+#: result (4), plus the engine's own: the Numba engine's scatter buffers x_e, x_i (2); the
+#: NumPy oracle's temporaries of one step (up to 12).
+_STATE_ARRAYS = {"numba": 4 + 4 + 4 + 2, "numpy": 4 + 4 + 4 + 12, "cuda": 4 + 4 + 4 + 4}
+#: Bytes per neuron besides those: spike flags (1), the spike list (int32) and, with threads,
+#: the blocks' spike lists (int32); the initial state is drawn in float64 (8 per variable,
+#: freed before the run).
+_NEURON_BYTES = 1 + 4
+#: Bytes per spike at the end of a run: the recorder's blocks (int32 step and neuron) and the
+#: result's arrays (int64 step, int32 neuron), alive together while the result is assembled.
+_BYTES_PER_SPIKE_PEAK = 8 + 12
 #: Bytes per spike in the result: int64 step + int32 neuron.
 _BYTES_PER_SPIKE = 12
+#: The firing rate the spikes' memory is estimated for (Hz): the tutorial's, about 50 Hz (the
+#: fastest of the presets). A network that fires faster needs more, one that fires slower less.
+ASSUMED_RATE_HZ = 50.0
+#: Resident memory the Numba engine's compiled code adds to a process: loading the cached
+#: machine code of the engine (measured 60 MiB), and importing Numba and the engine's module
+#: first where that has not happened yet (60 MiB more).
+_ENGINE_CODE = {"run": 64 * 2**20, "import": 60 * 2**20}
 
 
 def expected_synapses(config: Config) -> int:
@@ -60,8 +74,10 @@ def expected_synapses(config: Config) -> int:
 
 
 def estimate_memory(config: Config, record=None, record_vars=STATE_VARIABLES, dense=False,
-                    connectivity=None) -> dict[str, int]:
-    """Bytes a run of ``config`` allocates, item by item.
+                    connectivity=None, engine: str = "numba", threads: int = 1,
+                    rate_hz: float = ASSUMED_RATE_HZ) -> dict[str, int]:
+    """Bytes a run of ``config`` allocates, item by item, and the peak resident size of the
+    process that runs it.
 
     Parameters
     ----------
@@ -73,24 +89,38 @@ def estimate_memory(config: Config, record=None, record_vars=STATE_VARIABLES, de
     dense : bool
         Include the ``(n_steps, N)`` boolean matrix of :meth:`SimulationResult.dense`.
     connectivity : Connectivity, optional
-        Given connectivity: its arrays exist already, only the copy of its counts in the
-        run's float type is new.
+        Given connectivity: its arrays exist already; only a copy of counts other than one
+        synapse per entry, in the run's float type, is new.
+    engine : {'numba', 'numpy', 'cuda'}
+    threads : int
+        The Numba engine's threads: above 1 the connectivity is copied once more, split by
+        target block (:func:`refsim.engines.numba_engine.partition`).
+    rate_hz : float
+        Mean firing rate (Hz) the spikes' memory is estimated for (:data:`ASSUMED_RATE_HZ`).
 
     Returns
     -------
     dict of str to int
-        ``connectivity``: CSR arrays, (N + 1) x 4 bytes of int32 row pointers plus, per entry,
-        an int32 column index, a float64 count and a count in the run's float type (drawing
-        them briefly needs about as much again, freed before the run starts);
-        ``state``: 20 N-sized arrays of the float type (state, the copy kept for the checks
-        of each chunk, the temporaries of a step); ``step_times``: n_steps floats;
-        ``traces``: n_steps x len(record) x len(record_vars) floats; ``dense``:
-        n_steps x N bytes if requested, else 0; ``total``: the sum of these, which is what
-        :func:`check_memory` compares with the available memory. ``spikes_max``: a
-        worst-case bound, 12 bytes (int64 step, int32 neuron) for every spike N neurons can
-        fire when each fires at most once per max(1, ceil(tau_ref / dt)) steps
-        (:func:`refsim.model.refractory_steps`); reported, not
-        in ``total`` (real networks fire far less; the spike buffers grow as needed).
+        Bytes. ``connectivity``: (N + 1) x 4 bytes of int32 row pointers and an int32 column
+        index per entry (the built-in rules make one synapse per entry and store no counts);
+        ``build``: what drawing it needs besides, freed before the run (a chunk of draws;
+        ``bernoulli`` its indices once more, ``fixed_in_degree`` 16 bytes per entry for the
+        transposition); ``partition``: with threads, the indices (and counts) again and
+        threads x (N + 1) int32 row pointers; ``state``: N-sized arrays (the state, the copy
+        kept for the checks of each chunk, the result's final state, the engine's buffers);
+        ``step_times``: n_steps floats; ``traces``: n_steps x len(record) x
+        len(record_vars) floats; ``spikes``: 20 bytes per spike at ``rate_hz`` (the
+        recorder's int32 blocks and the result's int64 steps and int32 neurons, together
+        while the result is assembled); ``dense``: n_steps x N bytes if requested, else 0.
+        ``total``: what the run adds, the persistent connectivity plus the larger of the
+        build and the rest: what :func:`check_memory` compares with the available memory.
+        ``process``: this process's resident size now plus the memory the engine's compiled
+        code will add (:data:`_ENGINE_CODE`: 0 once it has run here); ``peak_rss``: process
+        + total, what the process's peak resident size will be (docs/performance.md compares
+        the two). ``spikes_max``: a worst-case bound, 12 bytes (int64 step, int32 neuron) for
+        every spike N neurons can fire when each fires at most once per
+        max(1, ceil(tau_ref / dt)) steps (:func:`refsim.model.refractory_steps`); reported,
+        not in ``total``.
 
     Examples
     --------
@@ -98,27 +128,64 @@ def estimate_memory(config: Config, record=None, record_vars=STATE_VARIABLES, de
     >>> from refsim.resources import estimate_memory
     >>> m = estimate_memory(refsim.get_preset("tutorial"))
     >>> m["connectivity"], m["state"], m["step_times"]  # 320 000 synapses, float32, 10 000 steps
-    (5136004, 320000, 40000)
+    (1296004, 244000, 40000)
+    >>> m["spikes"]                                      # 4000 neurons at 50 Hz for 1 s, 20 B each
+    4000000
     """
     item = np.dtype(config.dtype).itemsize
     n, n_steps = config.n_neurons, config.n_steps
     if connectivity is None:
-        conn = (n + 1) * 4 + expected_synapses(config) * (_BYTES_PER_ENTRY + item)
+        entries = expected_synapses(config)
+        conn = (n + 1) * 4 + entries * 4
+        chunk = min(2**22, entries) * 8  # a chunk of draws (refsim.connectivity._CHUNK), its mask
+        build = {"bernoulli": entries * 4 + chunk, "fixed_in_degree": entries * 16}.get(
+            config.conn_rule, chunk) + (n + 1) * 8
+        counts = 0
     else:
-        conn = int(connectivity.indices.size) * item
+        entries = int(connectivity.indices.size)
+        conn = build = 0
+        counts = 0 if connectivity.unit_counts else entries * item
     n_record = 0 if record is None else int(np.size(record))
     n_vars = len(tuple(record_vars)) if n_record else 0
-    out = {
-        "connectivity": conn,
-        "state": _STATE_ARRAYS * n * item,
+    partition = 0
+    if engine == "numba" and threads > 1:
+        partition = entries * 4 + (counts and entries * item) + threads * (n + 1) * 4 * 2 + n * 4
+    run = {
+        "counts": counts,
+        "partition": partition,
+        "state": _STATE_ARRAYS.get(engine, _STATE_ARRAYS["numpy"]) * n * item + _NEURON_BYTES * n,
         "step_times": n_steps * item,
         "traces": n_steps * n_record * n_vars * item,
+        "spikes": round(rate_hz * n * config.duration / 1000.0) * _BYTES_PER_SPIKE_PEAK,
         "dense": n_steps * n if dense else 0,
     }
-    out["total"] = sum(out.values())
+    out = {"connectivity": conn, "build": build, **run}
+    out["total"] = conn + max(build, sum(run.values()))
+    out["process"] = _process_rss() + _engine_code(engine)
+    out["peak_rss"] = out["process"] + out["total"]
     isi = refractory_steps(config.tau_ref, config.dt)[0]
     out["spikes_max"] = n * -(-n_steps // isi) * _BYTES_PER_SPIKE
     return out
+
+
+def _process_rss() -> int:
+    """This process's resident set size (bytes; 0 where /proc is not there)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _engine_code(engine: str) -> int:
+    """Resident bytes the engine's compiled code will still add to this process."""
+    if engine != "numba":
+        return 0
+    module = sys.modules.get("refsim.engines.numba_engine")
+    if module is None:
+        return _ENGINE_CODE["import"] + _ENGINE_CODE["run"]
+    ran = getattr(getattr(module, "_run", None), "signatures", ())
+    return 0 if ran else _ENGINE_CODE["run"]
 
 
 def available_memory() -> int | None:
@@ -303,13 +370,14 @@ def check_memory(items: dict[str, int], what: str, hint: str) -> None:
     if avail is None or total <= avail:
         return
     parts = ", ".join(f"{k.replace('_', ' ')} {format_bytes(v)}" for k, v in items.items()
-                      if v and k not in ("total", "spikes_max"))
+                      if v and k not in ("total", "spikes_max", "process", "peak_rss"))
     raise ConfigError(f"memory: {what} needs ~{format_bytes(total)} ({parts}) but "
                       f"{format_bytes(avail)} are available: allowed at most the available "
                       f"memory; {hint}")
 
 
-def check_run(config: Config, record, record_vars, connectivity=None) -> dict[str, int]:
+def check_run(config: Config, record, record_vars, connectivity=None, engine: str = "numba",
+              threads: int = 1) -> dict[str, int]:
     """The checks :func:`refsim.simulate` makes before allocating: synapse count within the
     int32 index range, and the estimate of :func:`estimate_memory` within the available
     memory. Returns the estimate.
@@ -323,6 +391,9 @@ def check_run(config: Config, record, record_vars, connectivity=None) -> dict[st
         Traced variables.
     connectivity : Connectivity, optional
         Given connectivity (its synapses are not counted again).
+    engine : str
+    threads : int
+        As :func:`estimate_memory` takes them.
 
     Returns
     -------
@@ -339,7 +410,7 @@ def check_run(config: Config, record, record_vars, connectivity=None) -> dict[st
     >>> import refsim
     >>> from refsim.resources import check_run
     >>> check_run(refsim.get_preset("tutorial", n_exc=80, n_inh=20), None, ("V",))["total"]
-    51604
+    147304
     """
     if connectivity is None:
         synapses = expected_synapses(config)
@@ -348,7 +419,8 @@ def check_run(config: Config, record, record_vars, connectivity=None) -> dict[st
                 f"p_conn = {config.p_conn!r}: allowed a value giving fewer than 2**31 synapses "
                 f"(CSR indices are int32); N = {config.n_neurons} and conn_rule = "
                 f"{config.conn_rule!r} give {synapses}")
-    items = estimate_memory(config, record, record_vars, connectivity=connectivity)
+    items = estimate_memory(config, record, record_vars, connectivity=connectivity, engine=engine,
+                            threads=threads)
     check_memory(items, "the run",
                  "record fewer neurons or variables, run a shorter duration (spikes are kept "
                  "sparse, so a long run costs only its spikes) or a smaller network")

@@ -36,7 +36,7 @@ def simulate(config: Config, seed: int | None = 0, *, engine: str = DEFAULT_ENGI
              connectivity: Connectivity | None = None, initial: dict | None = None,
              record: np.ndarray | list[int] | None = None,
              record_vars=STATE_VARIABLES, progress: bool = True,
-             stop_on_runaway: bool = True) -> SimulationResult:
+             stop_on_runaway: bool = True, threads: int = 1) -> SimulationResult:
     """Run the network of ``config`` and return its spikes.
 
     Every argument is checked before anything is built, and so is the memory the run needs
@@ -70,6 +70,10 @@ def simulate(config: Config, seed: int | None = 0, *, engine: str = DEFAULT_ENGI
         Stop at the first step where the activity runs away (every neuron firing about as
         fast as the refractory period allows; defined in
         :class:`refsim.checks.RunawayMonitor`). False runs on.
+    threads : int
+        Threads of the ``numba`` engine, 1 (default) .. ``numba.config.NUMBA_NUM_THREADS``:
+        the neurons are stepped in that many blocks in parallel, with the same bits
+        (:mod:`refsim.engines.numba_engine`); it pays from about N = 10 000 (docs/performance.md).
 
     Returns
     -------
@@ -109,7 +113,8 @@ def simulate(config: Config, seed: int | None = 0, *, engine: str = DEFAULT_ENGI
     (500, True)
     """
     given, seed, run_engine, record, record_vars = check_simulate_args(
-        config, seed, engine, connectivity, initial, record, record_vars, progress, stop_on_runaway)
+        config, seed, engine, connectivity, initial, record, record_vars, progress, stop_on_runaway,
+        threads)
     connectivity, state = draw_checked(config, seed, connectivity, given)
 
     c, times, conn = engine_inputs(config, connectivity)
@@ -152,14 +157,14 @@ def simulate(config: Config, seed: int | None = 0, *, engine: str = DEFAULT_ENGI
 
 def check_simulate_args(config, seed=0, engine=DEFAULT_ENGINE, connectivity=None, initial=None,
                         record=None, record_vars=STATE_VARIABLES, progress=True,
-                        stop_on_runaway=True):
+                        stop_on_runaway=True, threads=1):
     """Every check :func:`simulate` makes before it builds anything: the arguments, that the
     engine is available, the memory the run needs and the floating-point environment. The
     command line calls it before it creates the output directory.
 
     Parameters
     ----------
-    config, seed, engine, connectivity, initial, record, record_vars, progress, stop_on_runaway
+    config, seed, engine, connectivity, initial, record, record_vars, progress, stop_on_runaway, threads
         As :func:`simulate` takes them.
 
     Returns
@@ -192,13 +197,14 @@ def check_simulate_args(config, seed=0, engine=DEFAULT_ENGINE, connectivity=None
     """
     given = check_network_args(config, seed, connectivity, initial)  # config, seed, inputs
     seed = check_seed(seed, config, connectivity)  # a plain int (or None), as results store it
-    run_engine = get_engine(engine)
+    run_engine = get_engine(engine, threads)
+    threads = int(threads)
     record_vars = check_record_vars(record_vars)
     record = check_record(record, config.n_neurons)
     for name, flag in (("progress", progress), ("stop_on_runaway", stop_on_runaway)):
         if not isinstance(flag, (bool, np.bool_)):
             raise ConfigError(f"{name} = {flag!r}: allowed True or False")
-    check_run(config, record, record_vars, connectivity)  # before anything large is allocated
+    check_run(config, record, record_vars, connectivity, engine, threads)  # before anything large
     check_fp_environment()  # the bits below assume IEEE default rounding, subnormals kept
     if given:  # the given values in the run's float type (finite, t_last <= 0): N-sized, cheap
         initial_state(config, 0, given)

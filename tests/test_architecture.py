@@ -99,11 +99,13 @@ LAZY_IMPORTS = {
     ("refsim.engines", ".numpy_engine"): "the engine registry imports an engine when asked",
     ("refsim.engines", ".numba_engine"): "the engine registry imports an engine when asked",
     ("refsim.engines", ".cuda_engine"): "the engine registry imports an engine when asked",
+    ("refsim.engines", "numba"): "Numba's thread pool size, asked only for threads > 1 (0.5 s import)",
     ("refsim.compare", "scipy.stats"): "scipy.stats takes a second to import",
     ("refsim.analysis", "scipy.ndimage"): "imported by the statistics that need it (0.3 s)",
     ("refsim.analysis", "scipy.signal"): "imported by the spectrum only (0.9 s)",
     ("refsim.plot", "matplotlib"): "matplotlib takes half a second; import refsim must not",
     ("refsim.plot", "matplotlib.pyplot"): "as matplotlib",
+    ("refsim.ensemble", "distributed"): "optional (the distributed extra): only --scheduler ADDRESS needs it",
 }
 
 

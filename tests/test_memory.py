@@ -15,15 +15,17 @@ from refsim.testing import tolerance
 
 @pytest.mark.parametrize("rule", ["fixed_out_degree", "fixed_in_degree", "bernoulli"])
 def test_memory_estimate_matches_what_a_run_allocates(rule):
-    """Connectivity: exactly the bytes of the CSR arrays plus the run-dtype counts for the
-    fixed-degree rules, within 5 % for Bernoulli (an expectation); traces: exactly the bytes of
-    the recorded traces."""
+    """Connectivity: exactly the bytes of the CSR arrays (int32 row pointers and indices; no
+    counts: one synapse per entry) for the fixed-degree rules, within 5 % for Bernoulli (an
+    expectation); traces: exactly the bytes of the recorded traces; spikes: 20 bytes per
+    spike at the run's own rate; the total: the connectivity plus the larger of the build and
+    the rest."""
     kw = dict(conn_rule=rule, conn_rng="pcg64", multapses=rule != "bernoulli")
     cfg = refsim.get_preset("tutorial-normalized", n_exc=400, n_inh=100, duration=10.0, p_conn=0.05, **kw)
     est = refsim.estimate_memory(cfg, record=[0, 3, 7], record_vars=("V", "g_i"))
     conn = refsim.build_connectivity(cfg, np.random.SeedSequence(1))
-    actual = (conn.indptr.nbytes + conn.indices.nbytes + conn.counts.nbytes
-              + conn.counts.astype(cfg.dtype).nbytes)
+    assert conn.unit_counts
+    actual = conn.indptr.nbytes + conn.indices.nbytes
     if rule == "bernoulli":
         assert abs(est["connectivity"] - actual) < tolerance("memory-bernoulli") * actual
     else:
@@ -31,15 +33,30 @@ def test_memory_estimate_matches_what_a_run_allocates(rule):
     r = refsim.simulate(cfg, 1, connectivity=conn, record=[0, 3, 7], record_vars=("V", "g_i"), progress=False)
     # 100 steps x 3 neurons x 2 variables x 8 bytes (float64)
     assert est["traces"] == sum(t.nbytes for t in r.traces.values()) == 100 * 3 * 2 * 8
-    assert est["total"] == sum(v for k, v in est.items() if k not in ("total", "spikes_max"))
+    rate = r.n_spikes / 500 / 0.010
+    at_rate = refsim.estimate_memory(cfg, rate_hz=rate)
+    assert at_rate["spikes"] == r.n_spikes * 20  # int32 blocks, then int64 + int32 in the result
+    run = sum(est[k] for k in ("counts", "partition", "state", "step_times", "traces", "spikes", "dense"))
+    assert est["total"] == est["connectivity"] + max(est["build"], run)
+    assert est["peak_rss"] == est["process"] + est["total"]
     # worst case: every neuron fires once per ceil(tau_ref/dt) = 50 steps: 2 spikes in 100 steps,
     # for 500 neurons, 12 bytes each (int64 step, int32 neuron)
     assert est["spikes_max"] == 500 * 2 * 12
 
 
+def test_threads_add_the_partitioned_copy_of_the_connectivity():
+    """With threads the Numba engine copies the indices once more, split by target block, with
+    threads x (N + 1) int32 row pointers (and as many cursors while it is made), and one more
+    N-sized int32 spike list: refsim.engines.numba_engine.partition's arrays."""
+    cfg = refsim.get_preset("tutorial")
+    one, two = (refsim.estimate_memory(cfg, threads=t) for t in (1, 2))
+    assert one["partition"] == 0
+    assert two["partition"] == 320_000 * 4 + 2 * 4001 * 4 * 2 + 4000 * 4
+
+
 def test_a_run_that_does_not_fit_is_refused_before_any_allocation(monkeypatch):
-    """With 1 MB available, the 4000-neuron tutorial (5.1 MB of connectivity) is refused with
-    the breakdown and the alternatives, and neither connectivity nor state is built."""
+    """With 1 MB available, the 4000-neuron tutorial (5.4 MB) is refused with the breakdown and
+    the alternatives, and neither connectivity nor state is built."""
     monkeypatch.setattr(resources, "available_memory", lambda: 1_000_000)
 
     def no_work(*a, **k):
@@ -50,19 +67,21 @@ def test_a_run_that_does_not_fit_is_refused_before_any_allocation(monkeypatch):
     with pytest.raises(ConfigError) as e:
         refsim.simulate(refsim.get_preset("tutorial"), 0, progress=False)
     # the numbers are refsim.estimate_memory(get_preset("tutorial")) as the message writes them:
-    # connectivity = int32 indptr (4001) and indices (320 000 synapses) and the counts as
-    # float64 and float32 (the arrays the test above checks byte for byte);
-    # state: 20 N-sized float32 arrays (refsim.resources); step times 10 000 float32;
-    # 1 000 000 bytes available = 977 KiB
+    # connectivity = int32 indptr (4001) and indices (320 000 synapses); building it draws them
+    # in one chunk of int64 (8 bytes each) with int64 row pointers; state: 14 N-sized float32
+    # arrays and 5 bytes per neuron (refsim.resources); step times 10 000 float32; spikes
+    # 4000 neurons x 50 Hz x 1 s x 20 bytes; 1 000 000 bytes available = 977 KiB
     est = refsim.estimate_memory(refsim.get_preset("tutorial"))
-    assert (est["connectivity"], est["state"], est["step_times"]) == \
-        (4001 * 4 + 320_000 * (4 + 8 + 4), 20 * 4000 * 4, 10_000 * 4)
-    assert est["total"] == sum(est[k] for k in ("connectivity", "state", "step_times")) == 5_496_004
+    assert (est["connectivity"], est["build"], est["state"], est["step_times"], est["spikes"]) == \
+        (4001 * 4 + 320_000 * 4, 320_000 * 8 + 4001 * 8, 14 * 4000 * 4 + 5 * 4000, 10_000 * 4,
+         4000 * 50 * 20)
+    assert est["total"] == est["connectivity"] + est["state"] + est["step_times"] + est["spikes"] \
+        == 5_580_004
     assert str(e.value) == (
-        "memory: the run needs ~5.24 MiB (connectivity 4.9 MiB, state 312 KiB, step times 39.1 KiB) "
-        "but 977 KiB are available: allowed at most the available memory; record fewer neurons or "
-        "variables, run a shorter duration (spikes are kept sparse, so a long run costs only its "
-        "spikes) or a smaller network")
+        "memory: the run needs ~5.32 MiB (connectivity 1.24 MiB, build 2.47 MiB, state 238 KiB, "
+        "step times 39.1 KiB, spikes 3.81 MiB) but 977 KiB are available: allowed at most the "
+        "available memory; record fewer neurons or variables, run a shorter duration (spikes are "
+        "kept sparse, so a long run costs only its spikes) or a smaller network")
 
 
 def test_too_many_synapses_for_int32_indices_are_refused():
@@ -85,7 +104,7 @@ def test_cli_refuses_a_run_that_does_not_fit_with_one_line(monkeypatch, capsys, 
     monkeypatch.setattr(resources, "available_memory", lambda: 10**6)
     assert cli.main(["run", "--out", str(tmp_path), "--no-progress"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("refsim: error: memory: the run needs ~5.24 MiB")
+    assert len(err) == 1 and err[0].startswith("refsim: error: memory: the run needs ~5.32 MiB")
     assert not (tmp_path / "spikes.npz").exists()
 
 

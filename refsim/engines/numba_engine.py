@@ -36,8 +36,9 @@ from __future__ import annotations
 from collections import namedtuple
 from dataclasses import fields
 
+import numba
 import numpy as np
-from numba import types
+from numba import prange, types
 from numba.core.extending import overload, register_jitable
 
 from .. import elementary as el
@@ -61,6 +62,8 @@ __all__ = ["step_factors", "scatter", "step_brainpy", "step_brette", "run_steps"
            "kernel_constants", "BLOCK", "EXPM1_CODES"]
 
 _jit = cached_jit(fastmath=False, error_model="numpy", nogil=True)
+#: The threaded steps: the same options, and ``prange`` loops run on Numba's thread pool.
+_parallel = cached_jit(fastmath=False, error_model="numpy", nogil=True, parallel=True)
 #: How refsim.elementary's functions are compiled (numba_primitives): inlined by LLVM into the
 #: loops that call them (``forceinline``), with no zero-division checks that would branch.
 _INLINED = {"forceinline": True, "error_model": "numpy"}
@@ -181,14 +184,20 @@ def scatter(spikes, lo, hi, w, indptr, indices, counts, x):
     indptr, indices : ndarray of int32
         CSR arrays.
     counts : ndarray
-        Synapses per entry, in the run's float type.
+        Synapses per entry, in the run's float type, or empty when every entry is one.
     x : ndarray, shape (N,)
         Input ([g]), added to in place.
     """
-    for s in range(lo, hi):
-        row = spikes[s]
-        for p in range(indptr[row], indptr[row + 1]):
-            x[indices[p]] += w * counts[p]
+    if counts.size:
+        for s in range(lo, hi):
+            row = spikes[s]
+            for p in range(indptr[row], indptr[row + 1]):
+                x[indices[p]] += w * counts[p]
+    else:  # every entry one synapse: w * 1 is w exactly
+        for s in range(lo, hi):
+            row = spikes[s]
+            for p in range(indptr[row], indptr[row + 1]):
+                x[indices[p]] += w
 
 
 # The passes below run over one block of neurons, given as array views, with the index j from
@@ -265,16 +274,17 @@ def step_factors(h, z, far, lanes, c):
 
 
 @_jit
-def _collect(flags, spikes):
-    """Write the indices of the set ``flags`` to ``spikes`` in ascending order; return how many.
-    ``flags`` is padded with zeros to a multiple of 8 and read 8 at a time."""
+def _collect(flags, lo, hi, out, at):
+    """Write the indices j in lo .. hi-1 (lo a multiple of 8) where ``flags`` is set to
+    ``out[at:]``, ascending; return how many. ``flags`` is padded with zeros to a multiple of 8
+    and read 8 at a time."""
     n = 0
     words = flags.view(np.uint64)
-    for w in range(words.size):
+    for w in range(lo // 8, min(-(-hi // 8), words.size)):
         if words[w] != 0:
             for j in range(8 * w, 8 * w + 8):
                 if flags[j]:
-                    spikes[n] = j
+                    out[at + n] = j
                     n += 1
     return n
 
@@ -360,13 +370,15 @@ def _brette_neurons(V, g_e, g_i, x_e, x_i, t_last, t_k, h, flags, c):
 
 
 @_jit
-def step_brainpy(V, g_e, g_i, t_last, t_k, indptr, indices, counts, c, spikes, n_spikes, work):
+def step_brainpy(V, g_e, g_i, t_last, t_k, indptr, indices, counts, c, spikes, n_spikes, work,
+                 tmp):
     """One step in BrainPy's order. ``spikes[:n_spikes]`` holds step 1's result (the previous
     step's spikes) on entry and this step's spikes on return; returns their number.
 
-    ``work`` = (x_e, x_i, v, f, h, z, flags, lanes): scatter buffers (all zero on entry and
-    on return), per-neuron scratch of the voltage update, the spike flags, and a block's worth
-    of lane indices.
+    ``work`` = (x_e, x_i, flags): the scatter buffers (all zero on entry and on return) and
+    the spike flags, N long (flags padded to a multiple of 8); ``tmp`` = (v, f, h, z, lanes):
+    one thread's scratch of the voltage update, :data:`BLOCK` long each (reused block after
+    block, so it stays in the L1 cache).
 
     Parameters
     ----------
@@ -381,32 +393,42 @@ def step_brainpy(V, g_e, g_i, t_last, t_k, indptr, indices, counts, c, spikes, n
         The previous step's spiking neurons in, this step's out (ascending).
     n_spikes : int
         How many of ``spikes`` are the previous step's.
-    work : tuple of ndarray
+    work, tmp : tuple of ndarray
 
     Returns
     -------
     int
         This step's number of spikes.
     """
-    x_e, x_i, v, f, h, z, flags, lanes = work
+    x_e, x_i, flags = work
     # 2. scatter
     m = _split(spikes, n_spikes, c.n_exc)
     scatter(spikes, 0, m, c.w_e, indptr, indices, counts, x_e)
     scatter(spikes, m, n_spikes, c.w_i, indptr, indices, counts, x_i)
-    for lo in range(0, V.size, BLOCK):  # 3.-7., one block of neurons at a time
-        b = slice(lo, min(lo + BLOCK, V.size))
-        _conductances_reset_slope(V[b], g_e[b], g_i[b], x_e[b], x_i[b], v[b], f[b], c)
-        if c.exp_euler:
-            _jacobians(g_e[b], g_i[b], h[b], c)  # 5. h = step_factor(J), new conductances
-            step_factors(h[b], z[b], flags[b], lanes, c)
-        _candidate_clamp_spikes(V[b], t_last[b], t_k, v[b], f[b], h[b], flags[b], c)
-    return _collect(flags, spikes)
+    _neurons_brainpy(0, V.size, V, g_e, g_i, t_last, t_k, c, work, tmp)  # 3.-7.
+    return _collect(flags, 0, V.size, spikes, 0)
 
 
 @_jit
-def step_brette(V, g_e, g_i, t_last, t_k, indptr, indices, counts, c, spikes, work):
+def _neurons_brainpy(lo, hi, V, g_e, g_i, t_last, t_k, c, work, tmp):
+    """BrainPy's steps 3-7 for neurons lo .. hi-1, :data:`BLOCK` at a time, in one thread's
+    scratch ``tmp``."""
+    x_e, x_i, flags = work
+    v_, f_, h_, z_, lanes = tmp
+    for b0 in range(lo, hi, BLOCK):
+        b = slice(b0, min(b0 + BLOCK, hi))
+        v, f, h, z = v_[:b.stop - b0], f_[:b.stop - b0], h_[:b.stop - b0], z_[:b.stop - b0]
+        _conductances_reset_slope(V[b], g_e[b], g_i[b], x_e[b], x_i[b], v, f, c)
+        if c.exp_euler:
+            _jacobians(g_e[b], g_i[b], h, c)  # 5. h = step_factor(J), new conductances
+            step_factors(h, z, flags[b], lanes, c)
+        _candidate_clamp_spikes(V[b], t_last[b], t_k, v, f, h, flags[b], c)
+
+
+@_jit
+def step_brette(V, g_e, g_i, t_last, t_k, indptr, indices, counts, c, spikes, work, tmp):
     """One step in Brette et al.'s order; writes this step's spikes to ``spikes`` and returns
-    their number. ``work`` as for :func:`step_brainpy`.
+    their number. ``work`` and ``tmp`` as for :func:`step_brainpy`.
 
     Step 4's sums g + x are *pending* on return: x holds this step's input, and the next step
     adds it as its first operation on each neuron, in the same pass (the oracle's separate pass
@@ -421,7 +443,7 @@ def step_brette(V, g_e, g_i, t_last, t_k, indptr, indices, counts, c, spikes, wo
         As for :func:`step_brainpy`.
     spikes : ndarray of int32, shape (N,)
         This step's spiking neurons out (ascending).
-    work : tuple of ndarray
+    work, tmp : tuple of ndarray
         As for :func:`step_brainpy`; x_e, x_i hold the pending input on entry and on return.
 
     Returns
@@ -429,19 +451,182 @@ def step_brette(V, g_e, g_i, t_last, t_k, indptr, indices, counts, c, spikes, wo
     int
         This step's number of spikes.
     """
-    x_e, x_i, v, f, h, z, flags, lanes = work
-    for lo in range(0, V.size, BLOCK):  # 1.-3. and 5., one block of neurons at a time
-        b = slice(lo, min(lo + BLOCK, V.size))
-        if c.exp_euler:  # 1. h = step_factor(J), old conductances
-            _deliver_and_jacobians(g_e[b], g_i[b], x_e[b], x_i[b], h[b], c)
-            step_factors(h[b], z[b], flags[b], lanes, c)
-        _brette_neurons(V[b], g_e[b], g_i[b], x_e[b], x_i[b], t_last[b], t_k, h[b], flags[b], c)
-    n_new = _collect(flags, spikes)
+    x_e, x_i, flags = work
+    _neurons_brette(0, V.size, V, g_e, g_i, t_last, t_k, c, work, tmp)  # 1.-3. and 5.
+    n_new = _collect(flags, 0, V.size, spikes, 0)
     # 4. delivered at once (the sums g + x pending: see above)
     m = _split(spikes, n_new, c.n_exc)
     scatter(spikes, 0, m, c.w_e, indptr, indices, counts, x_e)
     scatter(spikes, m, n_new, c.w_i, indptr, indices, counts, x_i)
     return n_new
+
+
+@_jit
+def _neurons_brette(lo, hi, V, g_e, g_i, t_last, t_k, c, work, tmp):
+    """Brette et al.'s steps 1-3 and 5 for neurons lo .. hi-1, :data:`BLOCK` at a time (the
+    pending step 4 added first), in one thread's scratch ``tmp``."""
+    x_e, x_i, flags = work
+    h_, z_, lanes = tmp[2], tmp[3], tmp[4]
+    for b0 in range(lo, hi, BLOCK):
+        b = slice(b0, min(b0 + BLOCK, hi))
+        h, z = h_[:b.stop - b0], z_[:b.stop - b0]
+        if c.exp_euler:  # 1. h = step_factor(J), old conductances
+            _deliver_and_jacobians(g_e[b], g_i[b], x_e[b], x_i[b], h, c)
+            step_factors(h, z, flags[b], lanes, c)
+        _brette_neurons(V[b], g_e[b], g_i[b], x_e[b], x_i[b], t_last[b], t_k, h, flags[b], c)
+
+
+# -- threads: the neurons in contiguous target blocks, one parallel loop over the blocks -------
+
+@_parallel
+def step_brainpy_threaded(V, g_e, g_i, t_last, t_k, part, c, spikes, n_spikes, work, tmp, lists):
+    """:func:`step_brainpy` with the blocks of ``part`` (:func:`partition`) in parallel.
+
+    Each block scatters the spiking rows into its own neurons only, through its own copy of
+    the CSR (each row's entries onto the block, in stored order): every x[j] receives the
+    same additions in the same order as in the oracle, so the bits do not depend on the
+    number of blocks or threads. Then it updates its neurons and lists its spikes.
+
+    Parameters
+    ----------
+    V, g_e, g_i, t_last, t_k, c, spikes, n_spikes, work
+        As for :func:`step_brainpy`.
+    part : tuple
+        ``(bounds, b_indptr, b_indices, b_counts)`` from :func:`partition`.
+    tmp : tuple of ndarray
+        As for :func:`step_brainpy`, with a first axis of one row per block.
+    lists : tuple of ndarray
+        ``(found, listed)``: (blocks,) spike counts and an (N,) list of each block's spikes
+        at the block's start.
+
+    Returns
+    -------
+    int
+        This step's number of spikes.
+    """
+    bounds, b_indptr, b_indices, b_counts = part
+    found, listed = lists
+    x_e, x_i, flags = work
+    v, f, h, z, lanes = tmp
+    m = _split(spikes, n_spikes, c.n_exc)
+    for b in prange(bounds.size - 1):
+        lo, hi = bounds[b], bounds[b + 1]
+        scatter(spikes, 0, m, c.w_e, b_indptr[b], b_indices, b_counts, x_e)
+        scatter(spikes, m, n_spikes, c.w_i, b_indptr[b], b_indices, b_counts, x_i)
+        _neurons_brainpy(lo, hi, V, g_e, g_i, t_last, t_k, c, work, (v[b], f[b], h[b], z[b], lanes[b]))
+        found[b] = _collect(flags, lo, hi, listed, lo)
+    return _gather(bounds, found, listed, spikes)
+
+
+@_parallel
+def step_brette_threaded(V, g_e, g_i, t_last, t_k, part, c, spikes, work, tmp, lists):
+    """:func:`step_brette` with the blocks of ``part`` in parallel: first each block's
+    neurons, then (all spikes known) each block's scatter, as in
+    :func:`step_brainpy_threaded`.
+
+    Parameters
+    ----------
+    V, g_e, g_i, t_last, t_k, c, spikes, work
+        As for :func:`step_brette`.
+    part, tmp, lists
+        As for :func:`step_brainpy_threaded`.
+
+    Returns
+    -------
+    int
+        This step's number of spikes.
+    """
+    bounds, b_indptr, b_indices, b_counts = part
+    found, listed = lists
+    x_e, x_i, flags = work
+    v, f, h, z, lanes = tmp
+    for b in prange(bounds.size - 1):
+        lo, hi = bounds[b], bounds[b + 1]
+        _neurons_brette(lo, hi, V, g_e, g_i, t_last, t_k, c, work, (v[b], f[b], h[b], z[b], lanes[b]))
+        found[b] = _collect(flags, lo, hi, listed, lo)
+    n_new = _gather(bounds, found, listed, spikes)
+    m = _split(spikes, n_new, c.n_exc)
+    for b in prange(bounds.size - 1):  # 4. delivered at once (pending, as in step_brette)
+        scatter(spikes, 0, m, c.w_e, b_indptr[b], b_indices, b_counts, x_e)
+        scatter(spikes, m, n_new, c.w_i, b_indptr[b], b_indices, b_counts, x_i)
+    return n_new
+
+
+@_jit
+def _gather(bounds, found, listed, spikes):
+    """Concatenate the blocks' spike lists (each at its block's start in ``listed``) into
+    ``spikes``, ascending; return the total."""
+    n = 0
+    for b in range(bounds.size - 1):
+        for q in range(found[b]):
+            spikes[n + q] = listed[bounds[b] + q]
+        n += found[b]
+    return n
+
+
+@_jit
+def _partition_arrays(indptr, indices, counts, width, b_indptr, b_indices, b_counts):
+    """Fill the blocks' CSR copies: entries onto block b = target // width, each row's in
+    stored order; b_indptr[b, i] .. b_indptr[b, i + 1] are row i's entries in block b."""
+    n = indptr.size - 1
+    n_blocks = b_indptr.shape[0]
+    for i in range(n):  # entries per (block, row)
+        for p in range(indptr[i], indptr[i + 1]):
+            b_indptr[indices[p] // width, i + 1] += 1
+    total = 0
+    for b in range(n_blocks):  # block-major offsets into one array
+        b_indptr[b, 0] = total
+        for i in range(n):
+            total += b_indptr[b, i + 1]
+            b_indptr[b, i + 1] = total
+    cursor = b_indptr[:, :n].copy()
+    for i in range(n):
+        for p in range(indptr[i], indptr[i + 1]):
+            b = indices[p] // width
+            q = cursor[b, i]
+            cursor[b, i] = q + 1
+            b_indices[q] = indices[p]
+            if counts.size:
+                b_counts[q] = counts[p]
+
+
+def partition(conn, n_blocks: int):
+    """The connectivity split by target block for the threaded steps.
+
+    Parameters
+    ----------
+    conn : tuple of ndarray
+        ``(indptr, indices, counts)`` as :func:`refsim.engines.engine_inputs` makes them.
+    n_blocks : int
+        Blocks of contiguous neurons, >= 1; each :data:`BLOCK` wide but the last.
+
+    Returns
+    -------
+    tuple
+        ``(bounds, b_indptr, b_indices, b_counts)``: block b is neurons bounds[b] ..
+        bounds[b+1]-1; the entries of row i onto block b are b_indices[b_indptr[b, i]:
+        b_indptr[b, i + 1]] (counts likewise; empty for unit counts), in stored order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refsim.engines.numba_engine import partition
+    >>> indptr = np.r_[0, 3, np.full(1023, 4)].astype(np.int32)  # 0 -> 1023, 0, 600; 1 -> 2
+    >>> indices = np.array([1023, 0, 600, 2], np.int32)
+    >>> bounds, b_indptr, b_indices, _ = partition((indptr, indices, np.zeros(0)), 2)
+    >>> bounds.tolist(), b_indices.tolist(), b_indptr[:, :3].tolist()
+    ([0, 512, 1024], [0, 2, 1023, 600], [[0, 1, 2], [2, 4, 4]])
+    """
+    indptr, indices, counts = conn
+    n = indptr.size - 1
+    width = BLOCK * max(1, -(-n // (BLOCK * n_blocks)))  # a multiple of BLOCK (and of 8)
+    n_blocks = max(1, -(-n // width))
+    bounds = np.minimum(np.arange(n_blocks + 1, dtype=np.int64) * width, n)
+    b_indptr = np.zeros((n_blocks, n + 1), np.int32)
+    b_indices = np.empty(indices.size, np.int32)
+    b_counts = np.empty(counts.size, counts.dtype)
+    _partition_arrays(indptr, indices, counts, width, b_indptr, b_indices, b_counts)
+    return bounds, b_indptr, b_indices, b_counts
 
 
 @_jit
@@ -460,13 +645,18 @@ def _record_trace_pending(trace, k, g, x, neurons):
 
 
 @_jit
-def _run(V, g_e, g_i, t_last, times, k_start, k_stop, indptr, indices, counts, c,
+def _run(V, g_e, g_i, t_last, times, k_start, k_stop, indptr, indices, counts, part, c,
          record_neurons, trace_V, trace_g_e, trace_g_i, capacity):
-    """Steps k_start .. k_stop-1; returns the spikes as (step, neuron) int32 arrays."""
+    """Steps k_start .. k_stop-1; returns the spikes as (step, neuron) int32 arrays. With
+    more than one block in ``part`` the threaded steps run, else the serial ones."""
     n = V.size
-    work = (np.zeros(n, V.dtype), np.zeros(n, V.dtype), np.empty(n, V.dtype),
-            np.empty(n, V.dtype), np.empty(n, V.dtype), np.empty(n, V.dtype),
-            np.zeros(-(-n // 8) * 8, np.bool_), np.empty(BLOCK, np.intp))
+    threaded = part[0].size > 2
+    n_blocks = part[0].size - 1
+    work = (np.zeros(n, V.dtype), np.zeros(n, V.dtype), np.zeros(-(-n // 8) * 8, np.bool_))
+    tmp = (np.empty((n_blocks, BLOCK), V.dtype), np.empty((n_blocks, BLOCK), V.dtype),
+           np.empty((n_blocks, BLOCK), V.dtype), np.empty((n_blocks, BLOCK), V.dtype),
+           np.empty((n_blocks, BLOCK), np.intp))
+    lists = (np.zeros(n_blocks, np.int64), np.empty(n if threaded else 0, np.int32))
     spikes = np.empty(n, np.int32)
     n_spikes = 0
     if c.brainpy_schedule:
@@ -479,12 +669,20 @@ def _run(V, g_e, g_i, t_last, times, k_start, k_stop, indptr, indices, counts, c
     out_neurons = np.empty(capacity, np.int32)
     total = 0
     for k in range(k_start, k_stop):
-        if c.brainpy_schedule:
+        if threaded and c.brainpy_schedule:
+            n_spikes = step_brainpy_threaded(V, g_e, g_i, t_last, times[k], part, c, spikes,
+                                             n_spikes, work, tmp, lists)
+        elif threaded:
+            n_spikes = step_brette_threaded(V, g_e, g_i, t_last, times[k], part, c, spikes, work,
+                                            tmp, lists)
+        elif c.brainpy_schedule:
+            first = (tmp[0][0], tmp[1][0], tmp[2][0], tmp[3][0], tmp[4][0])
             n_spikes = step_brainpy(V, g_e, g_i, t_last, times[k], indptr, indices, counts, c,
-                                    spikes, n_spikes, work)
+                                    spikes, n_spikes, work, first)
         else:
+            first = (tmp[0][0], tmp[1][0], tmp[2][0], tmp[3][0], tmp[4][0])
             n_spikes = step_brette(V, g_e, g_i, t_last, times[k], indptr, indices, counts, c,
-                                   spikes, work)
+                                   spikes, work, first)
         if total + n_spikes > out_steps.size:  # grow the buffers geometrically
             size = max(2 * out_steps.size, total + n_spikes)
             grown_steps, grown_neurons = np.empty(size, np.int32), np.empty(size, np.int32)
@@ -509,7 +707,7 @@ def _run(V, g_e, g_i, t_last, times, k_start, k_stop, indptr, indices, counts, c
     return out_steps[:total], out_neurons[:total]
 
 
-def run_steps(state: State, times, k_start, k_stop, conn, c: Constants, recorder):
+def run_steps(state: State, times, k_start, k_stop, conn, c: Constants, recorder, threads=1):
     """Advance ``state`` in place through steps k_start .. k_stop-1 (same contract as
     :func:`refsim.engines.numpy_engine.run_steps`); spikes go to ``recorder`` as one block.
 
@@ -519,6 +717,11 @@ def run_steps(state: State, times, k_start, k_stop, conn, c: Constants, recorder
         Its arrays are replaced by contiguous ones of the run's float type, updated in place.
     times, k_start, k_stop, conn, c, recorder
         As :func:`refsim.engines.numpy_engine.run_steps` takes them.
+    threads : int
+        Threads, 1 .. ``numba.config.NUMBA_NUM_THREADS``. Above 1 the neurons are split into
+        ``threads`` contiguous blocks, each with its copy of the connectivity onto it
+        (:func:`partition`, made once per run and kept for its next chunks: it costs the
+        indices, and counts, once more), stepped in parallel with the same bits.
 
     Examples
     --------
@@ -546,7 +749,32 @@ def run_steps(state: State, times, k_start, k_stop, conn, c: Constants, recorder
     empty = np.empty((0, 0), c.dtype)
     block = recorder.trace_block(k_start, k_stop)
     traces = [block.get(name, empty) for name in ("V", "g_e", "g_i")]
-    steps, neurons = _run(*arrays, times, k_start, k_stop, indptr, indices, counts,
-                          kernel_constants(c), recorder.record_neurons, *traces,
-                          spike_capacity(c.n_neurons, k_stop - k_start))
-    recorder.add_block(steps, neurons, k_stop)
+    part = _partition_for(conn, threads)
+    previous = numba.get_num_threads()
+    numba.set_num_threads(threads)
+    try:
+        steps, neurons = _run(*arrays, times, k_start, k_stop, indptr, indices, counts, part,
+                              kernel_constants(c), recorder.record_neurons, *traces,
+                              spike_capacity(c.n_neurons, k_stop - k_start))
+    finally:
+        numba.set_num_threads(previous)
+    # copies: the kernel's buffers have room for up to twice as many spikes
+    recorder.add_block(steps.copy(), neurons.copy(), k_stop)
+
+
+#: The partition of the last threaded run, kept for its next chunks (and the arrays it was
+#: made from, so that their ids stay theirs).
+_partitions: dict = {}
+
+
+def _partition_for(conn, threads: int):
+    """:func:`partition` of ``conn`` into ``threads`` blocks, made once per run; for one thread
+    a single block on the arrays themselves."""
+    indptr, indices, counts = conn
+    if threads == 1:
+        return (np.array([0, indptr.size - 1], np.int64), indptr.reshape(1, -1), indices, counts)
+    key = (tuple(id(a) for a in conn), threads)
+    if _partitions.get("key") != key:
+        _partitions.clear()  # one at a time: the copy is as large as the connectivity
+        _partitions.update(key=key, conn=conn, part=partition(conn, threads))
+    return _partitions["part"]
