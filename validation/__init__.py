@@ -3,7 +3,9 @@
 Every script is a module of this package, run from the repository root::
 
     python -m validation.ensembles --seeds 0:20
-    $REFSIM_PEER_PYTHON -m validation.peers.brian2_run NETWORK.npz --out SPIKES.npz
+    .venvs/peer313/bin/python -m validation.peers.brian2_run NETWORK.npz --out SPIKES.npz
+
+(``.venvs/``: the peers' venvs, ``validation/peer_pythons.py``).
 
 Some modules run in the peer simulators' own interpreters, where refsim is not installed
 (``validation.brainpy.run_brainpy``, ``validation.peers.brian2_run``, ...; each docstring says

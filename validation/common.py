@@ -9,7 +9,12 @@ from __future__ import annotations
 import json
 import math
 import os
+import platform
+import signal
 import subprocess
+import sys
+import threading
+import time
 
 from refsim.io import write_text
 from refsim.result import versions
@@ -17,7 +22,8 @@ from validation import REPO, RESULTS
 from validation.machine import cpu_flags, cpu_name
 
 __all__ = ["REPO", "RESULTS", "judge", "z_score", "markdown_table", "write_json", "versions",
-           "cpu_name", "cpu_flags", "run_json", "ensemble_summaries", "pyplot"]
+           "cpu_name", "cpu_flags", "machine", "run_json", "run_measured", "ensemble_summaries",
+           "pyplot"]
 
 
 # -- judging against the seed-to-seed spread ---------------------------------------------
@@ -87,18 +93,118 @@ def pyplot():
     return plt
 
 
+# -- the machine --------------------------------------------------------------------------
+
+def machine() -> dict:
+    """The machine timings are measured on, as every timing file records it: CPU model,
+    logical cores (and those this process may use), NumPy's SIMD level at run time
+    (``np.show_runtime()``: the baseline it was built for and the dispatch targets this CPU
+    has; ``simd`` is the highest of them), Python and the platform."""
+    import numpy as np
+    out = {"cpu": cpu_name(), "cores": os.cpu_count()}
+    if hasattr(os, "sched_getaffinity"):
+        out["cores_usable"] = len(os.sched_getaffinity(0))
+    try:
+        from numpy._core._multiarray_umath import (
+            __cpu_baseline__,
+            __cpu_dispatch__,
+            __cpu_features__,
+        )
+        found = [f for f in __cpu_dispatch__ if __cpu_features__.get(f)]
+        out.update(simd=(found or list(__cpu_baseline__) or ["none"])[-1],
+                   simd_baseline=list(__cpu_baseline__), simd_found=found,
+                   simd_not_found=[f for f in __cpu_dispatch__ if f not in found])
+    except ImportError:  # NumPy < 2 keeps them in numpy.core
+        out["simd"] = "unknown"
+    flags = cpu_flags()
+    if flags is not None:
+        out["fma"] = "fma" in flags
+    out.update(python=platform.python_version(), platform=platform.platform(),
+               numpy=np.__version__)
+    return out
+
+
+def machine_line(m: dict) -> str:
+    """One line of :func:`machine`'s record, for a table header."""
+    usable = m.get("cores_usable", m["cores"])
+    cores = f"{m['cores']} cores" + (f" ({usable} usable)" if usable != m["cores"] else "")
+    return (f"{m['cpu']}, {cores}, NumPy SIMD {m['simd']} (baseline "
+            f"{'/'.join(m.get('simd_baseline', [])) or '-'}), Python {m['python']}, "
+            f"{m['platform']}")
+
+
 # -- other processes ----------------------------------------------------------------------
 
-def run_json(cmd: list[str], env=None, timeout=None, cwd: str = REPO) -> dict:
+def _maxrss_mib(ru_maxrss: int) -> float:
+    """``ru_maxrss`` in MiB (KiB on Linux, bytes on macOS)."""
+    return ru_maxrss / (2**20 if sys.platform == "darwin" else 1024)
+
+
+def run_measured(cmd: list[str], env=None, timeout=None, cwd: str = REPO):
+    """Run ``cmd`` like ``subprocess.run(..., capture_output=True, text=True)`` and also
+    measure it: returns ``(CompletedProcess, wall_s, peak_rss_mib)``.
+
+    ``peak_rss_mib`` is this child's own maximum resident set size, from ``os.wait4`` on it:
+    the largest of the child and of the processes it started and waited for (a compiler,
+    a standalone binary, pool workers), not their sum; per child, so earlier children do not
+    mix in (``getrusage(RUSAGE_CHILDREN)`` is a maximum over all of them). None where
+    ``os.wait4`` does not exist. Raises ``subprocess.TimeoutExpired`` after killing the
+    child's process group when it runs longer than ``timeout``.
+    """
+    if not hasattr(os, "wait4"):
+        t0 = time.perf_counter()
+        p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, cwd=cwd)
+        return p, time.perf_counter() - t0, None
+    import tempfile
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        t0 = time.perf_counter()
+        child = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, env=env, cwd=cwd,
+                                 start_new_session=True)
+        timed_out = threading.Event()
+
+        def kill():
+            timed_out.set()
+            try:
+                os.killpg(child.pid, signal.SIGKILL)
+            except OSError:
+                pass
+        timer = threading.Timer(timeout, kill) if timeout else None
+        if timer:
+            timer.start()
+        try:
+            while True:
+                try:
+                    _, status, usage = os.wait4(child.pid, 0)
+                    break
+                except InterruptedError:
+                    continue
+                except BaseException:  # Ctrl-C: do not leave the child running
+                    kill()
+                    os.wait4(child.pid, 0)
+                    raise
+        finally:
+            if timer:
+                timer.cancel()
+        wall = time.perf_counter() - t0
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if timed_out.is_set() and child.returncode == -signal.SIGKILL:
+            raise subprocess.TimeoutExpired(cmd, timeout)
+        out.seek(0)
+        err.seek(0)
+        p = subprocess.CompletedProcess(cmd, child.returncode, out.read(), err.read())
+    return p, wall, _maxrss_mib(usage.ru_maxrss)
+
+
+def run_json(cmd: list[str], env=None, timeout=None, cwd: str = REPO, measure=False) -> dict:
     """Run ``cmd`` (in the repository root unless ``cwd``) and return the JSON of its last
-    non-empty stdout line.
+    non-empty stdout line; with ``measure``, :func:`run_measured`'s ``peak_rss_mib`` of the
+    child is added to it (replacing one the child reported; kept where it cannot be measured).
 
     Raises RuntimeError with the end of its output when it fails, times out or does not end
     with a line of JSON.
     """
     try:
-        p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout,
-                           cwd=cwd)
+        p, _, rss = run_measured(cmd, env=env, timeout=timeout, cwd=cwd)
     except subprocess.TimeoutExpired:
         raise RuntimeError(f"{' '.join(cmd)} timed out after {timeout} s") from None
     if p.returncode != 0:
@@ -106,7 +212,10 @@ def run_json(cmd: list[str], env=None, timeout=None, cwd: str = REPO) -> dict:
                            f"{p.stderr[-3000:]}")
     lines = [ln for ln in p.stdout.splitlines() if ln.strip()]
     try:
-        return json.loads(lines[-1])
+        out = json.loads(lines[-1])
     except (IndexError, ValueError):
         raise RuntimeError(f"{' '.join(cmd)}: the last line of its output is not JSON: "
                            f"{lines[-3:]}") from None
+    if measure and isinstance(out, dict) and rss is not None:
+        out["peak_rss_mib"] = rss
+    return out

@@ -11,7 +11,8 @@ For each preset (``tutorial-normalized``, ``brette2007-coba``) and seed it
 
 1. exports refsim's network (connectivity and initial state of ``refsim.simulate(cfg, seed)``)
    with :func:`validation.peers.export_network.export`;
-2. runs it in the peer venv (``--peer-python``, Python 3.13: Brian2 2.11, NEST 3.10):
+2. runs it in the peer venv (``--peer-python``, Python 3.13: Brian2 2.11, NEST 3.10; default
+   ``$REFSIM_PEER_VENVS/peer313``, ``validation/peer_pythons.py``; checked before anything runs):
 
    * ``brian2``: ``validation.peers.brian2_run`` cpp_standalone, native mode (Brian2's own step order and
      refractory counting; ``exponential_euler`` for tutorial-normalized, ``euler`` for
@@ -44,6 +45,7 @@ cores; seeds 0-4 took 12 min on the same machine shared with other jobs.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -65,7 +67,7 @@ from validation.common import (
     versions,
     write_json,
 )
-from validation.peer_pythons import PEER_PYTHON, module_command
+from validation.peer_pythons import PEER_PYTHON, module_command, require
 from validation.peers.compare import refsim_run
 from validation.peers.export_network import export
 
@@ -82,6 +84,12 @@ STAT_LABELS = {"rate_e_hz": "E rate (Hz)", "rate_i_hz": "I rate (Hz)", "cv_isi":
                "corr": "count corr.", "peak_hz": "spectral peak (Hz)"}
 
 
+@functools.cache
+def _require_peer(python: str) -> str:
+    """The peer interpreter, checked once (it exists and imports brian2 and nest)."""
+    return require(python, "peers")
+
+
 def prepare(preset, seed, args) -> tuple[str, dict]:
     """Export the network and run every peer on it (in parallel up to ``--jobs``); returns the
     network path and each peer's summary."""
@@ -95,6 +103,7 @@ def prepare(preset, seed, args) -> tuple[str, dict]:
         if args.reuse and os.path.exists(out):
             with np.load(out, allow_pickle=False) as z:
                 return name, json.loads(str(z["meta"]))
+        _require_peer(args.peer_python)
         print(f"  running {name} on {preset} seed {seed}", flush=True)
         t0 = time.perf_counter()
         summary = run_json(module_command(args.peer_python, module, net, *extra, "--out", out))
@@ -180,13 +189,17 @@ def main(argv=None) -> int:
     ap.add_argument("--t-start", type=float, default=200.0)
     ap.add_argument("--sd-factor", type=float, default=2.0)
     ap.add_argument("--jobs", type=int, default=2, help="peer runs at once")
-    ap.add_argument("--peer-python", default=PEER_PYTHON)
+    ap.add_argument("--peer-python", default=PEER_PYTHON,
+                    help="the Brian2 / NEST venv's interpreter (default: %(default)s, from "
+                         "REFSIM_PEER_VENVS)")
     ap.add_argument("--work-dir", default="/tmp/refsim_cross")
     ap.add_argument("--out-dir", default=RESULTS)
     ap.add_argument("--ensembles", default=os.path.join(RESULTS, "ensembles.json"))
     ap.add_argument("--reuse", action="store_true", help="keep existing exports / peer spikes")
     args = ap.parse_args(argv)
     args.peers = args.peers.split(",")
+    if not args.reuse:  # with --reuse, checked before the first peer run it needs
+        _require_peer(args.peer_python)
     seeds, presets = parse_seeds(args.seeds), args.presets.split(",")
     args.work_dir = os.path.abspath(args.work_dir)  # the peers run in the repository root
     os.makedirs(args.work_dir, exist_ok=True)

@@ -4,9 +4,9 @@
 Run with the BrainPy venv's interpreter (it has jax; see README.md beside this file), from the
 repository root::
 
-    $REFSIM_BRAINPY_PYTHON -m validation.brainpy.check_xla_expm1           # ~30 min
-    $REFSIM_BRAINPY_PYTHON -m validation.brainpy.check_xla_expm1 --quick   # [-1, 1] only
-    $REFSIM_BRAINPY_PYTHON -m validation.brainpy.check_xla_expm1 --limit 100000  # a smoke test
+    .venvs/bp312/bin/python -m validation.brainpy.check_xla_expm1           # ~30 min
+    .venvs/bp312/bin/python -m validation.brainpy.check_xla_expm1 --quick   # [-1, 1] only
+    .venvs/bp312/bin/python -m validation.brainpy.check_xla_expm1 --limit 100000  # a smoke test
 
 The function checked is ``refsim.elementary.xla_expm1_f32`` (and ``fma32``), loaded from the
 file ``refsim/elementary.py`` (NumPy only; refsim itself need not be installed in this venv).

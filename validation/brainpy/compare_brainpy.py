@@ -3,7 +3,8 @@
 
 Run with refsim's environment from the repository root, after ``validation.ensembles``
 (whose SDs are the statistical tolerance); it runs ``validation.brainpy.run_brainpy`` with the
-BrainPy venv (``--bp-python``, Python 3.12) and exchanges ``.npz`` files with it::
+BrainPy venv (``--brainpy-python``, Python 3.12; default ``$REFSIM_PEER_VENVS/bp312``,
+``validation/peer_pythons.py``) and exchanges ``.npz`` files with it::
 
     python -m validation.brainpy.compare_brainpy            # seeds 0:3, ~2 min
     python -m validation.brainpy.compare_brainpy --seeds 0 --reuse
@@ -49,6 +50,7 @@ seeds 0-2 on 2 cores (3.5 min when the machine is shared with another job).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import subprocess
@@ -65,15 +67,22 @@ from refsim.io import read_npz, write_text
 from refsim.network import draw_network
 from refsim.testing import first_difference
 from validation.common import REPO, RESULTS, ensemble_summaries, judge, markdown_table, pyplot, write_json
-from validation.peer_pythons import BRAINPY_PYTHON, module_command
+from validation.peer_pythons import BRAINPY_PYTHON, module_command, require
 
 N, N_EXC, DT = 4000, 3200, 0.1
+
+
+@functools.cache
+def _require_brainpy(python: str) -> str:
+    """The BrainPy interpreter, checked once (it exists and imports brainpy and jax)."""
+    return require(python, "brainpy")
 
 
 def run_brainpy(variant: str, seed: int, args) -> str:
     """BrainPy's run of ``variant`` for ``seed`` (cached in --work-dir with --reuse)."""
     out = os.path.join(args.work_dir, f"brainpy_{variant}_s{seed}.npz")
     if not (args.reuse and os.path.exists(out)):
+        _require_brainpy(args.bp_python)
         print(f"  BrainPy {variant} seed {seed}", flush=True)
         p = subprocess.run(module_command(args.bp_python, "validation.brainpy.run_brainpy",
                                           "--variant", variant, "--seed", seed, "--out", out),
@@ -229,7 +238,9 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", default="0:3")
     ap.add_argument("--t-start", type=float, default=200.0)
     ap.add_argument("--sd-factor", type=float, default=2.0)
-    ap.add_argument("--bp-python", default=BRAINPY_PYTHON)
+    ap.add_argument("--brainpy-python", "--bp-python", dest="bp_python", default=BRAINPY_PYTHON,
+                    help="the BrainPy venv's interpreter (default: %(default)s, from "
+                         "REFSIM_PEER_VENVS)")
     ap.add_argument("--work-dir", default="/tmp/refsim_brainpy")
     ap.add_argument("--out-dir", default=RESULTS)
     ap.add_argument("--ensembles", default=os.path.join(RESULTS, "ensembles.json"))

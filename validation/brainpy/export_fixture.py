@@ -4,7 +4,7 @@
 Run with the BrainPy venv's interpreter (see README.md beside this file), NOT with refsim's
 environment, from the repository root::
 
-    $REFSIM_BRAINPY_PYTHON -m validation.brainpy.export_fixture --seed 0
+    .venvs/bp312/bin/python -m validation.brainpy.export_fixture --seed 0
 
 It builds the tutorial's ``EINet`` as in the tutorial text (``validation.brainpy.tutorial``:
 same class, same parameters, dt = 0.1 ms, 1000 ms, 20 mA input, JAX's default float32),

@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Digests of BrainPy 2.9's tutorial rasters for seeds 0-9: the fixture of the 10-seed test.
 
-Runs ``validation.brainpy.run_brainpy --variant tutorial`` with the BrainPy venv for each seed
+Runs ``validation.brainpy.run_brainpy --variant tutorial`` with the BrainPy venv
+(``--brainpy-python``, default ``$REFSIM_PEER_VENVS/bp312``, ``validation/peer_pythons.py``) for each seed
 (or reads the files such runs wrote, ``--runs-dir``) and writes
 ``tests/data/brainpy29_tutorial_seeds.npz`` (no pickles), which
 ``tests/test_brainpy_fixture.py`` compares refsim's ``tutorial`` preset against. Run from the
@@ -30,7 +31,7 @@ import sys
 import numpy as np
 
 from validation import REPO
-from validation.peer_pythons import BRAINPY_PYTHON, module_command
+from validation.peer_pythons import BRAINPY_PYTHON, module_command, require
 
 OUT = os.path.join(REPO, "tests", "data", "brainpy29_tutorial_seeds.npz")
 
@@ -45,16 +46,19 @@ def raster_sha256(steps, neurons) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
-    ap.add_argument("--bp-python", default=BRAINPY_PYTHON)
+    ap.add_argument("--brainpy-python", "--bp-python", dest="bp_python", default=BRAINPY_PYTHON,
+                    help="the BrainPy venv's interpreter (default: %(default)s, from "
+                         "REFSIM_PEER_VENVS)")
     ap.add_argument("--runs-dir", default="/tmp/refsim_brainpy_seeds")
     ap.add_argument("--out", default=OUT)
     args = ap.parse_args(argv)
     args.runs_dir = os.path.abspath(args.runs_dir)  # BrainPy runs in the repository root
     os.makedirs(args.runs_dir, exist_ok=True)
-    rows = []
+    rows, checked = [], None
     for seed in args.seeds:
         path = os.path.join(args.runs_dir, f"bp_tutorial_s{seed}.npz")
         if not os.path.exists(path):
+            checked = checked or require(args.bp_python, "brainpy")  # once
             subprocess.run(module_command(args.bp_python, "validation.brainpy.run_brainpy",
                                           "--variant", "tutorial", "--seed", seed, "--out", path),
                            check=True, cwd=REPO)

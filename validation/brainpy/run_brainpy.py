@@ -5,7 +5,7 @@ Run with the BrainPy venv's interpreter (see README.md beside this file), NOT wi
 environment, from the repository root; ``compare_brainpy`` (refsim's environment) calls it and
 reads its files::
 
-    P=$REFSIM_BRAINPY_PYTHON
+    P=.venvs/bp312/bin/python      # the BrainPy venv (validation/peer_pythons.py)
     $P -m validation.brainpy.run_brainpy --variant tutorial --seed 0 --out /tmp/bp_tut_s0.npz
     $P -m validation.brainpy.run_brainpy --variant normalized --seed 0 --out /tmp/bp_norm_s0.npz
 

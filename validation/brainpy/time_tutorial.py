@@ -4,7 +4,7 @@
 Run with the BrainPy venv's interpreter (see README.md beside this file), from the repository
 root::
 
-    $REFSIM_BRAINPY_PYTHON -m validation.brainpy.time_tutorial --repeats 3
+    .venvs/bp312/bin/python -m validation.brainpy.time_tutorial --repeats 3
 
 It builds the tutorial's ``EINet`` and runs its simulation cell (``validation.brainpy.tutorial``,
 seed 0) once (tracing and compilation included) and then ``--repeats`` more times after

@@ -4,13 +4,17 @@ cross-validation.
 Runs in the peer environment (Python 3.13, Brian2 2.11; does not import refsim), from the
 repository root::
 
-    $REFSIM_PEER_PYTHON -m validation.peers.brian2_run NETWORK.npz \
+    .venvs/peer313/bin/python -m validation.peers.brian2_run NETWORK.npz \
         --device cpp_standalone --integrator exponential_euler --out SPIKES.npz
 
 The last line printed on stdout is a one-line JSON summary::
 
     {"simulator": "brian2", "version": ..., "device": ..., "integrator": ..., "loop_s": ...,
-     "compile_s": ..., "n_spikes": ..., "rate_exc_hz": ..., "rate_inh_hz": ..., ...}
+     "compile_s": ..., "n_spikes": ..., "rate_exc_hz": ..., "rate_inh_hz": ..., ...,
+     "peak_rss_self_mib": ..., "peak_rss_children_mib": ...}
+
+(the peak RSS of this process, and the largest of the processes it ran: with cpp_standalone
+the C++ compiler and the standalone binary).
 
 Model mapping (``--mode native``, the default)
 ----------------------------------------------
@@ -219,6 +223,19 @@ def brainpy_schedule_group(b2, cfg, n):
     return G
 
 
+def peak_rss() -> dict:
+    """Peak resident set sizes (MiB): of this process (network arrays, Brian2's code
+    generation; the runtime device's whole run) and the largest of the processes it waited
+    for (cpp_standalone: the C++ compiler and the standalone binary). Empty where unknown."""
+    try:
+        import resource
+    except ImportError:
+        return {}
+    unit = 2**20 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, else KiB
+    return {"peak_rss_self_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / unit,
+            "peak_rss_children_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / unit}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("network", help=".npz written by validation.peers.export_network")
@@ -365,6 +382,7 @@ def main(argv=None) -> int:
         "n_spikes": int(idx.size),
         "rate_exc_hz": n_e_spikes / (n_exc * dur_s) if n_exc else float("nan"),
         "rate_inh_hz": (idx.size - n_e_spikes) / ((n - n_exc) * dur_s) if n > n_exc else float("nan"),
+        **peak_rss(),
     }
     if args.out:
         np.savez(args.out, t_ms=t_ms, i=idx, meta=np.array(json.dumps(summary)))

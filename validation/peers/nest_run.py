@@ -4,7 +4,7 @@ timing and cross-validation.
 Runs in the peer environment (Python 3.13, NEST 3.10 PyPI wheel; does not import refsim), from
 the repository root::
 
-    $REFSIM_PEER_PYTHON -m validation.peers.nest_run NETWORK.npz --out SPIKES.npz
+    .venvs/peer313/bin/python -m validation.peers.nest_run NETWORK.npz --out SPIKES.npz
 
 The last line printed on stdout is a one-line JSON summary::
 
