@@ -178,3 +178,23 @@ def test_unit_counts_store_no_per_entry_array_and_give_the_same_bits():
     for engine in ("numba", "numpy"):
         b = refsim.simulate(config, 0, connectivity=explicit, engine=engine, progress=False)
         assert a.n_spikes > 100 and a.digest() == b.digest()
+
+
+def test_the_partition_does_not_outlive_its_network():
+    """The partition (as large as the connectivity) is kept while the run's connectivity lives
+    and dropped when it is freed: a finished run holds no copy of its network."""
+    import gc
+
+    import numba
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("Numba's pool has one thread here")
+    config = refsim.get_preset("brette2007-coba", n_exc=800, n_inh=200, duration=20.0)
+    refsim.simulate(config, 0, threads=2, progress=False)
+    gc.collect()
+    assert numba_engine._partitions == {}
+    connectivity, _ = refsim.network_inputs(config, 0)
+    refsim.simulate(config, 0, connectivity=connectivity, threads=2, progress=False)
+    assert numba_engine._partitions["part"][2].size == connectivity.indices.size
+    del connectivity
+    gc.collect()
+    assert numba_engine._partitions == {}

@@ -33,6 +33,7 @@ Python on NumPy scalars (slowly, for debugging) and give the same bits.
 
 from __future__ import annotations
 
+import weakref
 from collections import namedtuple
 from dataclasses import fields
 
@@ -762,8 +763,8 @@ def run_steps(state: State, times, k_start, k_stop, conn, c: Constants, recorder
     recorder.add_block(steps.copy(), neurons.copy(), k_stop)
 
 
-#: The partition of the last threaded run, kept for its next chunks (and the arrays it was
-#: made from, so that their ids stay theirs).
+#: The partition of the current threaded run, kept for its next chunks; dropped when its
+#: connectivity's indices are freed (a weak reference), so it never outlives its run's network.
 _partitions: dict = {}
 
 
@@ -773,8 +774,14 @@ def _partition_for(conn, threads: int):
     indptr, indices, counts = conn
     if threads == 1:
         return (np.array([0, indptr.size - 1], np.int64), indptr.reshape(1, -1), indices, counts)
-    key = (tuple(id(a) for a in conn), threads)
+    key = (id(indptr), id(indices), id(counts), counts.dtype.str, counts.size, threads)
     if _partitions.get("key") != key:
         _partitions.clear()  # one at a time: the copy is as large as the connectivity
-        _partitions.update(key=key, conn=conn, part=partition(conn, threads))
+        _partitions.update(key=key, part=partition(conn, threads))
+        weakref.finalize(indices, _forget, key)
     return _partitions["part"]
+
+
+def _forget(key):
+    if _partitions.get("key") == key:
+        _partitions.clear()
