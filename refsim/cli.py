@@ -1,4 +1,5 @@
-"""Command line: ``refsim run``, ``compare``, ``ensemble``, ``presets`` (also ``python -m refsim``).
+"""Command line: ``refsim run``, ``compare``, ``ensemble``, ``sweep``, ``presets`` (also
+``python -m refsim``).
 
 Exit status
 -----------
@@ -6,9 +7,11 @@ Exit status
 2   bad input (one line on stderr: ``refsim: error: <field> = <value>: allowed ...``),
     including a run refused because it would not fit in memory, or an output that cannot
     be written
-3   the run stopped on a non-finite state or runaway activity (or, for ``ensemble``, a seed
-    could not run); the partial result is saved
-130 interrupted (Ctrl-C); a partial result is saved when the time loop had started
+3   the run stopped on a non-finite state or runaway activity (or, for ``ensemble`` and
+    ``sweep``, a seed could not run); the partial result is saved
+130 interrupted (Ctrl-C); a partial result is saved when the time loop had started (an
+    ensemble's or a sweep's runs done; ``--resume``, or the same ``refsim sweep`` again,
+    continues them)
 143 terminated (SIGTERM, as ``timeout`` and cluster schedulers send it): as for Ctrl-C
 
 Every input, and the output directory, is checked before the first step. A save that has
@@ -25,7 +28,9 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 import warnings
+from collections import Counter
 
 from tqdm.auto import tqdm
 
@@ -33,13 +38,22 @@ from .compare import check_labels, compare, load_spikes, write_report
 from .connectivity import load_connectivity
 from .elementary import FloatingPointModeError
 from .engines import DEFAULT_ENGINE, ENGINES
-from .ensemble import check_ensemble, failed_seeds, parse_seeds, run_ensemble, summarize
+from .ensemble import (
+    check_ensemble,
+    failed_seeds,
+    parse_seeds,
+    previous_rows,
+    run_ensemble,
+    scheduler_executor,
+    summarize,
+)
 from .io import OutputError, load_initial_state, read_npz, write_text
 from .outputs import new_run_id, prepare_output_dir, publish, published_run_id
 from .params import ConfigError, ConfigWarning, coerce, describe_fields
 from .plot import raster
 from .presets import PRESETS, get_preset
 from .simulate import Terminated, check_simulate_args, simulate
+from .sweep import REGIMES, parse_grid, run_sweep
 
 EXIT_BAD_INPUT, EXIT_STOPPED, EXIT_INTERRUPTED, EXIT_TERMINATED = 2, 3, 130, 143
 
@@ -308,11 +322,16 @@ def cmd_ensemble(args) -> int:
     """``refsim ensemble``: run a preset over many seeds; write ``ensemble.json`` and
     ``ensemble.csv`` (:func:`refsim.ensemble.run_ensemble`, :func:`refsim.ensemble.summarize`).
 
+    The seeds run in local processes (``--jobs``, at most the cores available) or on a Dask
+    cluster (``--scheduler ADDRESS``). With ``--resume`` the rows without an error of the
+    ensemble already in ``--out`` (same preset, configuration and window) are kept, and only
+    the seeds of ``--seeds`` without one run; the table written holds both.
+
     Parameters
     ----------
     args : argparse.Namespace
         The ``refsim ensemble`` options as :func:`build_parser` parses them: preset, seeds,
-        jobs, t_start, engine, the ``--set`` overrides and out.
+        jobs, scheduler, t_start, engine, the ``--set`` overrides, resume and out.
 
     Returns
     -------
@@ -324,7 +343,8 @@ def cmd_ensemble(args) -> int:
     Raises
     ------
     ConfigError
-        Bad seeds, overrides or job count.
+        Bad seeds, overrides, job count or scheduler; with ``--resume``, an ``--out`` holding
+        an ensemble of another preset, configuration or window.
 
     Examples
     --------
@@ -342,10 +362,18 @@ def cmd_ensemble(args) -> int:
     """
     overrides = parse_set(args.set)
     seeds = parse_seeds(args.seeds)
-    check_ensemble(args.preset, seeds, args.jobs, overrides, args.t_start, args.engine)
-    out = prepare_output_dir(args.out, "ensemble")  # before the first seed
-    rows = run_ensemble(args.preset, seeds, jobs=args.jobs, overrides=overrides,
-                        t_start=args.t_start, engine=args.engine)
+    config = get_preset(args.preset, **overrides)  # the cheap checks before any connection
+    definition = {"preset": args.preset, "config": config.to_dict(), "t_start_ms": args.t_start}
+    with scheduler_executor(args.scheduler) as executor:
+        check_ensemble(args.preset, seeds, args.jobs, overrides, args.t_start, args.engine, executor)
+        out = prepare_output_dir(args.out, "ensemble")  # before the first seed
+        kept = ([r for r in previous_rows(out, "ensemble.json", definition) if "error" not in r]
+                if args.resume else [])
+        todo = [s for s in seeds if s not in {r["seed"] for r in kept}]
+        new = (run_ensemble(args.preset, todo, jobs=args.jobs, overrides=overrides,
+                            t_start=args.t_start, engine=args.engine, executor=executor)
+               if todo else [])
+    rows = sorted(kept + new, key=lambda r: r["seed"])
     summary = summarize(rows)
     done = [r for r in rows if "error" not in r]
     keys = list(done[0]) if done else ["seed", "complete"]
@@ -353,7 +381,7 @@ def cmd_ensemble(args) -> int:
     csv = "\n".join([",".join(keys)] + [",".join(str(r.get(k, "")) for k in keys) for r in rows]) + "\n"
     run_id = new_run_id()
     document = {"run_id": run_id, "preset": args.preset, "overrides": overrides, "t_start_ms": args.t_start,
-                "rows": rows, "summary": summary}
+                "config": definition["config"], "rows": rows, "summary": summary}
     text = json.dumps(document, indent=1) + "\n"
 
     def rescue():  # the rows are the work: keep them somewhere
@@ -364,24 +392,105 @@ def cmd_ensemble(args) -> int:
             return "the rows could not be saved anywhere else either"
         return f"the rows were saved to {path} instead"
 
+    all_seeds = [r["seed"] for r in rows]
     held, saved = _save(out, {"ensemble.json": lambda p: write_text(p, text),
                               "ensemble.csv": lambda p: write_text(p, csv)},
-                        run_id, {"command": "ensemble", "preset": args.preset, "seeds": seeds},
+                        run_id, {"command": "ensemble", "preset": args.preset, "seeds": all_seeds},
                         rescue)
     if not saved:
         return _interrupt_status()
-    print(f"refsim ensemble --preset {args.preset}: {len(seeds)} seeds, from {args.t_start} ms")
+    resumed = f" ({len(kept)} kept from {out}, {len(todo)} run now)" if args.resume else ""
+    print(f"refsim ensemble --preset {args.preset}: {len(rows)} seeds, from {args.t_start} ms{resumed}")
     for k, v in summary.items():
         print(f"  {k:12s} {v['mean']:10.4g} ± {v['sd']:.3g} (SD over seeds)")
     print(f"  wrote {out}/ensemble.json, ensemble.csv, manifest.json")
     failed = failed_seeds(rows)
     if failed:
         reasons = sorted({r["error"] for r in rows if "error" in r})
-        print(f"refsim: {len(failed)} of {len(seeds)} seeds could not run ({'; '.join(reasons)}); "
-              f"run them again with --seeds {','.join(map(str, failed))}", file=sys.stderr)
+        print(f"refsim: {len(failed)} of {len(rows)} seeds could not run ({'; '.join(reasons)}); "
+              "the same command with --resume keeps the rows done and runs only these: "
+              f"--seeds {','.join(map(str, failed))}", file=sys.stderr)
     if held is not None or any(r.get("error", "").startswith("not run") for r in rows):
         return _interrupt_status()
     return 0 if not failed and all(r["complete"] for r in rows) else EXIT_STOPPED
+
+
+def cmd_sweep(args) -> int:
+    """``refsim sweep``: a grid over any parameters x seeds; write ``sweep.csv``, ``sweep.json``
+    and (for 1-D and 2-D grids) ``sweep.png``, the phase diagram (:func:`refsim.sweep.run_sweep`).
+
+    Each ``--grid NAME=START:STOP:NUM`` (numpy.linspace, both ends included) or
+    ``NAME=V1,V2,...`` adds a field. Every cell's configuration is checked before the first
+    run; the files are published as each cell completes, and the same command again (same
+    ``--out``) continues an interrupted sweep: only the missing runs (and those that failed)
+    run. An ``--out`` holding a sweep of another definition is refused, naming what differs.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The ``refsim sweep`` options (:func:`build_parser`): preset, grid, seeds, jobs,
+        scheduler, t_start, engine, the ``--set`` overrides, out, no_progress.
+
+    Returns
+    -------
+    int
+        Exit status: 0; 3 when a run stopped early (runaway activity, a non-finite state: the
+        cell is 'stopped' in the map) or could not run; 130 (143) when interrupted by Ctrl-C
+        (SIGTERM), with the runs done saved.
+
+    Raises
+    ------
+    ConfigError
+        A bad grid, cell, seed, window, job count, scheduler or output directory (before any
+        run).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from refsim.cli import build_parser, cmd_sweep
+    >>> args = build_parser().parse_args(["sweep", "--set", "n_exc=80", "--set", "n_inh=20",
+    ...     "--set", "duration=200", "--grid", "RI_ext=5,20", "--seeds", "0:2", "--t-start", "50",
+    ...     "--no-progress", "--out", tempfile.mkdtemp()])
+    >>> status = cmd_sweep(args)  # doctest: +ELLIPSIS
+    refsim sweep --preset tutorial-normalized: 2 cells (RI_ext) x 2 seeds, from 50.0 ms
+      4 runs: 4 run now, 0 kept from --out, in ... s
+      regimes: silent 1, AR 1
+      wrote .../sweep.json, sweep.csv, sweep.png, manifest.json
+    >>> status
+    0
+    """
+    overrides = parse_set(args.set)
+    grid = parse_grid(args.grid)
+    seeds = parse_seeds(args.seeds)
+    get_preset(args.preset, **overrides)  # the cheap checks before any connection
+    t0 = time.perf_counter()
+    with scheduler_executor(args.scheduler) as executor:
+        result = run_sweep(args.preset, grid, seeds, overrides, jobs=args.jobs, executor=executor,
+                           t_start=args.t_start, engine=args.engine, out=args.out,
+                           progress=not args.no_progress)
+    shape = " x ".join(str(len(v)) for v in result.definition["grid"].values())
+    n = len(result.rows)
+    print(f"refsim sweep --preset {args.preset}: {shape} cells ({', '.join(grid)}) x {len(seeds)} "
+          f"seeds, from {args.t_start} ms")
+    print(f"  {n} runs: {result.n_run} run now, {result.n_kept} kept from --out, in "
+          f"{time.perf_counter() - t0:.1f} s")
+    counts = Counter(c["regime"] for c in result.cells)
+    print("  regimes: " + ", ".join(f"{k} {counts[k]}" for k in REGIMES if counts[k]))
+    print(f"  wrote {args.out}/{', '.join(os.path.basename(p) for p in result.files)}")
+    failed, stopped = result.failed(), result.stopped()
+    if stopped:
+        print(f"refsim: {len(stopped)} of {n} runs stopped early (runaway activity or a non-finite "
+              "state): their cells are 'stopped'", file=sys.stderr)
+    if failed:
+        reasons = sorted({r["error"] for r in failed})
+        print(f"refsim: {len(failed)} of {n} runs could not run ({'; '.join(reasons)}); the same "
+              "command runs them again (the rows done are kept)", file=sys.stderr)
+    if result.interrupted:
+        left = sum(1 for r in result.rows if "error" in r)
+        print(f"refsim: {_signal_name()}: the runs done are saved, {left} of {n} are not; the same "
+              "command continues the sweep", file=sys.stderr)
+        return _interrupt_status()
+    return EXIT_STOPPED if failed or stopped else 0
 
 
 def cmd_presets(args) -> int:
@@ -416,7 +525,7 @@ def cmd_presets(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``refsim`` argument parser, one subparser per command (``run``, ``compare``,
-    ``ensemble``, ``presets``), each with its ``cmd_*`` function as ``func``.
+    ``ensemble``, ``sweep``, ``presets``), each with its ``cmd_*`` function as ``func``.
 
     Returns
     -------
@@ -466,16 +575,49 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("ensemble", help="run a preset over many seeds and summarize the statistics")
     e.add_argument("--preset", default="tutorial-normalized")
     e.add_argument("--seeds", default="0:10", help="start:stop[:step] or a comma list (default 0:10)")
-    e.add_argument("--jobs", type=int, default=1, help="worker processes")
+    _executor_options(e)
     e.add_argument("--t-start", type=float, default=200.0, help="ms (default 200: drop the transient)")
     e.add_argument("--engine", default=DEFAULT_ENGINE, choices=ENGINES)
     e.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
     e.add_argument("--out", default="ensemble", help="output directory (default: ensemble)")
+    e.add_argument("--resume", action="store_true",
+                   help="keep the rows without an error of the ensemble in --out (same preset, "
+                        "parameters and --t-start) and run only the seeds without one")
     e.set_defaults(func=cmd_ensemble)
+    w = sub.add_parser("sweep", help="a grid over parameters x seeds: sweep.csv, sweep.json and the "
+                                     "phase diagram sweep.png; the same command continues it",
+                       epilog=__doc__[__doc__.index("Exit status"):],
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    w.add_argument("--preset", default="tutorial-normalized")
+    w.add_argument("--grid", action="append", required=True, metavar="NAME=START:STOP:NUM|NAME=V1,V2",
+                   help="a parameter and its values: numpy.linspace(START, STOP, NUM), ends "
+                        "included, or a comma list; once per parameter (the first varies slowest)")
+    w.add_argument("--seeds", default="0:2", help="seeds of every cell: start:stop[:step] or a comma "
+                                                  "list (default 0:2)")
+    _executor_options(w)
+    w.add_argument("--t-start", type=float, default=200.0, help="ms (default 200: drop the transient)")
+    w.add_argument("--engine", default=DEFAULT_ENGINE, choices=ENGINES)
+    w.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="a fixed parameter (see `refsim presets --describe`)")
+    w.add_argument("--out", default="sweep", help="output directory (default: sweep); one holding "
+                                                  "the same sweep is continued")
+    w.add_argument("--no-progress", action="store_true", help="no progress bar")
+    w.set_defaults(func=cmd_sweep)
     s = sub.add_parser("presets", help="list the presets, one line each")
     s.add_argument("--describe", action="store_true", help="list every parameter with its unit")
     s.set_defaults(func=cmd_presets)
     return p
+
+
+def _executor_options(p) -> None:
+    """``--jobs`` and ``--scheduler`` of ``ensemble`` and ``sweep``."""
+    p.add_argument("--jobs", type=int, default=None,
+                   help="local worker processes (default 1; at most the cores available, and as "
+                        "many as fit in the memory); with --scheduler ADDRESS, runs submitted at "
+                        "once (default all)")
+    p.add_argument("--scheduler", default="local", metavar="local|ADDRESS",
+                   help="local (default): local processes; ADDRESS (tcp://host:8786): the Dask "
+                        "scheduler whose workers run the seeds (pip install 'refsim[distributed]')")
 
 
 def main(argv=None) -> int:
@@ -494,7 +636,7 @@ def main(argv=None) -> int:
     int
         0 done, 2 bad input (ConfigError, FloatingPointModeError, or an output that cannot be
         written), 3 a run stopped on a non-finite state or runaway activity (or a seed of an
-        ensemble could not run), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
+        ensemble or a sweep could not run), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 
     Examples
     --------

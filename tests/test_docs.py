@@ -46,7 +46,7 @@ DOCTEST_MODULES = [
     "refsim.engines.numba_engine", "refsim.engines.numpy_engine", "refsim.ensemble",
     "refsim.exact", "refsim.exact.crossing", "refsim.exact.events", "refsim.io", "refsim.model",
     "refsim.network", "refsim.outputs", "refsim.params", "refsim.plot", "refsim.presets", "refsim.recording",
-    "refsim.resources", "refsim.result", "refsim.simulate", "refsim.state", "refsim.testing",
+    "refsim.resources", "refsim.result", "refsim.simulate", "refsim.state", "refsim.sweep", "refsim.testing",
     "refsim.testing.tolerances", "refsim.testing.strategies",
 ]
 

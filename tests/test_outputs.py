@@ -359,7 +359,8 @@ def test_the_cli_saves_the_seeds_done_and_says_how_to_rerun_the_others(monkeypat
     doc = json.loads((tmp_path / "ensemble.json").read_text())
     failed = [r["seed"] for r in doc["rows"] if "error" in r]
     err = capsys.readouterr().err
-    assert err.endswith(f"run them again with --seeds {','.join(map(str, failed))}\n"), err
+    assert err.endswith("the same command with --resume keeps the rows done and runs only these: "
+                        f"--seeds {','.join(map(str, failed))}\n"), err
     assert check_output_dir(tmp_path)["command"] == "ensemble"
 
 
