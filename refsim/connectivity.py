@@ -14,7 +14,7 @@ Rules
     every presynaptic neuron gets k = int(p_conn * N) targets drawn uniformly from all N,
     with replacement when ``multapses`` (BrainPy's ``EventFixedProb``) or without (each row
     a uniformly random ordered k-subset, drawn by rejection of rows with repeats, or as the
-    first k of a random permutation where k**2 > 2 N).
+    k smallest of N uniform keys, a random permutation's first k, where k**2 > 2 N).
     With ``conn_rng='numpy-legacy'`` the draw is BrainPy 2.9's, bit for bit:
     ``rs = np.random.RandomState(seed); rs.randint(0, N, (n_exc, k)); rs.randint(0, N, (n_inh, k))``.
 ``fixed_in_degree``
@@ -25,11 +25,13 @@ Rules
     between successive connected pairs, numbered row by row, are drawn as Geometric(p_conn)
     (O(synapses) work and memory, not O(N**2)).
 
-Every rule is vectorized over chunks of rows (no Python loop per neuron), and the memory of a
-build is the network's int32 indices plus a chunk. Since 0.4.0 the ``bernoulli`` rule and the
-rules without multapses draw other networks for a seed than 0.3.0 did (the same distribution:
-0.3.0 drew N uniforms per row for ``bernoulli`` and called ``rng.choice`` per row without
-multapses); the rules with multapses draw the same networks, bit for bit.
+Every rule is vectorized over chunks of rows (no Python loop per neuron); besides the network's
+int32 indices a build needs a chunk of draws, and ``bernoulli`` its indices once more, while
+``fixed_in_degree`` transposes 21 bytes per entry (:func:`refsim.resources.estimate_memory`).
+Since 0.4.0 the ``bernoulli`` rule and the rules without multapses draw other networks for a
+seed than 0.3.0 did (the same distribution: 0.3.0 drew N uniforms per row for ``bernoulli``
+and called ``rng.choice`` per row without multapses); the rules with multapses draw the same
+networks, bit for bit.
 """
 
 from __future__ import annotations
@@ -502,8 +504,8 @@ def _draw_fixed(rng, n_rows, k, n_choices, multapses, autapses, self_offset):
     Without, each row is a uniformly random ordered k-subset: rows of k draws are accepted
     when distinct and drawn again otherwise (exact: every distinct k-tuple is equally
     likely), while k**2 <= 2 n_choices, where a row is accepted with probability above
-    about 1/e; denser rows take the first k of a random permutation (argsort of n_choices
-    uniforms).
+    about 1/e; denser rows take the k smallest of n_choices uniform keys, ordered by key (a
+    random permutation's first k), in chunks of about :data:`_CHUNK` keys.
     """
     out = np.empty(n_rows * k, _INDEX)
     if multapses:
@@ -511,14 +513,16 @@ def _draw_fixed(rng, n_rows, k, n_choices, multapses, autapses, self_offset):
         for r0, r1 in _row_chunks(0, n_rows, k):
             out[r0 * k:r1 * k] = rng.integers(0, n_choices, (r1 - r0) * k, dtype=_INDEX)
         if not autapses:  # redraw self-connections until none is left
-            own = np.repeat(np.arange(n_rows, dtype=np.int64) + self_offset, k)
-            bad = np.flatnonzero(out == own)
+            bad = np.concatenate([r0 * k + np.flatnonzero(
+                out[r0 * k:r1 * k].reshape(r1 - r0, k) == np.arange(r0, r1)[:, None] + self_offset)
+                for r0, r1 in _row_chunks(0, n_rows, k)] or [np.zeros(0, np.int64)])
             while bad.size:
                 out[bad] = rng.integers(0, n_choices, bad.size, dtype=_INDEX)
-                bad = bad[out[bad] == own[bad]]
+                bad = bad[out[bad] == bad // k + self_offset]  # row bad // k's own index
         return out
     own = np.arange(n_rows, dtype=np.int64) + self_offset
-    for r0, r1 in _row_chunks(0, n_rows, k):
+    dense = k * k > 2 * n_choices
+    for r0, r1 in _row_chunks(0, n_rows, n_choices if dense else k):
         block = np.empty((r1 - r0, k), np.int64)
         # rows that may not choose themselves choose among the n_choices - 1 others, then
         # skip over their own index
@@ -534,8 +538,11 @@ def _draw_fixed(rng, n_rows, k, n_choices, multapses, autapses, self_offset):
 
 def _distinct_rows(rng, rows, k, m):
     """(rows, k) int64: each row a uniformly random ordered k-subset of range(m)."""
-    if k * k > 2 * m:  # dense: random permutations
-        return np.argsort(rng.random((rows, m)), axis=1)[:, :k]
+    if k * k > 2 * m:  # dense: the k smallest of m uniform keys, in the order of their keys
+        keys = rng.random((rows, m))
+        first = np.argpartition(keys, k - 1, axis=1)[:, :k] if k < m else np.argsort(keys, axis=1)
+        return np.take_along_axis(first, np.argsort(np.take_along_axis(keys, first, axis=1), axis=1),
+                                  axis=1)
     out = rng.integers(0, m, (rows, k))
     redo = np.arange(rows)
     while True:
@@ -562,8 +569,10 @@ def _draw_bernoulli(rng, n, p, autapses):
     counts = np.zeros(n, np.int64)  # entries per row
     cols, last = [], -1
     while last < total:  # chunks of about the entries left (bounding the overshoot), at most _CHUNK
-        size = int(min(_CHUNK, p * (total - last) + 4 * math.sqrt(p * (total - last)) + 64))
-        pos = (last + np.cumsum(rng.geometric(p, size)) if p < 1
+        size = int(min(_CHUNK, p * (total - last) + 4 * math.sqrt(p * (total - last)) + 64,
+                       2**62 // (total + 1)))
+        # a gap past the last pair ends the draw: capped there, no sum can overflow int64
+        pos = (last + np.cumsum(np.minimum(rng.geometric(p, size), total + 1)) if p < 1
                else np.arange(last + 1, min(last + 1 + _CHUNK, total), dtype=np.int64))
         if pos.size == 0:
             break

@@ -186,7 +186,7 @@ def scaled_preset(name: str, n_neurons: int, **overrides) -> Config:
     p = OUT_DEGREE / n
     while int(p * n) < OUT_DEGREE <= n:  # the float quotient may round below 80 / N
         p = float(np.nextafter(p, 1.0))
-    return get_preset(name, n_exc=n_exc, n_inh=n - n_exc, p_conn=min(p, 1.0), **overrides)
+    return get_preset(name, **{"n_exc": n_exc, "n_inh": n - n_exc, "p_conn": min(p, 1.0), **overrides})
 
 
 def parameter_table() -> str:

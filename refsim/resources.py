@@ -26,10 +26,11 @@ __all__ = ["estimate_memory", "available_memory", "check_memory", "check_run",
 #: result (4), plus the engine's own: the Numba engine's scatter buffers x_e, x_i (2); the
 #: NumPy oracle's temporaries of one step (up to 12).
 _STATE_ARRAYS = {"numba": 4 + 4 + 4 + 2, "numpy": 4 + 4 + 4 + 12, "cuda": 4 + 4 + 4 + 4}
-#: Bytes per neuron besides those: spike flags (1), the spike list (int32) and, with threads,
-#: the blocks' spike lists (int32); the initial state is drawn in float64 (8 per variable,
-#: freed before the run).
-_NEURON_BYTES = 1 + 4
+#: Bytes per neuron besides those: spike flags (1), the spike list (int32), and the compiled
+#: engine's spike buffers of a chunk: room for 5 spikes per neuron (refsim.recording.
+#: spike_capacity for 500 steps) as int32 steps and neurons (40), copied out (the copy is in
+#: ``spikes``).
+_NEURON_BYTES = 1 + 4 + 40
 #: Bytes per spike at the end of a run: the recorder's blocks (int32 step and neuron) and the
 #: result's arrays (int64 step, int32 neuron), alive together while the result is assembled.
 _BYTES_PER_SPIKE_PEAK = 8 + 12
@@ -104,7 +105,7 @@ def estimate_memory(config: Config, record=None, record_vars=STATE_VARIABLES, de
         Bytes. ``connectivity``: (N + 1) x 4 bytes of int32 row pointers and an int32 column
         index per entry (the built-in rules make one synapse per entry and store no counts);
         ``build``: what drawing it needs besides, freed before the run (a chunk of draws;
-        ``bernoulli`` its indices once more, ``fixed_in_degree`` 16 bytes per entry for the
+        ``bernoulli`` its indices once more, ``fixed_in_degree`` 21 bytes per entry for the
         transposition); ``partition``: with threads, the indices (and counts) again and
         threads x (N + 1) int32 row pointers; ``state``: N-sized arrays (the state, the copy
         kept for the checks of each chunk, the result's final state, the engine's buffers);
@@ -128,7 +129,7 @@ def estimate_memory(config: Config, record=None, record_vars=STATE_VARIABLES, de
     >>> from refsim.resources import estimate_memory
     >>> m = estimate_memory(refsim.get_preset("tutorial"))
     >>> m["connectivity"], m["state"], m["step_times"]  # 320 000 synapses, float32, 10 000 steps
-    (1296004, 244000, 40000)
+    (1296004, 404000, 40000)
     >>> m["spikes"]                                      # 4000 neurons at 50 Hz for 1 s, 20 B each
     4000000
     """
@@ -137,9 +138,18 @@ def estimate_memory(config: Config, record=None, record_vars=STATE_VARIABLES, de
     if connectivity is None:
         entries = expected_synapses(config)
         conn = (n + 1) * 4 + entries * 4
-        chunk = min(2**22, entries) * 8  # a chunk of draws (refsim.connectivity._CHUNK), its mask
-        build = {"bernoulli": entries * 4 + chunk, "fixed_in_degree": entries * 16}.get(
-            config.conn_rule, chunk) + (n + 1) * 8
+        # one chunk of draws (refsim.connectivity._CHUNK) and its temporaries, per draw: 4 bytes
+        # (int32) with multapses, 32 without (int64 rows, sorted, checked), 20 for Bernoulli's
+        # gaps; Bernoulli then joins its chunks (the indices once more), fixed_in_degree
+        # transposes (21 bytes per entry); and int64 row pointers. Measured with tracemalloc.
+        draws = min(2**22, entries)
+        if config.conn_rule == "bernoulli":
+            build = entries * 4 + draws * 20
+        elif config.conn_rule == "fixed_in_degree":
+            build = entries * 21
+        else:
+            build = draws * (4 if config.multapses else 32)
+        build += (n + 1) * 8
         counts = 0
     else:
         entries = int(connectivity.indices.size)
@@ -149,7 +159,8 @@ def estimate_memory(config: Config, record=None, record_vars=STATE_VARIABLES, de
     n_vars = len(tuple(record_vars)) if n_record else 0
     partition = 0
     if engine == "numba" and threads > 1:
-        partition = entries * 4 + (counts and entries * item) + threads * (n + 1) * 4 * 2 + n * 4
+        # the indices (and counts) again, row pointers and cursors per block, the blocks' spike list
+        partition = entries * 4 + (counts and entries * item) + threads * (2 * n + 1) * 4 + n * 4
     run = {
         "counts": counts,
         "partition": partition,
@@ -410,7 +421,7 @@ def check_run(config: Config, record, record_vars, connectivity=None, engine: st
     >>> import refsim
     >>> from refsim.resources import check_run
     >>> check_run(refsim.get_preset("tutorial", n_exc=80, n_inh=20), None, ("V",))["total"]
-    147304
+    151304
     """
     if connectivity is None:
         synapses = expected_synapses(config)

@@ -89,3 +89,82 @@ def test_degrees_equal_the_matrix_sums_with_empty_rows_and_counts_above_one():
     np.testing.assert_array_equal(conn.out_degree(), np.asarray(m.sum(axis=1)).ravel())
     np.testing.assert_array_equal(conn.in_degree(), np.asarray(m.sum(axis=0)).ravel())
     assert conn.out_degree()[[0, 6, 11]].tolist() == [0.0, 0.0, 0.0] and conn.out_degree().max() >= 3
+
+
+def _counts_within_sigma_bound(counts, n_draws, p):
+    """Each count of a category of probability p in n_draws draws within the sigma bound."""
+    counts = np.asarray(counts, float)
+    return np.all(np.abs(counts - n_draws * p) < tolerance("sigma-bound") * np.sqrt(n_draws * p * (1 - p)))
+
+
+@pytest.mark.parametrize("legacy, autapses", [(True, True), (False, True), (False, False)])
+def test_rules_with_multapses_draw_the_one_call_stream_in_any_chunking(monkeypatch, legacy, autapses):
+    """The vectorized fixed-out-degree rule with multapses, drawn in chunks of 7 draws, equals
+    the stream of one call: BrainPy's rs.randint(0, N, (n_exc, k)), rs.randint(0, N, (n_inh, k))
+    for the legacy generator; rng.integers(0, N, (N, k)) and then redraws of every
+    self-connection at once, until none is left, for PCG64 (refsim 0.3's rule)."""
+    from refsim import connectivity
+    monkeypatch.setattr(connectivity, "_CHUNK", 7)
+    cfg = refsim.get_preset("tutorial", n_exc=40, n_inh=10, p_conn=0.1, autapses=autapses,
+                            conn_rng="numpy-legacy" if legacy else "pcg64")
+    conn = refsim.build_connectivity(cfg, 11)
+    if legacy:
+        rs = np.random.RandomState(11)
+        expected = np.concatenate([rs.randint(0, 50, (40, 5)).ravel(), rs.randint(0, 50, (10, 5)).ravel()])
+    else:
+        rng = np.random.default_rng(11)
+        out = rng.integers(0, 50, (50, 5))
+        own = np.arange(50)[:, None]
+        bad = out == own if not autapses else np.zeros_like(out, bool)
+        assert autapses or bad.any()  # the redraw path runs
+        while bad.any():
+            out[bad] = rng.integers(0, 50, bad.sum())
+            bad = out == own
+        expected = out.ravel()
+    np.testing.assert_array_equal(conn.indices, expected)
+
+
+@pytest.mark.parametrize("autapses", [True, False])
+def test_bernoulli_connects_every_allowed_pair_with_probability_p(monkeypatch, autapses):
+    """4000 networks of N = 5 at p = 0.3: every allowed ordered pair's count within the sigma
+    bound of 0.3 x 4000, self-pairs never without autapses, each row's targets ascending and
+    distinct; and the same network whatever the chunk size (the gaps are one stream)."""
+    from refsim import connectivity
+    cfg = refsim.get_preset("brette2007-coba", n_exc=4, n_inh=1, p_conn=0.3, autapses=autapses)
+    hits = np.zeros((5, 5))
+    for seed in range(4000):
+        m = refsim.build_connectivity(cfg, seed).matrix.toarray()
+        hits += m
+    allowed = np.ones((5, 5), bool) if autapses else ~np.eye(5, dtype=bool)
+    assert np.all(hits[~allowed] == 0)
+    assert _counts_within_sigma_bound(hits[allowed], 4000, 0.3)
+    big = refsim.get_preset("brette2007-coba", n_exc=400, n_inh=100, autapses=autapses)
+    reference = refsim.build_connectivity(big, 5)
+    for row in range(500):
+        targets = reference.indices[reference.indptr[row]:reference.indptr[row + 1]]
+        assert np.all(np.diff(targets) > 0) and (autapses or row not in targets)
+    monkeypatch.setattr(connectivity, "_CHUNK", 3)
+    assert refsim.build_connectivity(big, 5) == reference
+
+
+@pytest.mark.parametrize("p_conn, autapses", [(0.4, True), (0.4, False), (0.8, True), (0.8, False)])
+def test_rules_without_multapses_draw_uniform_ordered_subsets(p_conn, autapses):
+    """N = 5, k = int(5 p) targets without repeats: k = 2 takes the rejection branch (k**2 <= 2 m),
+    k = 4 the permutation branch. Over 6000 networks each ordered k-subset of the allowed
+    targets of neuron 0 is equally likely (counts within the sigma bound), and no row repeats a
+    target or, without autapses, names itself."""
+    from math import perm
+    cfg = refsim.get_preset("brette2007-coba", n_exc=4, n_inh=1, p_conn=p_conn, autapses=autapses,
+                            conn_rule="fixed_out_degree", multapses=False)
+    k, m = int(5 * p_conn), 5 if autapses else 4
+    if k > m:
+        pytest.skip("more targets than allowed: refused by Config")
+    seen = {}
+    for seed in range(6000):
+        conn = refsim.build_connectivity(cfg, seed)
+        rows = conn.indices.reshape(5, k)
+        assert all(len(set(r)) == k for r in rows)
+        assert autapses or not np.any(rows == np.arange(5)[:, None])
+        seen[tuple(rows[0])] = seen.get(tuple(rows[0]), 0) + 1
+    assert len(seen) == perm(m, k)
+    assert _counts_within_sigma_bound(list(seen.values()), 6000, 1 / perm(m, k))

@@ -28,9 +28,10 @@ GOLDEN = {c["name"]: c for c in
 #: each case, the raster and final state digests with 1, 2 and 3 threads, how many blocks the
 #: threaded runs used, and whether the parallel steps were compiled and run.
 CHILD = textwrap.dedent("""
-    import json, sys, numba, numpy as np, refsim
-    from refsim.engines import numba_engine
+    import hashlib, json, sys, numba, numpy as np, refsim
+    from refsim.engines import engine_inputs, numba_engine
     cases = json.loads(sys.argv[1])
+    sha = lambda r: [hashlib.sha256(r.traces[k].tobytes()).hexdigest() for k in ("V", "g_e")]
     out = {"pool": numba.config.NUMBA_NUM_THREADS, "cases": {}}
     for name, (preset, overrides, seed) in cases.items():
         config = refsim.get_preset(preset, **overrides)
@@ -38,13 +39,13 @@ CHILD = textwrap.dedent("""
         for threads in (1, 2, 3):
             r = refsim.simulate(config, seed, progress=False, threads=threads, record=[0, 3999],
                                 record_vars=("V", "g_e"))
-            blocks = (numba_engine._partitions["part"][0].size - 1) if threads > 1 else 1
+            conn = engine_inputs(config, refsim.network_inputs(config, seed)[0])[2]
+            blocks = numba_engine.partition(conn, threads)[0].size - 1
             row[threads] = dict(digest=r.digest(), blocks=int(blocks), n_spikes=r.n_spikes,
-                                traces=[r.traces[k].tobytes().hex()[:64] for k in ("V", "g_e")])
+                                traces=sha(r))
         oracle = refsim.simulate(config, seed, progress=False, engine="numpy", record=[0, 3999],
                                  record_vars=("V", "g_e"))
-        row["oracle"] = dict(digest=oracle.digest(), n_spikes=oracle.n_spikes,
-                             traces=[oracle.traces[k].tobytes().hex()[:64] for k in ("V", "g_e")])
+        row["oracle"] = dict(digest=oracle.digest(), n_spikes=oracle.n_spikes, traces=sha(oracle))
         out["cases"][name] = row
     print(json.dumps(out))
 """)
@@ -84,20 +85,30 @@ def test_one_two_and_three_threads_give_the_oracles_bits_in_a_child_with_numba_n
                                         "state": GOLDEN[name]["state"]}, name
 
 
-def test_two_threads_in_this_process_give_the_oracles_bits():
-    """The same in this process where the pool allows two threads (skipped on one core): a
-    2000-neuron BrainPy-order network with four recorded neurons."""
+@pytest.mark.parametrize("preset, counts", [("tutorial-normalized", "unit"), ("brette2007-coba", "unit"),
+                                            ("brette2007-coba", "doubled")])
+def test_two_threads_in_this_process_give_the_oracles_bits(preset, counts):
+    """The same in this process where the pool allows two threads (skipped on one core): 2003
+    neurons (not a multiple of 8: the last block's flags end inside a word), BrainPy's and
+    Brette's orders, with one synapse per entry or two (the blocks' copies of the counts),
+    recording the neurons at the block boundary (1023, 1024) and the last one."""
     import numba
     if numba.config.NUMBA_NUM_THREADS < 2:
         pytest.skip("Numba's pool has one thread here (see the subprocess test)")
-    config = refsim.get_preset("tutorial-normalized", n_exc=1600, n_inh=400, duration=100.0)
+    config = refsim.get_preset(preset, n_exc=1603, n_inh=400, duration=100.0,
+                               **({"w_e": 0.3, "w_i": 4.0} if counts == "doubled" else {}))
+    connectivity, _ = refsim.network_inputs(config, 5)
+    if counts == "doubled":
+        connectivity = refsim.Connectivity(connectivity.matrix * 2.0, config.n_exc)
+        assert not connectivity.unit_counts
     runs = [refsim.simulate(config, 5, engine=engine, threads=threads, progress=False,
-                            record=[0, 511, 512, 1999])
+                            connectivity=connectivity, record=[0, 1023, 1024, 2002])
             for engine, threads in (("numpy", 1), ("numba", 2))]
     assert runs[0].n_spikes > 1000
     assert runs[0].digest() == runs[1].digest()
     for name in ("V", "g_e", "g_i"):
         assert np.array_equal(runs[0].traces[name], runs[1].traces[name])
+    assert numba.get_num_threads() == numba.config.NUMBA_NUM_THREADS  # restored after the run
 
 
 def test_the_partition_of_a_tiny_network_by_hand():
@@ -128,6 +139,7 @@ def test_every_entry_is_in_its_targets_block_in_stored_order(n, blocks, degree, 
     indices = rng.integers(0, n, indptr[-1]).astype(np.int32)
     bounds, b_indptr, b_indices, _ = numba_engine.partition((indptr, indices, np.zeros(0)), blocks)
     assert bounds[0] == 0 and bounds[-1] == n and np.all(np.diff(bounds) > 0)
+    assert np.all(bounds[:-1] % 8 == 0)  # each block's flags start a 64-bit word
     assert b_indptr.shape == (bounds.size - 1, n + 1) and b_indptr[-1, -1] == indices.size
     for b in range(bounds.size - 1):
         for i in rng.choice(n, min(n, 20), replace=False):

@@ -44,6 +44,11 @@ def worker(engine: str, preset: str, n: int, duration: float, repeats: int,
 
     cfg = bench_config(preset, n, duration)
     kw = {} if threads is None else {"threads": threads}
+    # refsim's own estimate of this process's peak, before anything is built (None for a
+    # baseline refsim without one)
+    estimate = getattr(refsim, "estimate_memory", None)
+    est = estimate(cfg, engine=engine, threads=threads or 1) if estimate and hasattr(
+        refsim, "scaled_preset") else None
     t0 = time.perf_counter()
     conn, init = refsim.network_inputs(cfg, 0)
     build_s = time.perf_counter() - t0
@@ -65,6 +70,11 @@ def worker(engine: str, preset: str, n: int, duration: float, repeats: int,
         "loop_s": best.wall_time, "us_per_step": 1e6 * best.wall_time / best.steps_done,
         "events_per_s": events / best.wall_time, "spikes_per_s": best.n_spikes / best.wall_time,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        # the estimate at the assumed 50 Hz, and at the rate the run had
+        "est_peak_rss_mib": est and est["peak_rss"] / 2**20,
+        "est_peak_rss_at_rate_mib": est and (est["process"] + estimate(
+            cfg, engine=engine, threads=threads or 1,
+            rate_hz=best.n_spikes / cfg.n_neurons / (cfg.duration / 1000.0))["total"]) / 2**20,
     }
 
 

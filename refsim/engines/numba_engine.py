@@ -33,6 +33,7 @@ Python on NumPy scalars (slowly, for debugging) and give the same bits.
 
 from __future__ import annotations
 
+import threading
 import weakref
 from collections import namedtuple
 from dataclasses import fields
@@ -766,6 +767,7 @@ def run_steps(state: State, times, k_start, k_stop, conn, c: Constants, recorder
 #: The partition of the current threaded run, kept for its next chunks; dropped when its
 #: connectivity's indices are freed (a weak reference), so it never outlives its run's network.
 _partitions: dict = {}
+_partitions_lock = threading.Lock()
 
 
 def _partition_for(conn, threads: int):
@@ -775,13 +777,17 @@ def _partition_for(conn, threads: int):
     if threads == 1:
         return (np.array([0, indptr.size - 1], np.int64), indptr.reshape(1, -1), indices, counts)
     key = (id(indptr), id(indices), id(counts), counts.dtype.str, counts.size, threads)
-    if _partitions.get("key") != key:
+    with _partitions_lock:  # runs in Python threads must not swap each other's partition
+        if _partitions.get("key") == key:
+            return _partitions["part"]
         _partitions.clear()  # one at a time: the copy is as large as the connectivity
-        _partitions.update(key=key, part=partition(conn, threads))
+        part = partition(conn, threads)
+        _partitions.update(key=key, part=part)
         weakref.finalize(indices, _forget, key)
-    return _partitions["part"]
+        return part
 
 
 def _forget(key):
-    if _partitions.get("key") == key:
-        _partitions.clear()
+    with _partitions_lock:
+        if _partitions.get("key") == key:
+            _partitions.clear()
