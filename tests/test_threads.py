@@ -210,3 +210,28 @@ def test_the_partition_does_not_outlive_its_network():
     del connectivity
     gc.collect()
     assert numba_engine._partitions == {}
+
+
+def test_the_run_command_takes_threads_and_a_scaled_size(tmp_path, capsys):
+    """`refsim run --neurons 5000 --threads 2` runs the preset at 5000 neurons with out-degree
+    80 (refsim.scaled_preset) on two threads, and saves the spikes of the one-thread run;
+    --threads 0 is bad input (exit 2, before --out exists)."""
+    import numba
+
+    from refsim import cli
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("Numba's pool has one thread here")
+    runs = []
+    for threads in ("1", "2"):
+        out = tmp_path / f"t{threads}"
+        assert cli.main(["run", "--preset", "brette2007-coba", "--neurons", "5000", "--threads",
+                         threads, "--duration", "50", "--no-progress", "--out", str(out)]) == 0
+        runs.append(refsim.SimulationResult.load(out / "spikes.npz"))
+    header = capsys.readouterr().out.splitlines()[-4]
+    assert header.startswith("refsim run --preset brette2007-coba: 5000 neurons, 500 steps")
+    assert header.endswith("engine numba, 2 threads)")
+    assert runs[0].config == refsim.scaled_preset("brette2007-coba", 5000, duration=50.0)
+    assert runs[0].n_spikes > 1000 and runs[0].digest() == runs[1].digest()
+    assert cli.main(["run", "--threads", "0", "--out", str(tmp_path / "bad")]) == 2
+    assert "threads = 0: allowed an int >= 1" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
