@@ -22,6 +22,8 @@ complete run or says that it does not (:mod:`refsim.outputs`).
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
 import os
 import signal
@@ -34,6 +36,7 @@ from collections import Counter
 
 from tqdm.auto import tqdm
 
+from ._version import __version__
 from .compare import check_labels, compare, load_spikes, write_report
 from .connectivity import load_connectivity
 from .elementary import FloatingPointModeError
@@ -94,6 +97,15 @@ def parse_set(items):
                               "allowed each parameter once")
         out[name] = coerce(name, value)
     return out
+
+
+def _csv_table(keys, rows) -> str:
+    """``rows`` as CSV text (quoted where a value holds a comma, a quote or a line break)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(keys)
+    writer.writerows([[r.get(k, "") for k in keys] for r in rows])
+    return buffer.getvalue()
 
 
 def run_overrides(args) -> dict:
@@ -367,7 +379,8 @@ def cmd_ensemble(args) -> int:
     overrides = parse_set(args.set)
     seeds = parse_seeds(args.seeds)
     config = get_preset(args.preset, **overrides)  # the cheap checks before any connection
-    definition = {"preset": args.preset, "config": config.to_dict(), "t_start_ms": args.t_start}
+    definition = {"preset": args.preset, "config": config.to_dict(), "t_start_ms": args.t_start,
+                  "engine": args.engine, "refsim_version": __version__}
     with scheduler_executor(args.scheduler) as executor:
         check_ensemble(args.preset, seeds, args.jobs, overrides, args.t_start, args.engine, executor)
         out = prepare_output_dir(args.out, "ensemble")  # before the first seed
@@ -382,10 +395,9 @@ def cmd_ensemble(args) -> int:
     done = [r for r in rows if "error" not in r]
     keys = list(done[0]) if done else ["seed", "complete"]
     keys = [k for k in keys if k != "complete"] + ["complete", "error"]
-    csv = "\n".join([",".join(keys)] + [",".join(str(r.get(k, "")) for k in keys) for r in rows]) + "\n"
+    table = _csv_table(keys, rows)
     run_id = new_run_id()
-    document = {"run_id": run_id, "preset": args.preset, "overrides": overrides, "t_start_ms": args.t_start,
-                "config": definition["config"], "rows": rows, "summary": summary}
+    document = {"run_id": run_id, **definition, "overrides": overrides, "rows": rows, "summary": summary}
     text = json.dumps(document, indent=1) + "\n"
 
     def rescue():  # the rows are the work: keep them somewhere
@@ -398,7 +410,7 @@ def cmd_ensemble(args) -> int:
 
     all_seeds = [r["seed"] for r in rows]
     held, saved = _save(out, {"ensemble.json": lambda p: write_text(p, text),
-                              "ensemble.csv": lambda p: write_text(p, csv)},
+                              "ensemble.csv": lambda p: write_text(p, table)},
                         run_id, {"command": "ensemble", "preset": args.preset, "seeds": all_seeds},
                         rescue)
     if not saved:
@@ -414,7 +426,8 @@ def cmd_ensemble(args) -> int:
         print(f"refsim: {len(failed)} of {len(rows)} seeds could not run ({'; '.join(reasons)}); "
               "the same command with --resume keeps the rows done and runs only these: "
               f"--seeds {','.join(map(str, failed))}", file=sys.stderr)
-    if held is not None or any(r.get("error", "").startswith("not run") for r in rows):
+    if held is not None or getattr(new, "interrupted", False) or any(
+            r.get("error", "").startswith("not run") for r in rows):
         return _interrupt_status()
     return 0 if not failed and all(r["complete"] for r in rows) else EXIT_STOPPED
 

@@ -27,7 +27,7 @@ Rules
 
 Every rule is vectorized over chunks of rows (no Python loop per neuron); besides the network's
 int32 indices a build needs a chunk of draws, and ``bernoulli`` its indices once more, while
-``fixed_in_degree`` transposes 21 bytes per entry (:func:`refsim.resources.estimate_memory`).
+``fixed_in_degree`` transposes with 6 bytes per entry (:func:`refsim.resources.estimate_memory`).
 Since 0.4.0 the ``bernoulli`` rule and the rules without multapses draw other networks for a
 seed than 0.3.0 did (the same distribution: 0.3.0 drew N uniforms per row for ``bernoulli``
 and called ``rng.choice`` per row without multapses); the rules with multapses draw the same
@@ -461,18 +461,21 @@ def build_connectivity(config: Config, seed: int | np.random.SeedSequence) -> Co
                               autapses=config.autapses, self_offset=0)
         return Connectivity._from_arrays(n, ne, _regular_indptr(n, k), indices)
     if rule == "fixed_in_degree":
-        # draw sources per postsynaptic neuron, per population, then transpose to CSR rows = pre
-        rows, cols = [], []
-        for first, size in ((0, ne), (ne, ni)):
-            k = int(p * size)
-            src = _draw_fixed(rng, n_rows=n, k=k, n_choices=size, multapses=config.multapses,
-                              autapses=config.autapses, self_offset=-first) + _INDEX(first)
-            rows.append(src)
-            cols.append(np.repeat(np.arange(n, dtype=_INDEX), k))
-        rows, cols = np.concatenate(rows), np.concatenate(cols)
-        order = np.argsort(rows, kind="stable")  # row-major, each row's targets ascending
-        indptr = np.r_[0, np.cumsum(np.bincount(rows, minlength=n))]
-        return Connectivity._from_arrays(n, ne, indptr, cols[order])
+        # draw sources per postsynaptic neuron, per population: column j of an N x N CSC
+        # matrix holds j's excitatory then inhibitory sources, in the order drawn
+        ks = [int(p * size) for size in (ne, ni)]
+        sources = np.empty((n, sum(ks)), _INDEX)
+        for (first, size), lo, k in zip(((0, ne), (ne, ni)), (0, ks[0]), ks, strict=True):
+            sources[:, lo:lo + k] = _draw_fixed(
+                rng, n_rows=n, k=k, n_choices=size, multapses=config.multapses,
+                autapses=config.autapses, self_offset=-first).reshape(n, k) + _INDEX(first)
+        # scipy's transposition is a stable counting sort: each presynaptic row lists its
+        # targets ascending, repeated targets in the order drawn (the duplicates are kept)
+        csc = sp.csc_matrix((np.ones(sources.size, np.int8), sources.ravel(),
+                             np.arange(n + 1, dtype=np.int64) * sum(ks)), shape=(n, n))
+        del sources
+        csr = csc.tocsr()
+        return Connectivity._from_arrays(n, ne, csr.indptr, csr.indices)
     if rule == "bernoulli":
         indptr, indices = _draw_bernoulli(rng, n, p, config.autapses)
         return Connectivity._from_arrays(n, ne, indptr, indices)

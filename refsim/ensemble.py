@@ -47,7 +47,7 @@ from .simulate import simulate
 
 __all__ = ["parse_seeds", "check_ensemble", "run_ensemble", "run_tasks", "plan_jobs",
            "available_cores", "scheduler_executor", "previous_rows", "row_keys", "summarize",
-           "failed_seeds", "NOT_RUN"]
+           "failed_seeds", "NOT_RUN", "Rows"]
 
 #: The ``error`` of a task's row when Ctrl-C or SIGTERM stopped the runs before it finished.
 NOT_RUN = "not run: interrupted"
@@ -225,16 +225,18 @@ def plan_jobs(jobs, configs, executor=None, warn: bool = True, engine: str = "nu
     if not estimates:
         return jobs
     one = max(estimates, key=lambda m: m["total"])
+    # each worker process also holds its interpreter, refsim and the engine's code
+    per = one["total"] + (resources.worker_baseline(engine) if jobs > 1 else 0)
     avail = resources.available_memory()
-    if avail is not None and jobs * one["total"] > avail:
-        fit = avail // max(one["total"], 1)
+    if avail is not None and jobs * per > avail:
+        fit = avail // max(per, 1)
         if fit < 1:  # names what takes the memory
             resources.check_memory(one, "one run", "run a smaller network or a shorter duration")
         if jobs > max(fit, 1):
             fmt = resources.format_bytes
-            raise ConfigError(f"jobs = {jobs}: {jobs} runs at once need ~{fmt(jobs * one['total'])} "
-                              f"({fmt(one['total'])} each) but {fmt(avail)} are available: allowed "
-                              f"jobs <= {max(fit, 1)} here")
+            raise ConfigError(f"jobs = {jobs}: {jobs} runs at once need ~{fmt(jobs * per)} "
+                              f"({fmt(per)} each, a worker process's own included) but "
+                              f"{fmt(avail)} are available: allowed jobs <= {max(fit, 1)} here")
     return jobs
 
 
@@ -372,10 +374,20 @@ def run_ensemble(preset: str, seeds, jobs: int | None = 1, overrides: dict | Non
     [50, 51]
     """
     tasks = check_ensemble(preset, seeds, jobs, overrides, t_start, engine, executor)
-    return sorted(run_tasks(tasks, jobs, executor), key=lambda row: row["seed"])
+    rows = run_tasks(tasks, jobs, executor)
+    return Rows(sorted(rows, key=lambda row: row["seed"]), interrupted=rows.interrupted)
 
 
-def run_tasks(tasks, jobs: int | None = 1, executor=None, on_done=None) -> list[dict]:
+class Rows(list):
+    """A list of rows that knows whether the runs were interrupted (Ctrl-C or SIGTERM), even
+    when the interrupt came after the last run finished (e.g. during ``on_done``'s save)."""
+
+    def __init__(self, rows=(), interrupted: bool = False):
+        super().__init__(rows)
+        self.interrupted = interrupted
+
+
+def run_tasks(tasks, jobs: int | None = 1, executor=None, on_done=None) -> Rows:
     """Run ``tasks`` (as :func:`check_ensemble` makes them, from any presets and overrides)
     and return their rows, in the order of ``tasks``: what :func:`run_ensemble` and
     :func:`refsim.sweep.run_sweep` run seeds with.
@@ -399,9 +411,10 @@ def run_tasks(tasks, jobs: int | None = 1, executor=None, on_done=None) -> list[
 
     Returns
     -------
-    list of dict
+    Rows
         One row per task, as :func:`run_ensemble` describes them; a task not finished when
-        the runs were interrupted has ``error`` = :data:`NOT_RUN`.
+        the runs were interrupted has ``error`` = :data:`NOT_RUN`; ``.interrupted`` says
+        whether they were.
 
     Examples
     --------
@@ -419,6 +432,7 @@ def run_tasks(tasks, jobs: int | None = 1, executor=None, on_done=None) -> list[
     limit = plan_jobs(jobs, [get_preset(t[0], **t[1]) for t in distinct.values()], executor,
                       engine=tasks[0][4] if tasks else "numba")
     rows: dict[int, dict] = {}
+    interrupted = False
     try:
         if executor is None and jobs in (1, None):
             for i, t in enumerate(tasks):
@@ -432,9 +446,9 @@ def run_tasks(tasks, jobs: int | None = 1, executor=None, on_done=None) -> list[
         elif tasks:
             _run_on_pools(tasks, limit, executor, rows, on_done)
     except KeyboardInterrupt:  # keep the tasks done; the others are marked below
-        pass
-    return [rows[i] if i in rows else {"seed": t[2], "complete": False, "error": NOT_RUN}
-            for i, t in enumerate(tasks)]
+        interrupted = True
+    return Rows([rows[i] if i in rows else {"seed": t[2], "complete": False, "error": NOT_RUN}
+                 for i, t in enumerate(tasks)], interrupted=interrupted)
 
 
 def _record(rows, on_done, i, row) -> None:

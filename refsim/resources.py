@@ -105,7 +105,7 @@ def estimate_memory(config: Config, record=None, record_vars=STATE_VARIABLES, de
         Bytes. ``connectivity``: (N + 1) x 4 bytes of int32 row pointers and an int32 column
         index per entry (the built-in rules make one synapse per entry and store no counts);
         ``build``: what drawing it needs besides, freed before the run (a chunk of draws;
-        ``bernoulli`` its indices once more, ``fixed_in_degree`` 21 bytes per entry for the
+        ``bernoulli`` its indices once more, ``fixed_in_degree`` 6 bytes per entry for the
         transposition); ``partition``: with threads, the indices (and counts) again and
         threads x (N + 1) int32 row pointers; ``state``: N-sized arrays (the state, the copy
         kept for the checks of each chunk, the result's final state, the engine's buffers);
@@ -141,12 +141,13 @@ def estimate_memory(config: Config, record=None, record_vars=STATE_VARIABLES, de
         # one chunk of draws (refsim.connectivity._CHUNK) and its temporaries, per draw: 4 bytes
         # (int32) with multapses, 32 without (int64 rows, sorted, checked), 20 for Bernoulli's
         # gaps; Bernoulli then joins its chunks (the indices once more), fixed_in_degree
-        # transposes (21 bytes per entry); and int64 row pointers. Measured with tracemalloc.
+        # transposes its sources (6.4 bytes per entry: int32 sources, int8 ones in and out); and
+        # int64 row pointers. Measured with tracemalloc.
         draws = min(2**22, entries)
         if config.conn_rule == "bernoulli":
             build = entries * 4 + draws * 20
-        elif config.conn_rule == "fixed_in_degree":
-            build = entries * 21
+        elif config.conn_rule == "fixed_in_degree":  # the draws go straight into the sources
+            build = entries * 32 // 5 + (0 if config.multapses else draws * 20)
         else:
             build = draws * (4 if config.multapses else 32)
         build += (n + 1) * 8
@@ -177,6 +178,33 @@ def estimate_memory(config: Config, record=None, record_vars=STATE_VARIABLES, de
     isi = refractory_steps(config.tau_ref, config.dt)[0]
     out["spikes_max"] = n * -(-n_steps // isi) * _BYTES_PER_SPIKE
     return out
+
+
+#: Resident memory of a fresh Python process that has imported refsim (measured 50 MiB).
+_FRESH_PROCESS = 52 * 2**20
+
+
+def worker_baseline(engine: str = "numba") -> int:
+    """Resident bytes a fresh worker process holds before its run allocates anything: the
+    interpreter with NumPy, SciPy and refsim, and the engine's compiled code (for ensembles:
+    each of ``jobs`` workers holds it besides its run's :func:`estimate_memory` total).
+
+    Parameters
+    ----------
+    engine : str
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> from refsim.resources import worker_baseline
+    >>> worker_baseline("numba") // 2**20, worker_baseline("numpy") // 2**20
+    (176, 52)
+    """
+    extra = _ENGINE_CODE["import"] + _ENGINE_CODE["run"] if engine == "numba" else 0
+    return _FRESH_PROCESS + extra
 
 
 def _process_rss() -> int:

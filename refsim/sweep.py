@@ -54,6 +54,7 @@ import time
 import numpy as np
 from tqdm.auto import tqdm
 
+from ._version import __version__
 from .ensemble import NOT_RUN, check_ensemble, plan_jobs, previous_rows, row_keys, run_tasks, summarize
 from .io import write_text
 from .outputs import new_run_id, prepare_output_dir, publish, published_run_id
@@ -298,7 +299,7 @@ def _check_sweep(preset, grid, seeds, overrides, jobs, executor, t_start, engine
     plan_jobs(jobs, configs, executor, warn=False, engine=engine)  # jobs x the largest cell
     definition = {"preset": preset, "overrides": overrides, "config": base.to_dict(), "grid": grid,
                   "seeds": [t[2] for t in tasks[:len(tasks) // len(cells)]],
-                  "t_start_ms": float(t_start)}
+                  "t_start_ms": float(t_start), "engine": engine, "refsim_version": __version__}
     return definition, cells, tasks
 
 
@@ -405,7 +406,8 @@ def run_sweep(preset: str, grid: dict, seeds, overrides: dict | None = None, job
         if rows[i] is None and row.get("error") != NOT_RUN:  # finished as the runs were stopped
             rows[i] = {**cells[i // per_cell], **row}
             result.n_run += 1
-    result.interrupted = any(row.get("error") == NOT_RUN for row in done)
+    result.interrupted = getattr(done, "interrupted", False) or any(row.get("error") == NOT_RUN
+                                                                      for row in done)
     run_id = new_run_id()
     try:
         snapshot(final=True, run_id=run_id)

@@ -171,15 +171,18 @@ def test_jobs_above_the_cores_are_capped_with_a_warning(monkeypatch, serial_rows
 
 
 def test_memory_is_checked_for_all_the_jobs_at_once(monkeypatch, tmp_path, capsys):
-    """Room for 2.5 runs: 2 jobs pass, 3 are refused naming jobs, the memory and how many fit;
-    room for half a run: refused as for one run; on an executor (its workers' memory) nothing
-    is refused here. The command line exits 2 before --out is created."""
-    one = estimate_memory(refsim.get_preset("tutorial", **SMALL), engine="numba")["total"]
+    """Room for 2.5 runs (each a worker process's baseline plus its run's estimate): 2 jobs
+    pass, 3 are refused naming jobs, the memory and how many fit; room for half a run in this
+    process: refused as for one run; on an executor (its workers' memory) nothing is refused
+    here. The command line exits 2 before --out is created."""
+    run = estimate_memory(refsim.get_preset("tutorial", **SMALL), engine="numba")["total"]
+    one = run + refsim.resources.worker_baseline("numba")
     monkeypatch.setattr(refsim.ensemble, "available_cores", lambda: 8)
     monkeypatch.setattr(refsim.resources, "available_memory", lambda: int(2.5 * one))
     assert len(check_ensemble("tutorial", SEEDS, 2, SMALL)) == 4
-    message = (f"jobs = 3: 3 runs at once need ~{format_bytes(3 * one)} ({format_bytes(one)} each) but "
-               f"{format_bytes(int(2.5 * one))} are available: allowed jobs <= 2 here")
+    message = (f"jobs = 3: 3 runs at once need ~{format_bytes(3 * one)} ({format_bytes(one)} each, a "
+               f"worker process's own included) but {format_bytes(int(2.5 * one))} are available: "
+               "allowed jobs <= 2 here")
     with pytest.raises(ConfigError) as e:
         check_ensemble("tutorial", SEEDS, 3, SMALL)
     assert str(e.value) == message
@@ -189,8 +192,8 @@ def test_memory_is_checked_for_all_the_jobs_at_once(monkeypatch, tmp_path, capsy
     assert capsys.readouterr().err == f"refsim: error: {message}\n" and not (tmp_path / "e").exists()
     with pytest.raises(ConfigError, match="jobs = 3: .* allowed jobs <= 2 here"):
         refsim.sweep.run_sweep("tutorial", {"w_e": [1.0, 2.0]}, [0], SMALL, jobs=3)
-    monkeypatch.setattr(refsim.resources, "available_memory", lambda: one // 2)
-    with pytest.raises(ConfigError, match=rf"memory: one run needs ~{format_bytes(one)} \("):
+    monkeypatch.setattr(refsim.resources, "available_memory", lambda: run // 2)
+    with pytest.raises(ConfigError, match=rf"memory: one run needs ~{format_bytes(run)} \("):
         check_ensemble("tutorial", SEEDS, 1, SMALL)
 
 
@@ -226,3 +229,38 @@ def test_an_ensemble_resumed_runs_only_the_seeds_without_a_row(tmp_path, monkeyp
                                            f"ensemble ({difference}): allowed the same definition to "
                                            "continue it, or another --out\n")
     assert more.seeds == [4, 5] and check_output_dir(tmp_path)["command"] == "ensemble"
+
+
+def test_an_interrupt_after_the_last_run_is_not_lost():
+    """Ctrl-C during the last run's on_done (e.g. while a sweep saves its last cell): every
+    row is there, and the rows say they were interrupted (the command then exits 130, not 0)."""
+    tasks = check_ensemble("tutorial", [0, 1], overrides=SMALL)
+
+    def on_done(i, row):
+        if i == len(tasks) - 1:
+            raise KeyboardInterrupt
+
+    rows = refsim.ensemble.run_tasks(tasks, on_done=on_done)
+    assert [r["seed"] for r in rows] == [0, 1] and all("error" not in r for r in rows)
+    assert rows.interrupted
+    assert not refsim.ensemble.run_tasks(tasks[:1]).interrupted
+
+
+def test_the_ensemble_table_is_valid_csv_when_an_error_holds_commas(tmp_path, monkeypatch):
+    """A failed seed's error (ConfigError messages hold commas) stays one field: every line of
+    ensemble.csv parses to as many fields as the header has."""
+    import csv
+
+    original = refsim.ensemble._one
+
+    def failing(task):
+        if task[2] == 1:
+            raise ValueError("a, b, and c went wrong")
+        return original(task)
+
+    monkeypatch.setattr(refsim.ensemble, "_one", failing)
+    assert refsim.cli.main(["ensemble", *CLI_SMALL, "--seeds", "0:2", "--out", str(tmp_path)]) == 3
+    with open(tmp_path / "ensemble.csv", newline="") as f:
+        table = list(csv.reader(f))
+    assert len(table) == 3 and {len(row) for row in table} == {len(table[0])}
+    assert table[2][table[0].index("error")] == "ValueError: a, b, and c went wrong"

@@ -216,7 +216,8 @@ def test_every_engine_function_has_the_checked_cache():
     from refsim.engines import numba_engine
     dispatchers = [v for v in vars(numba_engine).values() if hasattr(v, "py_func")
                    and getattr(v.py_func, "__module__", "") == numba_engine.__name__]
-    assert len(dispatchers) == Path(numba_engine.__file__).read_text().count("\n@_jit\n")
+    source = Path(numba_engine.__file__).read_text()
+    assert len(dispatchers) == source.count("\n@_jit\n") + source.count("\n@_parallel\n")
     assert len(dispatchers) >= 15
     assert all(isinstance(d._cache, nprim._CheckedFunctionCache) for d in dispatchers)
     # the command line prints ConfigWarnings as one line 'refsim: warning: ...'

@@ -192,8 +192,8 @@ def interrupt_at_chunk(monkeypatch, n_chunks):
     real = sim_module.get_engine
     calls = {"n": 0}
 
-    def get_engine(name):
-        run = real(name)
+    def get_engine(name, threads=1):
+        run = real(name, threads)
 
         def interrupted(*a):
             if calls["n"] == n_chunks:

@@ -4,7 +4,7 @@ starts it; not meant to be run by hand).
 It must run with the current refsim and with the benchmark's baseline (refsim 0.1.0,
 ``bench_engines.BASELINE``), so it imports only the API the two share: ``refsim.get_preset``,
 ``refsim.network_inputs`` (the network a seed means, drawn by that refsim's own rules),
-``refsim.simulate`` and ``refsim.analysis.firing_rates``; nothing of ``validation.common``.
+``refsim.simulate``; nothing of ``validation.common``.
 ``threads`` is passed to ``refsim.simulate`` only when a row asks for it (``--threads``; the
 baseline has no such keyword), and the ``ensemble`` rows use ``refsim.ensemble.run_ensemble``
 of the current refsim only.
@@ -40,7 +40,6 @@ def worker(engine: str, preset: str, n: int, duration: float, repeats: int,
     import numpy as np
 
     import refsim
-    from refsim.analysis import firing_rates
 
     cfg = bench_config(preset, n, duration)
     kw = {} if threads is None else {"threads": threads}
@@ -65,8 +64,10 @@ def worker(engine: str, preset: str, n: int, duration: float, repeats: int,
         "engine": engine, "refsim_path": os.path.dirname(refsim.__file__), "threads": threads,
         "preset": preset, "n": n, "duration_ms": duration,
         "steps": best.steps_done, "synapses": int(conn.n_synapses), "spikes": int(best.n_spikes),
-        # rates only: the ISI statistics of summary() would add their own temporaries to the RSS
-        "rate_e_hz": float(np.mean(firing_rates(best)[:cfg.n_exc])), "build_s": build_s,
+        # the E rate by counting: any analysis (summary(), firing_rates) would add its own
+        # temporaries to the RSS, which is the run's
+        "rate_e_hz": float(np.count_nonzero(best.spike_neurons < cfg.n_exc)
+                           / cfg.n_exc / (best.steps_done * cfg.dt / 1000.0)), "build_s": build_s,
         "loop_s": best.wall_time, "us_per_step": 1e6 * best.wall_time / best.steps_done,
         "events_per_s": events / best.wall_time, "spikes_per_s": best.n_spikes / best.wall_time,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
