@@ -73,7 +73,8 @@ def simulate(config: Config, seed: int | None = 0, *, engine: str = DEFAULT_ENGI
     threads : int
         Threads of the ``numba`` engine, 1 (default) .. ``numba.config.NUMBA_NUM_THREADS``:
         the neurons are stepped in that many blocks in parallel, with the same bits
-        (:mod:`refsim.engines.numba_engine`); it pays from about N = 10 000 (docs/performance.md).
+        (:mod:`refsim.engines.numba_engine`): measured, no gain at N = 4 000, 1.4-1.6x from
+        N = 40 000 on two idle cores (docs/performance.md).
 
     Returns
     -------
