@@ -23,8 +23,8 @@ import numpy as np
 
 from .params import ConfigError
 
-__all__ = ["SpikeTrains", "as_spike_trains", "firing_rates", "isi_cv", "cv2", "lv",
-           "population_rate", "fano_factor", "synchrony_chi", "count_correlations",
+__all__ = ["SpikeTrains", "as_spike_trains", "firing_rates", "isis", "isi_cv", "cv2", "lv", "lvr",
+           "van_rossum_distance", "victor_purpura_distance", "population_rate", "fano_factor", "synchrony_chi", "count_correlations",
            "rate_spectrum", "statistics"]
 
 
@@ -309,6 +309,238 @@ def lv(data, t_start: float = 0.0, t_stop: float | None = None) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         out = 3.0 * np.bincount(owner, weights=((a - b) / (a + b)) ** 2, minlength=n) / count
     out[count < 1] = np.nan
+    return out
+
+
+def isis(data, t_start: float = 0.0, t_stop: float | None = None,
+         population: str = "all") -> np.ndarray:
+    """Every inter-spike interval (ms) of the population's neurons in the window.
+
+    Parameters
+    ----------
+    data, t_start, t_stop
+        As in :func:`firing_rates`.
+    population : {'all', 'E', 'I'}
+
+    Returns
+    -------
+    ndarray of float64
+        The ISIs of :func:`isi_cv`, grouped by neuron (index order) and in time order within
+        a neuron.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refsim.analysis import SpikeTrains, isis
+    >>> s = SpikeTrains(np.array([10., 20., 35., 5., 25.]), np.array([0, 0, 0, 1, 1]), 2, 1, 100.0)
+    >>> isis(s).tolist(), isis(s, population="I").tolist()
+    ([10.0, 15.0, 20.0], [20.0])
+    """
+    _select(data, t_start, t_stop, population)     # validates the window and the population
+    isi, owner = _intervals(data, t_start, t_stop)
+    if population == "all":
+        return isi
+    n_exc = as_spike_trains(data).n_exc
+    return isi[owner < n_exc] if population == "E" else isi[owner >= n_exc]
+
+
+#: Refractoriness constant R (ms) of :func:`lvr`: Shinomoto et al. (2009) chose 5 ms, as
+#: Elephant's ``lvr`` does by default.
+LVR_R_MS = 5.0
+
+
+def lvr(data, t_start: float = 0.0, t_stop: float | None = None, R: float = LVR_R_MS) -> np.ndarray:
+    """Per-neuron revised local variation LvR (Shinomoto et al. 2009, PLoS Comput Biol 5,
+    e1000433, eq. 3), as Elephant's ``lvr``: :func:`lv` corrected for refractoriness.
+
+    Parameters
+    ----------
+    data, t_start, t_stop
+        As in :func:`firing_rates` (the ISIs as :func:`isi_cv` takes them).
+    R : float
+        Refractoriness constant (ms), >= 0; R = 0 gives :func:`lv`.
+
+    Returns
+    -------
+    ndarray of float64, shape (N,)
+        Dimensionless; NaN as for :func:`cv2` (fewer than 3 spikes in the window).
+
+    Raises
+    ------
+    ConfigError
+        R negative or not finite; a bad window.
+
+    Notes
+    -----
+    For the n >= 2 ISIs I_1 .. I_n of neuron i in the window, with s_k = I_k + I_{k+1}:
+    LvR_i = (3/(n-1)) sum_{k=1}^{n-1} (1 - 4 I_k I_{k+1} / s_k^2) (1 + 4 R / s_k).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refsim.analysis import SpikeTrains, lvr
+    >>> s = SpikeTrains(np.array([0.3, 4.5, 6.7, 9.3]), np.zeros(4, int), 1, 1, 100.0)
+    >>> round(float(lvr(s)[0]), 12)    # Elephant 1.2.1: lvr(np.diff(times) * ms, R=5 * ms)
+    0.658067491319
+    >>> bool(lvr(s, R=0.0)[0] == lv(s)[0])
+    True
+    """
+    if not (np.isfinite(R) and R >= 0):
+        raise ConfigError(f"R = {R}: allowed a finite refractoriness constant >= 0 ms")
+    a, b, owner = _consecutive(data, t_start, t_stop)
+    n = as_spike_trains(data).n_neurons
+    count = np.bincount(owner, minlength=n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        total = a + b
+        terms = (1.0 - 4.0 * a * b / total**2) * (1.0 + 4.0 * R / total)
+        out = 3.0 * np.bincount(owner, weights=terms, minlength=n) / count
+    out[count < 1] = np.nan
+    return out
+
+
+def _padded(data, t_start, t_stop):
+    """The spike times (ms) in the window as an (N, L) array, each neuron's row sorted and
+    padded with NaN to L = the largest count (at least 1), and the counts (N,)."""
+    neurons, times_ms, _, _ = _select(data, t_start, t_stop)
+    n = as_spike_trains(data).n_neurons
+    order = np.lexsort((times_ms, neurons))
+    neurons, times_ms = neurons[order], times_ms[order]
+    count = np.bincount(neurons, minlength=n)
+    start = np.concatenate([[0], np.cumsum(count)[:-1]])
+    out = np.full((n, max(1, int(count.max(initial=0)))), np.nan)
+    out[neurons, np.arange(neurons.size) - start[neurons]] = times_ms
+    return out, count
+
+
+def _pair_windows(a, b, t_start, t_stop):
+    sa, sb = as_spike_trains(a), as_spike_trains(b)
+    if sa.n_neurons != sb.n_neurons:
+        raise ConfigError(f"n_neurons = {sa.n_neurons} and {sb.n_neurons}: allowed two rasters "
+                          "of the same network (equal n_neurons)")
+    stop = min(sa.t_stop_ms, sb.t_stop_ms) if t_stop is None else t_stop
+    return _padded(a, t_start, stop), _padded(b, t_start, stop)
+
+
+def _kernel_sum(x, y, tau):
+    """sum_{i,j} exp(-|x_i - y_j| / tau) over the valid (non-NaN) entries, per row."""
+    total = np.zeros(x.shape[0])
+    for k in range(x.shape[1]):              # one column of x at a time: memory N x L
+        d = np.exp(-np.abs(x[:, k, None] - y) / tau)
+        total += np.nansum(d, axis=1)
+    return total
+
+
+def van_rossum_distance(a, b, tau: float = 5.0, t_start: float = 0.0,
+                        t_stop: float | None = None) -> np.ndarray:
+    """Per-neuron van Rossum (2001) distance between two rasters of the same network, as
+    Elephant's ``van_rossum_distance`` normalizes it.
+
+    Each neuron's train in ``a`` and in ``b`` is convolved with the causal kernel
+    exp(-t / tau); the distance is the L2 norm of the difference, scaled so that one spike
+    against none is 1 (divide by sqrt(2) for the paper's normalization).
+
+    Parameters
+    ----------
+    a, b : SimulationResult or SpikeTrains
+        Two rasters with equal n_neurons (neuron i of ``a`` is compared with neuron i of b).
+    tau : float
+        Kernel time constant (ms), > 0.
+    t_start, t_stop : float
+        The window (ms); t_stop defaults to the earlier end of the two.
+
+    Returns
+    -------
+    ndarray of float64, shape (N,)
+        Dimensionless; 0 for identical trains (two empty trains included).
+
+    Raises
+    ------
+    ConfigError
+        tau not positive and finite; different n_neurons; a bad window.
+
+    Notes
+    -----
+    D_i^2 = sum_{j,k} e^{-|x_j - x_k|/tau} + sum_{j,k} e^{-|y_j - y_k|/tau}
+    - 2 sum_{j,k} e^{-|x_j - y_k|/tau} for the spike times x of neuron i in ``a`` and y in
+    ``b``, clipped at 0 against rounding.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refsim.analysis import SpikeTrains, van_rossum_distance
+    >>> a = SpikeTrains(np.array([10., 20., 30.]), np.array([0, 0, 0]), 2, 2, 100.0)
+    >>> b = SpikeTrains(np.array([12., 24., 30., 50.]), np.array([0, 0, 0, 1]), 2, 2, 100.0)
+    >>> van_rossum_distance(a, b, tau=10.0).round(6).tolist()    # neuron 1: one spike vs none
+    [0.983968, 1.0]
+    """
+    if not (np.isfinite(tau) and tau > 0):
+        raise ConfigError(f"tau = {tau}: allowed a finite time constant > 0 ms")
+    (x, _), (y, _) = _pair_windows(a, b, t_start, t_stop)
+    d2 = _kernel_sum(x, x, tau) + _kernel_sum(y, y, tau) - 2.0 * _kernel_sum(x, y, tau)
+    return np.sqrt(np.maximum(d2, 0.0))
+
+
+def victor_purpura_distance(a, b, q: float = 0.2, t_start: float = 0.0,
+                            t_stop: float | None = None) -> np.ndarray:
+    """Per-neuron Victor-Purpura (1996) distance D^spike[q] between two rasters of the same
+    network, as Elephant's ``victor_purpura_distance``.
+
+    The least total cost of turning neuron i's train in ``a`` into its train in ``b`` by
+    deleting or inserting spikes (cost 1 each) and shifting spikes by dt (cost q |dt|).
+
+    Parameters
+    ----------
+    a, b : SimulationResult or SpikeTrains
+        Two rasters with equal n_neurons.
+    q : float
+        Cost per ms of shifting a spike (1/ms), >= 0 and finite: shifts longer than 2 / q ms
+        cost more than deleting and inserting. q = 0 gives the difference of the counts.
+    t_start, t_stop : float
+        The window (ms); t_stop defaults to the earlier end of the two.
+
+    Returns
+    -------
+    ndarray of float64, shape (N,)
+        Dimensionless costs; 0 for identical trains.
+
+    Raises
+    ------
+    ConfigError
+        q negative or not finite; different n_neurons; a bad window.
+
+    Notes
+    -----
+    The dynamic programme of Victor & Purpura (1996), G[j, k] = min(G[j-1, k] + 1,
+    G[j, k-1] + 1, G[j-1, k-1] + q |x_j - y_k|) with G[j, 0] = j, G[0, k] = k, runs for all
+    neurons at once, one spike of ``a`` (row j) at a time; within a row the insertions are a
+    running minimum, G[j, k] = k + min_{k' <= k} (T[k'] - k') for T the deletion and shift
+    candidates. Rows and columns past a neuron's own counts are padding that no entry read
+    for the answer G[n_x, n_y] depends on.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refsim.analysis import SpikeTrains, victor_purpura_distance
+    >>> a = SpikeTrains(np.array([10., 20., 30.]), np.array([0, 0, 0]), 2, 2, 100.0)
+    >>> b = SpikeTrains(np.array([12., 24., 30., 50.]), np.array([0, 0, 0, 1]), 2, 2, 100.0)
+    >>> victor_purpura_distance(a, b, q=0.1).round(12).tolist()   # shifts of 2 and 4 ms; 1 insertion
+    [0.6, 1.0]
+    """
+    if not (np.isfinite(q) and q >= 0):
+        raise ConfigError(f"q = {q}: allowed a finite cost >= 0 per ms")
+    (x, nx), (y, ny) = _pair_windows(a, b, t_start, t_stop)
+    n, ly = y.shape
+    cols = np.arange(ly + 1, dtype=float)
+    g = np.tile(cols, (n, 1))                     # row j = 0: k insertions
+    out = g[np.arange(n), ny].copy()              # neurons with no spike in a
+    for j in range(1, x.shape[1] + 1):
+        shift = np.nan_to_num(q * np.abs(x[:, j - 1, None] - y), nan=0.0)   # padding: finite
+        candidates = np.empty_like(g)
+        candidates[:, 0] = j
+        candidates[:, 1:] = np.minimum(g[:, 1:] + 1.0, g[:, :-1] + shift)
+        g = cols + np.minimum.accumulate(candidates - cols, axis=1)
+        done = nx == j
+        out[done] = g[done, ny[done]]
     return out
 
 

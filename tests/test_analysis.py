@@ -19,11 +19,15 @@ from refsim.analysis import (
     fano_factor,
     firing_rates,
     isi_cv,
+    isis,
     lv,
+    lvr,
     population_rate,
     rate_spectrum,
     statistics,
     synchrony_chi,
+    van_rossum_distance,
+    victor_purpura_distance,
 )
 from refsim.params import ConfigError
 from refsim.testing import tolerance
@@ -192,12 +196,97 @@ def test_rates_scale_with_duration(seed, repeats):
     np.testing.assert_allclose(firing_rates(b), firing_rates(a), rtol=REL)
 
 
-def test_agrees_with_elephant_where_elephant_has_the_statistic():
-    """Optional: Elephant's cv and lv on the same intervals (``rounding-relative``)."""
-    elephant = pytest.importorskip("elephant.statistics")
+def _neo(times_ms, t_stop_ms):
+    import neo
+    import quantities as pq
+    return neo.SpikeTrain(np.sort(times_ms), units="ms", t_stop=t_stop_ms * pq.ms)
+
+
+def test_per_neuron_variability_agrees_with_elephant():
+    """Cross-check: Elephant 1.2 (a test dependency) on the same intervals gives refsim's cv,
+    cv2, lv and lvr (R = 5 ms) to rounding (``rounding-relative``), for a Poisson train and a
+    bursty one (two rates), so that each statistic is away from its Poisson value too."""
+    import quantities as pq
+    from elephant import statistics as es
     rng = np.random.default_rng(6)
-    x = poisson(30.0, 5000.0, rng)
-    s = trains([x], 5000.0)
-    isi = np.diff(x)
-    assert isi_cv(s)[0] == pytest.approx(elephant.cv(isi), rel=REL)
-    assert lv(s)[0] == pytest.approx(elephant.lv(isi), rel=REL)
+    bursty = np.sort(np.concatenate([poisson(5.0, 5000.0, rng), poisson(80.0, 500.0, rng)]))
+    for x in (poisson(30.0, 5000.0, rng), bursty):
+        s = trains([x], 5000.0)
+        isi = np.diff(x)
+        assert isi_cv(s)[0] == pytest.approx(es.cv(isi), rel=REL)
+        assert cv2(s)[0] == pytest.approx(es.cv2(isi * pq.ms), rel=REL)
+        assert lv(s)[0] == pytest.approx(es.lv(isi * pq.ms), rel=REL)
+        assert lvr(s)[0] == pytest.approx(es.lvr(isi * pq.ms, R=5.0 * pq.ms), rel=REL)
+    assert lv(s)[0] > 1.2          # the bursty train: LV well above Poisson's 1
+
+
+def test_fano_factor_agrees_with_elephant():
+    """Cross-check: refsim's population Fano factor over 10 ms bins is Elephant's fanofactor
+    of the bins taken as trials (variance over mean of counts, ddof 0), to rounding."""
+    from elephant.statistics import fanofactor
+    rng = np.random.default_rng(7)
+    per = [poisson(rng.uniform(5, 40), 1000.0, rng) for _ in range(20)]
+    s = trains(per, 1000.0)
+    times = np.concatenate(per)
+    bins = [_neo(times[(times >= b) & (times < b + 10.0)] - b, 10.0) for b in np.arange(0.0, 1000.0, 10.0)]
+    assert fano_factor(s, 10.0) == pytest.approx(fanofactor(bins), rel=REL)
+
+
+@pytest.mark.parametrize("tau, q", [(5.0, 0.2), (20.0, 0.05)])
+def test_spike_train_distances_agree_with_elephant(tau, q):
+    """Cross-check: per-neuron van Rossum (Elephant's normalization: 1 for one spike against
+    none) and Victor-Purpura distances equal Elephant's pairwise ones, neuron by neuron, for
+    jittered copies with deletions and insertions, empty trains and unequal counts."""
+    import quantities as pq
+    from elephant.spike_train_dissimilarity import van_rossum_distance as vr
+    from elephant.spike_train_dissimilarity import victor_purpura_distance as vp
+    rng = np.random.default_rng(8)
+    xs, ys = [], []
+    for k in range(12):
+        x = poisson(rng.uniform(10, 60), 500.0, rng) if k % 5 else np.zeros(0)
+        y = x + rng.normal(0, rng.uniform(0.1, 10), x.size)
+        y = np.concatenate([y[rng.random(y.size) > 0.2], rng.uniform(0, 500, rng.integers(0, 4))])
+        xs.append(x)
+        ys.append(np.clip(y, 0, 499.9))
+    a, b = trains(xs, 500.0), trains(ys, 500.0)
+    ours_vr, ours_vp = van_rossum_distance(a, b, tau), victor_purpura_distance(a, b, q)
+    for k, (x, y) in enumerate(zip(xs, ys, strict=True)):
+        pair = [_neo(x, 500.0), _neo(y, 500.0)]
+        assert ours_vr[k] == pytest.approx(vr(pair, tau * pq.ms)[0, 1], rel=1e-9, abs=1e-12)
+        assert ours_vp[k] == pytest.approx(vp(pair, q / pq.ms)[0, 1], rel=1e-12, abs=1e-12)
+    assert np.all(ours_vp[1:5] > 0) and ours_vr[0] == 0.0      # the empty pair at k = 0
+
+
+def test_distances_of_identical_rasters_are_zero_and_symmetric():
+    """Metric properties: d(a, a) = 0 exactly, d(a, b) = d(b, a) to rounding."""
+    rng = np.random.default_rng(9)
+    a = trains([poisson(20.0, 300.0, rng) for _ in range(6)], 300.0)
+    b = trains([poisson(20.0, 300.0, rng) for _ in range(6)], 300.0)
+    for f in (van_rossum_distance, victor_purpura_distance):
+        assert np.all(f(a, a) == 0.0)
+        np.testing.assert_allclose(f(a, b), f(b, a), rtol=1e-12)
+        assert np.all(f(a, b) > 0)
+
+
+def test_distances_reject_bad_parameters():
+    """Bad input: tau <= 0, q < 0 and rasters of different sizes name the parameter."""
+    a = SpikeTrains(np.array([1.0]), np.array([0]), 2, 1, 10.0)
+    with pytest.raises(ConfigError, match="tau = 0"):
+        van_rossum_distance(a, a, tau=0.0)
+    with pytest.raises(ConfigError, match="q = -1"):
+        victor_purpura_distance(a, a, q=-1.0)
+    with pytest.raises(ConfigError, match="n_neurons = 2 and 3"):
+        van_rossum_distance(a, SpikeTrains(np.array([1.0]), np.array([0]), 3, 1, 10.0))
+    with pytest.raises(ConfigError, match="R = -1"):
+        lvr(a, R=-1.0)
+
+
+def test_isis_split_by_population():
+    """isis: the E and I ISIs partition all ISIs, and their count is spikes minus active
+    neurons."""
+    rng = np.random.default_rng(10)
+    per = [poisson(30.0, 400.0, rng) for _ in range(8)]
+    s = SpikeTrains(np.concatenate(per), np.repeat(np.arange(8), [x.size for x in per]), 8, 5, 400.0)
+    e, i, both = isis(s, population="E"), isis(s, population="I"), isis(s)
+    assert e.size + i.size == both.size == sum(x.size - 1 for x in per if x.size)
+    np.testing.assert_array_equal(np.sort(np.concatenate([e, i])), np.sort(both))
