@@ -23,7 +23,7 @@ Rasters: ``(spike_steps, spike_neurons)`` in a :class:`SimulationResult` (time =
 ``(times_ms, neurons)`` in :class:`refsim.analysis.SpikeTrains`, whatever simulator made them.
 """
 
-from . import analysis, compare, elementary, ensemble, io, model, network, outputs, plot, testing
+from . import analysis, compare, elementary, ensemble, io, model, network, outputs, plot, testing, validate
 from ._version import __version__
 from .connectivity import Connectivity, build_connectivity, from_index_arrays, from_sparse, load_connectivity
 from .elementary import FloatingPointModeError
@@ -43,7 +43,7 @@ __all__ = [
     "from_sparse", "get_preset", "load_connectivity", "load_initial_state", "preset_names",
     "network_inputs", "scaled_preset", "simulate", "simulate_exact", "__version__",
     "analysis", "compare", "elementary", "ensemble", "io", "model", "network", "outputs", "plot",
-    "testing",
+    "testing", "validate",
 ]
 
 

@@ -24,8 +24,8 @@ import numpy as np
 from .params import ConfigError
 
 __all__ = ["SpikeTrains", "as_spike_trains", "firing_rates", "isis", "isi_cv", "cv2", "lv", "lvr",
-           "van_rossum_distance", "victor_purpura_distance", "population_rate", "fano_factor", "synchrony_chi", "count_correlations",
-           "rate_spectrum", "statistics"]
+           "van_rossum_distance", "victor_purpura_distance", "population_rate", "fano_factor",
+           "synchrony_chi", "count_correlations", "rate_spectrum", "statistics"]
 
 
 @dataclass(frozen=True)
@@ -382,7 +382,7 @@ def lvr(data, t_start: float = 0.0, t_stop: float | None = None, R: float = LVR_
     >>> s = SpikeTrains(np.array([0.3, 4.5, 6.7, 9.3]), np.zeros(4, int), 1, 1, 100.0)
     >>> round(float(lvr(s)[0]), 12)    # Elephant 1.2.1: lvr(np.diff(times) * ms, R=5 * ms)
     0.658067491319
-    >>> bool(lvr(s, R=0.0)[0] == lv(s)[0])
+    >>> bool(np.isclose(lvr(s, R=0.0)[0], lv(s)[0], rtol=1e-14))   # lv, rounded otherwise
     True
     """
     if not (np.isfinite(R) and R >= 0):
@@ -419,6 +419,19 @@ def _pair_windows(a, b, t_start, t_stop):
                           "of the same network (equal n_neurons)")
     stop = min(sa.t_stop_ms, sb.t_stop_ms) if t_stop is None else t_stop
     return _padded(a, t_start, stop), _padded(b, t_start, stop)
+
+
+def _count_groups(x, nx, y, ny):
+    """The neurons in groups of similar spike counts, each with its padded trains cut to the
+    group's largest counts: ``(rows, x[rows, :lx], y[rows, :ly])``. Cutting by powers of two
+    of max(nx, ny) keeps the work of the padded loops within 4 times sum_i n_i^2 instead of
+    N max_i n_i^2 (one bursting neuron would otherwise set the width for all)."""
+    size = np.maximum(nx, ny)
+    level = np.ceil(np.log2(np.maximum(size, 1))).astype(np.int64)
+    for g in np.unique(level):
+        rows = np.flatnonzero(level == g)
+        lx, ly = max(1, int(nx[rows].max())), max(1, int(ny[rows].max()))
+        yield rows, x[rows, :lx], y[rows, :ly]
 
 
 def _kernel_sum(x, y, tau):
@@ -475,8 +488,10 @@ def van_rossum_distance(a, b, tau: float = 5.0, t_start: float = 0.0,
     """
     if not (np.isfinite(tau) and tau > 0):
         raise ConfigError(f"tau = {tau}: allowed a finite time constant > 0 ms")
-    (x, _), (y, _) = _pair_windows(a, b, t_start, t_stop)
-    d2 = _kernel_sum(x, x, tau) + _kernel_sum(y, y, tau) - 2.0 * _kernel_sum(x, y, tau)
+    (x, nx), (y, ny) = _pair_windows(a, b, t_start, t_stop)
+    d2 = np.zeros(x.shape[0])
+    for rows, xg, yg in _count_groups(x, nx, y, ny):
+        d2[rows] = _kernel_sum(xg, xg, tau) + _kernel_sum(yg, yg, tau) - 2.0 * _kernel_sum(xg, yg, tau)
     return np.sqrt(np.maximum(d2, 0.0))
 
 
@@ -529,6 +544,14 @@ def victor_purpura_distance(a, b, q: float = 0.2, t_start: float = 0.0,
     if not (np.isfinite(q) and q >= 0):
         raise ConfigError(f"q = {q}: allowed a finite cost >= 0 per ms")
     (x, nx), (y, ny) = _pair_windows(a, b, t_start, t_stop)
+    out = np.zeros(x.shape[0])
+    for rows, xg, yg in _count_groups(x, nx, y, ny):
+        out[rows] = _victor_purpura(xg, nx[rows], yg, ny[rows], q)
+    return out
+
+
+def _victor_purpura(x, nx, y, ny, q):
+    """The dynamic programme of :func:`victor_purpura_distance` on padded (n, Lx), (n, Ly)."""
     n, ly = y.shape
     cols = np.arange(ly + 1, dtype=float)
     g = np.tile(cols, (n, 1))                     # row j = 0: k insertions

@@ -1,9 +1,10 @@
-"""Command line: ``refsim run``, ``compare``, ``ensemble``, ``sweep``, ``presets`` (also
-``python -m refsim``).
+"""Command line: ``refsim run``, ``compare``, ``validate``, ``ensemble``, ``sweep``,
+``presets`` (also ``python -m refsim``).
 
 Exit status
 -----------
-0   the run completed
+0   the run completed (``validate``: the spikes are consistent with the preset)
+1   ``validate``: the spikes are not consistent with the preset
 2   bad input (one line on stderr: ``refsim: error: <field> = <value>: allowed ...``),
     including a run refused because it would not fit in memory, or an output that cannot
     be written
@@ -53,12 +54,15 @@ from .ensemble import (
 from .io import OutputError, load_initial_state, read_npz, write_text
 from .outputs import new_run_id, prepare_output_dir, publish, published_run_id
 from .params import ConfigError, ConfigWarning, coerce, describe_fields
-from .plot import raster
+from .plot import benchmark_figure, raster
 from .presets import OUT_DEGREE, PRESETS, get_preset, scaled_preset
 from .simulate import Terminated, check_simulate_args, simulate
+from .state import STATE_VARIABLES
 from .sweep import REGIMES, parse_grid, run_sweep
+from .validate import DEFAULT_BASELINE_RUNS, DEFAULT_SEEDS, DEFAULT_T_START, validate
+from .validate import write_report as write_validation_report
 
-EXIT_BAD_INPUT, EXIT_STOPPED, EXIT_INTERRUPTED, EXIT_TERMINATED = 2, 3, 130, 143
+EXIT_INCONSISTENT, EXIT_BAD_INPUT, EXIT_STOPPED, EXIT_INTERRUPTED, EXIT_TERMINATED = 1, 2, 3, 130, 143
 
 
 def parse_set(items):
@@ -108,6 +112,16 @@ def _csv_table(keys, rows) -> str:
     return buffer.getvalue()
 
 
+def _int_list(text, option):
+    """'0,1,5' as [0, 1, 5] (None for None or ''); ConfigError naming ``option`` otherwise."""
+    if not text:
+        return None
+    try:
+        return [int(x) for x in text.split(",")]
+    except ValueError:
+        raise ConfigError(f"{option} {text}: allowed comma-separated neuron indices, e.g. 0,1") from None
+
+
 def run_overrides(args) -> dict:
     """The ``--set`` items and the shortcut options (``--duration``, ``--dt``, ``--dtype``)
     of ``refsim run`` as one dict; a parameter given both ways is refused."""
@@ -151,7 +165,7 @@ def cmd_run(args) -> int:
     refsim run --preset tutorial: 10 neurons, 200 steps of 0.1 ms (float32, engine numba)
       rate E 50.000 Hz   rate I 50.000 Hz   mean CV(ISI) nan
       spikes 10   wall time ... s
-      wrote .../spikes.npz, summary.json, raster.png, manifest.json (run ...)
+      wrote .../spikes.npz, summary.json, raster.png, benchmark.png, manifest.json (run ...)
     >>> status
     0
     """
@@ -163,7 +177,8 @@ def cmd_run(args) -> int:
                if args.initial_state else None)
     options = dict(seed=args.seed, engine=args.engine, connectivity=conn, initial=initial,
                    progress=not args.no_progress, stop_on_runaway=not args.allow_runaway,
-                   threads=args.threads)
+                   threads=args.threads, record=_int_list(args.record, "--record"),
+                   record_vars=tuple(v for v in args.record_vars.split(",") if v))
     check_simulate_args(config, **options)  # every input, then the output path, then the run
     out = prepare_output_dir(args.out, "run")
 
@@ -176,8 +191,10 @@ def cmd_run(args) -> int:
 
     files = {"spikes.npz": result.save,  # spikes first: a failed plot never loses the run
              "summary.json": write_summary}
-    if result.steps_done:                 # a raster needs at least one step
+    if result.steps_done and not args.no_figures:  # a raster needs at least one step
         files["raster.png"] = lambda p: raster(result, p)
+        files["benchmark.png"] = lambda p: benchmark_figure(
+            result, p, t_start=min(DEFAULT_T_START, 0.2 * result.steps_done * config.dt))
     held, saved = _save(out, files, result.run_id,
                         {"command": "run", "preset": args.preset, "seed": args.seed,
                          "threads": args.threads},
@@ -332,6 +349,59 @@ def cmd_compare(args) -> int:
               file=sys.stderr)
         return _interrupt_status()
     return 0
+
+
+def cmd_validate(args) -> int:
+    """``refsim validate``: is a spike file what refsim computes for a preset?
+
+    Prints one line per statistic and the verdict (:func:`refsim.validate.validate`); with
+    ``--out`` also writes ``report.md``, ``verdict.json`` and the figures
+    (:func:`refsim.validate.write_report`).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed by :func:`build_parser`.
+
+    Returns
+    -------
+    int
+        0 consistent, 1 inconsistent, 3 a reference run could not run, 130 (143) Ctrl-C
+        (SIGTERM).
+
+    Raises
+    ------
+    ConfigError
+        An unreadable spike file, spikes of another size or duration than the
+        configuration's, or a bad option (:func:`main` reports it and returns 2).
+    """
+    overrides = parse_set(args.set)
+    config = get_preset(args.preset, **overrides)
+    spikes = load_spikes(args.spikes, n_exc=args.n_exc, n_neurons=args.n_neurons, t_stop_ms=args.t_stop,
+                         fallback={"n_neurons": config.n_neurons, "n_exc": config.n_exc,
+                                   "duration_ms": config.duration})
+    out = prepare_output_dir(args.out, "validate") if args.out else None
+    t0 = time.perf_counter()
+    try:
+        verdict = validate(spikes, args.preset, overrides, seeds=args.seeds, t_start=args.t_start,
+                           alpha=args.alpha, engine=args.engine, jobs=args.jobs, cache=args.cache_dir,
+                           same_network=args.seed if args.same_network else None,
+                           baseline_runs=args.baseline_runs, progress=not args.no_progress)
+    except RuntimeError as e:  # a reference seed failed: no reference to judge by
+        print(f"refsim: error: {e}", file=sys.stderr)
+        return EXIT_STOPPED
+    print("\n".join(verdict.lines()))
+    print(f"({time.perf_counter() - t0:.1f} s; reference " +
+          (f"built in {verdict.reference.build_s:.1f} s" if verdict.reference.build_s else "from the cache")
+          + (f", {verdict.reference.path}" if verdict.reference.path else "") + ")")
+    if out is not None:
+        try:
+            paths = write_validation_report(verdict, spikes, out)
+        except KeyboardInterrupt:
+            print(f"refsim: {_signal_name()} while the report was written", file=sys.stderr)
+            return _interrupt_status()
+        print("wrote " + ", ".join(paths))
+    return 0 if verdict.consistent else EXIT_INCONSISTENT
 
 
 def cmd_ensemble(args) -> int:
@@ -542,7 +612,7 @@ def cmd_presets(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``refsim`` argument parser, one subparser per command (``run``, ``compare``,
-    ``ensemble``, ``sweep``, ``presets``), each with its ``cmd_*`` function as ``func``.
+    ``validate``, ``ensemble``, ``sweep``, ``presets``), each with its ``cmd_*`` function as ``func``.
 
     Returns
     -------
@@ -580,6 +650,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--initial-state", help=".npz with V (and optionally g_e, g_i)")
     r.add_argument("--out", default="out", help="output directory (default: out)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
+    r.add_argument("--record", metavar="I,J,...",
+                   help="neurons whose state is recorded every step (traces in spikes.npz, V drawn "
+                        "in benchmark.png), e.g. 0,1")
+    r.add_argument("--record-vars", default=",".join(STATE_VARIABLES), metavar="VARS",
+                   help="state variables of --record, comma-separated from V,g_e,g_i (default all)")
+    r.add_argument("--no-figures", action="store_true", help="write the spikes and the summary only "
+                                                             "(batch runs)")
     r.add_argument("--allow-runaway", action="store_true",
                    help="run on when every neuron fires about as fast as the refractory period "
                         "allows (by default the run stops there and saves the partial result)")
@@ -595,6 +672,35 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--n-neurons", type=int, help="for another simulator's file without 'meta'")
     cmp.add_argument("--t-stop", type=float, help="ms, for another simulator's file without 'meta'")
     cmp.set_defaults(func=cmd_compare)
+    v = sub.add_parser("validate", help="are these spikes what refsim computes for the preset? a "
+                                        "calibrated verdict: exit 0 consistent, 1 not, 2 bad input",
+                       epilog=__doc__[__doc__.index("Exit status"):],
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    v.add_argument("spikes", help="spikes.npz of refsim, or another simulator's .npz (t_ms, i, meta)")
+    v.add_argument("--preset", default="tutorial", help="see `refsim presets`")
+    v.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="a parameter the spikes were run with (see `refsim presets --describe`)")
+    v.add_argument("--seeds", type=int, default=DEFAULT_SEEDS,
+                   help=f"reference seeds 0 .. SEEDS-1 (default {DEFAULT_SEEDS}), cached on disk")
+    v.add_argument("--t-start", type=float, default=DEFAULT_T_START,
+                   help=f"ms (default {DEFAULT_T_START:g}: drop the transient)")
+    v.add_argument("--alpha", type=float, default=0.05, help="family-wise false-alarm rate (default 0.05)")
+    v.add_argument("--same-network", action="store_true",
+                   help="the spikes come from refsim's network and initial state of --seed: add the "
+                        "same-network tests against the chaos baseline")
+    v.add_argument("--seed", type=int, default=0, help="with --same-network: the seed (default 0)")
+    v.add_argument("--baseline-runs", type=int, default=DEFAULT_BASELINE_RUNS,
+                   help=f"runs of the chaos baseline (default {DEFAULT_BASELINE_RUNS})")
+    v.add_argument("--engine", default=DEFAULT_ENGINE, choices=ENGINES, help="engine of the reference runs")
+    v.add_argument("--jobs", type=int, default=1, help="worker processes for the reference runs")
+    v.add_argument("--cache-dir", help="where references are cached (default $REFSIM_CACHE_DIR, "
+                                       "$XDG_CACHE_HOME/refsim or ~/.cache/refsim; '' for none)")
+    v.add_argument("--out", help="also write report.md, verdict.json and the figures here")
+    v.add_argument("--n-exc", type=int, help="for a file without 'meta' (default: the preset's)")
+    v.add_argument("--n-neurons", type=int, help="for a file without 'meta' (default: the preset's)")
+    v.add_argument("--t-stop", type=float, help="ms, for a file without 'meta' (default: the duration)")
+    v.add_argument("--no-progress", action="store_true", help="say nothing while the reference is built")
+    v.set_defaults(func=cmd_validate)
     e = sub.add_parser("ensemble", help="run a preset over many seeds and summarize the statistics")
     e.add_argument("--preset", default="tutorial-normalized")
     e.add_argument("--seeds", default="0:10", help="start:stop[:step] or a comma list (default 0:10)")

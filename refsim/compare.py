@@ -28,7 +28,7 @@ from .analysis import SpikeTrains, as_spike_trains, count_correlations, firing_r
 from .io import read_npz, write_text
 from .outputs import new_run_id, prepare_output_dir, publish
 from .params import INDEX_LIMIT, ConfigError, ConfigWarning
-from .plot import comparison_figure
+from .plot import benchmark_comparison_figure, comparison_figure
 from .resources import check_memory
 from .result import SimulationResult
 from .testing import first_difference
@@ -41,7 +41,7 @@ DISTRIBUTIONS = {"rate_hz": "per-neuron firing rate (Hz)", "cv_isi": "per-neuron
 
 
 def load_spikes(path, n_exc: int | None = None, n_neurons: int | None = None,
-                t_stop_ms: float | None = None) -> SpikeTrains:
+                t_stop_ms: float | None = None, fallback: dict | None = None) -> SpikeTrains:
     """Spikes from a file: a refsim result (``SimulationResult.save``) or another simulator's.
 
     Another simulator's ``.npz`` holds ``t_ms`` (spike times, ms) and ``i`` (neuron indices),
@@ -56,6 +56,9 @@ def load_spikes(path, n_exc: int | None = None, n_neurons: int | None = None,
         Excitatory neurons and N; required for another simulator's file without ``meta``.
     t_stop_ms : float, optional
         End of the observation (ms); required likewise.
+    fallback : dict, optional
+        ``n_neurons``, ``n_exc`` and ``duration_ms`` used where neither the arguments nor
+        ``meta`` give them (e.g. the configuration a file is validated against).
 
     Returns
     -------
@@ -93,6 +96,8 @@ def load_spikes(path, n_exc: int | None = None, n_neurons: int | None = None,
     sizes = []
     for key, arg, what in (("n_neurons", n_neurons, "int"), ("n_exc", n_exc, "int"),
                            ("duration_ms", t_stop_ms, "time")):
+        if arg is None and key not in meta and key in (fallback or {}):
+            arg = fallback[key]
         source = f"{key.replace('duration_ms', 't_stop_ms')}" if arg is not None else f"{label}: meta {key}"
         value = arg if arg is not None else meta.get(key)
         if arg is None and key not in meta:
@@ -331,9 +336,10 @@ def compare(a, b, t_start: float = 0.0, seed: int = 0, labels=("A", "B")) -> dic
 
 
 def write_report(comparison: dict, a, b, out_dir, run_id: str | None = None) -> list[str]:
-    """Write ``comparison.json``, ``report.md`` and ``comparison.png`` (rate, CV and
-    correlation distributions side by side) into ``out_dir`` as one unit, with its
-    ``manifest.json`` (:func:`refsim.outputs.publish`); returns the paths.
+    """Write ``comparison.json``, ``report.md``, ``comparison.png`` (rate, CV and
+    correlation distributions side by side) and ``benchmark.png`` (the Vogels-Abbott figure of
+    both runs, :func:`refsim.plot.benchmark_comparison_figure`) into ``out_dir`` as one unit,
+    with its ``manifest.json`` (:func:`refsim.outputs.publish`); returns the paths.
 
     Parameters
     ----------
@@ -349,8 +355,8 @@ def write_report(comparison: dict, a, b, out_dir, run_id: str | None = None) -> 
     Returns
     -------
     list of str
-        The paths of ``comparison.json``, ``report.md``, ``comparison.png`` and
-        ``manifest.json``.
+        The paths of ``comparison.json``, ``report.md``, ``comparison.png``,
+        ``benchmark.png`` and ``manifest.json``.
 
     Examples
     --------
@@ -362,7 +368,7 @@ def write_report(comparison: dict, a, b, out_dir, run_id: str | None = None) -> 
     ...                     100.0) for _ in range(2))
     >>> paths = write_report(compare(a, b), a, b, tempfile.mkdtemp())
     >>> [os.path.basename(p) for p in paths]
-    ['comparison.json', 'report.md', 'comparison.png', 'manifest.json']
+    ['comparison.json', 'report.md', 'comparison.png', 'benchmark.png', 'manifest.json']
     """
     la, lb = comparison["labels"]
     lines = [f"# refsim comparison: {la} vs {lb}", "",
@@ -387,14 +393,16 @@ def write_report(comparison: dict, a, b, out_dir, run_id: str | None = None) -> 
         lines += ["", "## Same network", "",
                   f"- correlation of per-neuron rates: {comparison['rate_correlation']:.4f}",
                   "- rasters: " + ("identical" if fd is None else f"first differ at {fd} ms")]
-    lines += ["", "![distributions](comparison.png)", ""]
+    lines += ["", "![distributions](comparison.png)", "", "![benchmark figure](benchmark.png)", ""]
     a, b = (_until(as_spike_trains(x), comparison["t_stop_ms"]) for x in (a, b))  # its window
     run_id = run_id or new_run_id()
     files = {"comparison.json": lambda p: write_text(p, json.dumps({"run_id": run_id, **comparison},
                                                                    indent=1) + "\n"),
              "report.md": lambda p: write_text(p, "\n".join(lines)),
              "comparison.png": lambda p: comparison_figure(a, b, p, labels=(la, lb),
-                                                           t_start=comparison["t_start_ms"])}
+                                                           t_start=comparison["t_start_ms"]),
+             "benchmark.png": lambda p: benchmark_comparison_figure(a, b, p, labels=(la, lb),
+                                                                    t_start=comparison["t_start_ms"])}
     return publish(prepare_output_dir(out_dir, "compare"), files, run_id=run_id,
                    info={"command": "compare", "labels": [la, lb]})
 

@@ -387,7 +387,7 @@ class Rows(list):
         self.interrupted = interrupted
 
 
-def run_tasks(tasks, jobs: int | None = 1, executor=None, on_done=None) -> Rows:
+def run_tasks(tasks, jobs: int | None = 1, executor=None, on_done=None, work=None) -> Rows:
     """Run ``tasks`` (as :func:`check_ensemble` makes them, from any presets and overrides)
     and return their rows, in the order of ``tasks``: what :func:`run_ensemble` and
     :func:`refsim.sweep.run_sweep` run seeds with.
@@ -408,6 +408,10 @@ def run_tasks(tasks, jobs: int | None = 1, executor=None, on_done=None) -> Rows:
     on_done : callable, optional
         ``on_done(index, row)``, called in this thread as each task finishes (not for the
         rows of an interrupt); what it raises stops the runs (a KeyboardInterrupt as Ctrl-C).
+    work : callable, optional
+        What runs one task and returns its row (default: simulate and
+        :func:`refsim.analysis.statistics`); a module-level function, so that worker
+        processes can import it (e.g. :mod:`refsim.validate`'s reference runs).
 
     Returns
     -------
@@ -427,7 +431,7 @@ def run_tasks(tasks, jobs: int | None = 1, executor=None, on_done=None) -> Rows:
     >>> [row["n_spikes"] for row in rows], done
     ([50, 101], [0, 1])
     """
-    tasks = list(tasks)
+    tasks, work = list(tasks), work or _one
     distinct = {json.dumps([t[0], t[1]], sort_keys=True, default=str): t for t in tasks}
     limit = plan_jobs(jobs, [get_preset(t[0], **t[1]) for t in distinct.values()], executor,
                       engine=tasks[0][4] if tasks else "numba")
@@ -437,14 +441,14 @@ def run_tasks(tasks, jobs: int | None = 1, executor=None, on_done=None) -> Rows:
         if executor is None and jobs in (1, None):
             for i, t in enumerate(tasks):
                 try:
-                    row = _one(t)
+                    row = work(t)
                 except KeyboardInterrupt:
                     raise
                 except Exception as e:  # one seed's failure is that seed's only
                     row = _failed(t, e)
                 _record(rows, on_done, i, row)
         elif tasks:
-            _run_on_pools(tasks, limit, executor, rows, on_done)
+            _run_on_pools(tasks, limit, executor, rows, on_done, work)
     except KeyboardInterrupt:  # keep the tasks done; the others are marked below
         interrupted = True
     return Rows([rows[i] if i in rows else {"seed": t[2], "complete": False, "error": NOT_RUN}
@@ -463,7 +467,7 @@ def _new_pool(jobs: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
 
 
-def _run_on_pools(tasks, jobs, executor, rows, on_done) -> None:
+def _run_on_pools(tasks, jobs, executor, rows, on_done, work=_one) -> None:
     """Run ``tasks`` with at most ``jobs`` in flight (None: all), filling ``rows`` by task
     index. When a local worker dies, the tasks in flight get an error row and a fresh pool
     takes the rest. On Ctrl-C or SIGTERM the tasks already done are kept, local workers are
@@ -478,7 +482,7 @@ def _run_on_pools(tasks, jobs, executor, rows, on_done) -> None:
                 while pending and len(in_flight) < limit:
                     i, t = pending.pop(0)
                     try:
-                        in_flight[pool.submit(_one, t)] = (i, t)
+                        in_flight[pool.submit(work, t)] = (i, t)
                     except BrokenExecutor as e:
                         if executor is not None:  # nothing can run any more
                             _record(rows, on_done, i, _failed(t, e))

@@ -252,8 +252,8 @@ def test_spike_train_distances_agree_with_elephant(tau, q):
     ours_vr, ours_vp = van_rossum_distance(a, b, tau), victor_purpura_distance(a, b, q)
     for k, (x, y) in enumerate(zip(xs, ys, strict=True)):
         pair = [_neo(x, 500.0), _neo(y, 500.0)]
-        assert ours_vr[k] == pytest.approx(vr(pair, tau * pq.ms)[0, 1], rel=1e-9, abs=1e-12)
-        assert ours_vp[k] == pytest.approx(vp(pair, q / pq.ms)[0, 1], rel=1e-12, abs=1e-12)
+        assert ours_vr[k] == pytest.approx(vr(pair, tau * pq.ms)[0, 1], rel=REL)
+        assert ours_vp[k] == pytest.approx(vp(pair, q / pq.ms)[0, 1], rel=REL)
     assert np.all(ours_vp[1:5] > 0) and ours_vr[0] == 0.0      # the empty pair at k = 0
 
 
@@ -264,7 +264,7 @@ def test_distances_of_identical_rasters_are_zero_and_symmetric():
     b = trains([poisson(20.0, 300.0, rng) for _ in range(6)], 300.0)
     for f in (van_rossum_distance, victor_purpura_distance):
         assert np.all(f(a, a) == 0.0)
-        np.testing.assert_allclose(f(a, b), f(b, a), rtol=1e-12)
+        np.testing.assert_allclose(f(a, b), f(b, a), rtol=REL)
         assert np.all(f(a, b) > 0)
 
 

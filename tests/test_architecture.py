@@ -105,6 +105,10 @@ LAZY_IMPORTS = {
     ("refsim.analysis", "scipy.signal"): "imported by the spectrum only (0.9 s)",
     ("refsim.plot", "matplotlib"): "matplotlib takes half a second; import refsim must not",
     ("refsim.plot", "matplotlib.pyplot"): "as matplotlib",
+    ("refsim.plot", "matplotlib.colors"): "as matplotlib",
+    ("refsim.plot", "matplotlib.ticker"): "as matplotlib",
+    ("refsim.validate", "scipy.stats"): "as refsim.compare",
+    ("refsim.testing", "..validate"): "refsim.validate imports refsim.compare, which imports refsim.testing",
     ("refsim.ensemble", "distributed"): "optional (the distributed extra): only --scheduler ADDRESS needs it",
 }
 

@@ -13,22 +13,40 @@ def run(*args):
     return subprocess.run([sys.executable, "-m", "refsim", *args], capture_output=True, text=True)
 
 
-def test_run_writes_three_files_and_a_manifest_and_summary_matches_spikes(tmp_path):
-    """The files of one run, listed in its manifest with one run id, also in the spikes and
-    the summary."""
+def test_run_writes_its_files_and_a_manifest_and_summary_matches_spikes(tmp_path):
+    """The files of one run (spikes, summary, raster, benchmark figure), listed in its
+    manifest with one run id, also in the spikes and the summary."""
     p = run("run", "--preset", "tutorial", "--duration", "50", "--set", "n_exc=160",
             "--set", "n_inh=40", "--out", str(tmp_path), "--no-progress")
     assert p.returncode == 0, p.stderr
     assert {f.name for f in tmp_path.iterdir()} == {"spikes.npz", "summary.json", "raster.png",
-                                                    "manifest.json"}
+                                                    "benchmark.png", "manifest.json"}
     res = refsim.SimulationResult.load(tmp_path / "spikes.npz")
     summary = json.loads((tmp_path / "summary.json").read_text())
     manifest = refsim.outputs.check_output_dir(tmp_path)
-    assert sorted(manifest["files"]) == ["raster.png", "spikes.npz", "summary.json"]
+    assert sorted(manifest["files"]) == ["benchmark.png", "raster.png", "spikes.npz", "summary.json"]
     assert len(res.run_id) == 32 and manifest["run_id"] == summary["run_id"] == res.run_id
     assert summary["n_spikes"] == res.n_spikes
     assert abs(summary["rate_e_hz"] - res.spike_counts()[:160].mean() / 0.05) < tolerance("rounding-absolute")
     assert res.config.n_exc == 160 and res.steps_done == 500
+
+
+def test_run_record_stores_the_traces_the_api_records(tmp_path):
+    """--record 0,45 --record-vars V,g_i stores exactly simulate(record=[0, 45],
+    record_vars=('V', 'g_i'))'s traces (bit for bit) in spikes.npz; a bad list exits 2 naming
+    the option."""
+    cfg = refsim.get_preset("tutorial-normalized", n_exc=40, n_inh=10, duration=30.0)
+    expected = refsim.simulate(cfg, seed=3, record=[0, 45], record_vars=("V", "g_i"), progress=False)
+    p = run("run", "--preset", "tutorial-normalized", "--duration", "30", "--set", "n_exc=40",
+            "--set", "n_inh=10", "--seed", "3", "--record", "0,45", "--record-vars", "V,g_i",
+            "--out", str(tmp_path / "o"), "--no-progress")
+    assert p.returncode == 0, p.stderr
+    got = refsim.SimulationResult.load(tmp_path / "o" / "spikes.npz")
+    assert sorted(got.traces) == ["V", "g_i"] and got.traces["V"].shape == (300, 2)
+    for k in ("V", "g_i"):
+        np.testing.assert_array_equal(got.traces[k], expected.traces[k])
+    bad = run("run", "--record", "0,x", "--out", str(tmp_path / "b"))
+    assert bad.returncode == 2 and "--record 0,x: allowed comma-separated" in bad.stderr
 
 
 def test_bad_input_exits_nonzero_with_one_line_message(tmp_path):

@@ -47,7 +47,7 @@ DOCTEST_MODULES = [
     "refsim.exact", "refsim.exact.crossing", "refsim.exact.events", "refsim.io", "refsim.model",
     "refsim.network", "refsim.outputs", "refsim.params", "refsim.plot", "refsim.presets", "refsim.recording",
     "refsim.resources", "refsim.result", "refsim.simulate", "refsim.state", "refsim.sweep", "refsim.testing",
-    "refsim.testing.tolerances", "refsim.testing.strategies",
+    "refsim.validate", "refsim.testing.tolerances", "refsim.testing.strategies",
 ]
 
 

@@ -1,6 +1,9 @@
 """Testing tools for refsim's own tests and for the test suites of other simulators.
 
 * :func:`assert_same_run`: two runs are the same bits (spikes, final state, traces);
+* :func:`assert_consistent`: a raster is statistically what refsim computes for a preset
+  (the verdict of ``refsim validate``, :func:`refsim.validate.validate`), for another
+  simulator's test suite;
 * :func:`first_difference`: where two rasters first differ, the one implementation that
   tests, :mod:`refsim.compare` and ``validation/`` use;
 * :data:`TOLERANCES`, :func:`tolerance`, :func:`tolerance_table`
@@ -35,7 +38,7 @@ import numpy as np
 from ..state import STATE_FIELDS
 from .tolerances import TOLERANCES, Tolerance, tolerance, tolerance_table
 
-__all__ = ["assert_same_run", "first_difference", "TOLERANCES", "Tolerance", "tolerance",
+__all__ = ["assert_same_run", "assert_consistent", "first_difference", "TOLERANCES", "Tolerance", "tolerance",
            "tolerance_table"]
 
 
@@ -85,6 +88,61 @@ def first_difference(times_a, neurons_a, times_b, neurons_b):
     if ta.size != tb.size:
         return (ta if ta.size > n else tb)[n].item()
     return None
+
+
+def assert_consistent(spikes, preset: str, overrides: dict | None = None, **options):
+    """Assert that ``spikes`` are statistically consistent with refsim's runs of ``preset``.
+
+    The verdict of ``refsim validate`` (:func:`refsim.validate.validate`, same arguments and
+    decision rule: one test per statistic and population against refsim's reference seeds,
+    Holm's correction at ``alpha``; its false-alarm rate and power are measured in
+    docs/validation.md). The reference ensemble is cached on disk, so a test suite pays for
+    it once.
+
+    Parameters
+    ----------
+    spikes : SimulationResult or SpikeTrains
+        E.g. another simulator's raster as :class:`refsim.analysis.SpikeTrains` (times in
+        ms, neuron indices excitatory first).
+    preset : str
+    overrides : dict, optional
+        Field values replacing the preset's (e.g. a smaller network).
+    **options
+        Keyword arguments of :func:`refsim.validate.validate`: ``seeds``, ``t_start``,
+        ``alpha``, ``same_network``, ``cache``, ...
+
+    Returns
+    -------
+    refsim.validate.Verdict
+        The verdict, when consistent.
+
+    Raises
+    ------
+    AssertionError
+        Inconsistent: the message lists the failing tests and the verdict line.
+    ConfigError
+        Spikes of another size or duration than the configuration's, or a bad option.
+
+    Examples
+    --------
+    >>> import refsim, tempfile
+    >>> from refsim.testing import assert_consistent
+    >>> small = dict(n_exc=160, n_inh=40, p_conn=0.4, duration=400.0)
+    >>> config = refsim.get_preset("tutorial-normalized", **small)
+    >>> mine = refsim.simulate(config, seed=123, progress=False)
+    >>> v = assert_consistent(mine, "tutorial-normalized", small, seeds=6, t_start=100.0,
+    ...                       cache=tempfile.mkdtemp(), progress=False)
+    >>> v.consistent
+    True
+    """
+    from ..validate import validate
+    verdict = validate(spikes, preset, overrides, **options)
+    if not verdict.consistent:
+        lines = verdict.lines()
+        failing = [line for line in lines if "FAIL" in line]
+        raise AssertionError("\n".join(["spikes inconsistent with refsim's " + preset + ":", *failing,
+                                         lines[-1]]))
+    return verdict
 
 
 def assert_same_run(a, b) -> None:
