@@ -661,11 +661,12 @@ VERDICT_MAX_LOG10 = 8.0
 
 
 def verdict_figure(verdict, path=None, ax=None):
-    """Every test of a :class:`refsim.validate.Verdict`: -log10 of its Holm-adjusted p-value,
-    one row per statistic, against the line of ``alpha``.
+    """Every test of a :class:`refsim.validate.Verdict`: -log10 of its Holm-adjusted p-value
+    (the decision: filled, one row per statistic, against the dashed line of ``alpha``) and of
+    its unadjusted p-value (open circle: how unusual the value is on its own).
 
-    A row right of the dashed line is a failed test (red); rows of tests that could not be
-    run (too few reference seeds define them) are grey and drawn at 0. p-values below
+    A filled dot right of the dashed line is a failed test (red); tests that could not be run
+    (too few reference seeds define them) are grey and drawn at 0. p-values below
     10^-VERDICT_MAX_LOG10 are drawn at that bound, marked with a '>' sign.
 
     Parameters
@@ -685,22 +686,28 @@ def verdict_figure(verdict, path=None, ax=None):
     >>> from types import SimpleNamespace
     >>> from refsim.plot import verdict_figure
     >>> v = SimpleNamespace(alpha=0.05, consistent=False, tests=[
-    ...     {"name": "E.mean.rate", "p_holm": 0.5, "passed": True},
-    ...     {"name": "I.mean.cv", "p_holm": 1e-12, "passed": False}])
+    ...     {"name": "E.mean.rate", "p": 0.25, "p_holm": 0.5, "passed": True},
+    ...     {"name": "I.mean.cv", "p": 5e-13, "p_holm": 1e-12, "passed": False}])
     >>> ax = verdict_figure(v)
     >>> [t.get_text() for t in ax.get_yticklabels()], bool(ax.get_xlim()[1] >= 8)
     (['E.mean.rate', 'I.mean.cv'], True)
     """
     tests = list(verdict.tests)
-    fig, ax = _figure(ax, (7.5, 1.2 + 0.17 * len(tests)))
+    fig, ax = _figure(ax, (7.5, 1.4 + 0.17 * len(tests)))
     y = np.arange(len(tests))[::-1]
-    p = np.array([t["p_holm"] for t in tests], float)
-    with np.errstate(divide="ignore"):
-        x = np.where(np.isfinite(p), -np.log10(np.maximum(p, 10.0 ** -VERDICT_MAX_LOG10)), 0.0)
+
+    def scale(key):
+        p = np.array([t[key] for t in tests], float)
+        with np.errstate(divide="ignore"):
+            return p, np.where(np.isfinite(p), -np.log10(np.maximum(p, 10.0 ** -VERDICT_MAX_LOG10)), 0.0)
+
+    p, x = scale("p_holm")
+    _, raw = scale("p")
     colors = [("0.6" if not np.isfinite(pi) else "#c0392b" if not t["passed"] else "#1f7a3a")
               for t, pi in zip(tests, p, strict=True)]
     ax.hlines(y, 0, x, colors=colors, lw=2.0)
-    ax.scatter(x, y, c=colors, s=14, zorder=3)
+    ax.scatter(raw, y, facecolors="none", edgecolors=colors, s=18, zorder=3, label="unadjusted p")
+    ax.scatter(x, y, c=colors, s=14, zorder=4, label="Holm-adjusted p (the decision)")
     for xi, yi, pi in zip(x, y, p, strict=True):
         if np.isfinite(pi) and pi < 10.0 ** -VERDICT_MAX_LOG10:
             ax.text(xi + 0.1, yi, ">", va="center", fontsize=8, color="#c0392b")
@@ -708,11 +715,14 @@ def verdict_figure(verdict, path=None, ax=None):
     ax.axvline(limit, color="0.3", ls="--", lw=0.8, label=f"alpha = {verdict.alpha:g}")
     ax.set_yticks(y, [t["name"] for t in tests], fontsize=7)
     ax.set_ylim(-0.7, len(tests) - 0.3)
-    ax.set_xlim(0, max(VERDICT_MAX_LOG10 if (x > limit).any() else 2 * limit, float(x.max(initial=0)) + 0.5))
-    ax.set_xlabel("-log10 p (Holm-adjusted)")
+    top = float(max(x.max(initial=0), raw.max(initial=0)))
+    ax.set_xlim(0, max(VERDICT_MAX_LOG10 if (x > limit).any() else 2 * limit, top + 0.5))
+    ax.set_xlabel("-log10 p")
     n_failed = sum(not t["passed"] for t in tests)
     ax.set_title(("CONSISTENT" if verdict.consistent else "INCONSISTENT")
-                 + f": {n_failed} of {len(tests)} tests fail", fontsize=10)
-    ax.legend(loc="lower right", frameon=False, fontsize=8)
+                 + f": {n_failed} of {len(tests)} tests fail (family-wise alpha {verdict.alpha:g}, Holm)",
+                 fontsize=10)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.9 / (1.4 + 0.17 * len(tests))),
+              frameon=False, fontsize=8, ncols=3)
     _save(fig, path)
     return ax

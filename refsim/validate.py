@@ -72,7 +72,8 @@ from .plot import benchmark_comparison_figure, verdict_figure
 from .presets import get_preset
 from .simulate import simulate
 
-__all__ = ["validate", "reference", "chaos_baseline", "features", "holm", "Verdict", "Reference",
+__all__ = ["validate", "reference", "chaos_baseline", "perturbed_inputs", "decorrelation_ms",
+           "envelope", "features", "holm", "Verdict", "Reference",
            "MEANS", "DISTRIBUTIONS", "SAME_NETWORK", "ALPHA", "DEFAULT_SEEDS", "DEFAULT_T_START",
            "cache_dir"]
 
@@ -416,27 +417,41 @@ def reference(preset: str, overrides: dict | None = None, seeds: int = DEFAULT_S
 # -- the chaos baseline ---------------------------------------------------------------------
 
 #: The perturbations of :func:`chaos_baseline`: 'ulp' moves one neuron's V0 up by one ulp of
-#: the run's float type; 'spike' sets it :data:`KICK_MV` above V_th, so that the neuron fires
-#: one extra spike in the first step (its reset and its synapses act; under the 'brainpy'
-#: schedule a spike of the initial state is not recorded, docs/model.md "Step order").
+#: the run's float type; 'spike' makes the neuron fire one extra spike in the first step: V0
+#: halfway between V_th and V_th + (V_th - V_reset) (above threshold, and below it again after
+#: a soft reset, so that it fires once) and its g_i0 at 0 (so that one step of inhibition
+#: cannot pull it back under threshold before the 'brette' schedule's test: brette2007-coba
+#: starts with g_i ~ N(20, 12), which moves V by up to ~10 mV in that step). Its reset and its
+#: synapses act; under the 'brainpy' schedule a spike of the initial state is not recorded
+#: (docs/model.md, "Step order").
 PERTURBATIONS = ("ulp", "spike")
-#: How far above V_th (mV) the 'spike' perturbation puts V0: far enough that one step of
-#: leak (at most |V_th - V_rest| dt / tau_m, 0.05 mV in the presets) cannot bring it back.
-KICK_MV = 1.0
 #: Bin (ms) of :func:`decorrelation_ms`.
 DECORRELATION_BIN_MS = 10.0
 
 
-def _perturbed(config: Config, seed: int, neuron: int, how: str):
-    """The network and initial state of ``seed`` with neuron ``neuron``'s V0 perturbed."""
+def perturbed_inputs(config: Config, seed: int, neuron: int, how: str):
+    """The network and initial state of ``seed`` with neuron ``neuron`` perturbed as ``how``
+    (one of :data:`PERTURBATIONS`): ``(connectivity, initial)`` for :func:`refsim.simulate`.
+
+    Examples
+    --------
+    >>> import refsim
+    >>> from refsim.validate import perturbed_inputs
+    >>> config = refsim.get_preset("brette2007-coba", n_exc=80, n_inh=20)
+    >>> conn, init = perturbed_inputs(config, 0, 5, "spike")
+    >>> float(init["V"][5]), float(init["g_i"][5])      # V_th + (V_th - V_reset) / 2
+    (-45.0, 0.0)
+    """
     conn, init = network_inputs(config, seed)
     dtype = np.dtype(config.dtype)
     v = init["V"].copy()
     if how == "ulp":
         v[neuron] = float(np.nextafter(dtype.type(v[neuron]), dtype.type(np.inf)))
-    else:
-        v[neuron] = float(dtype.type(config.V_th + KICK_MV))
-    return conn, {**init, "V": v}
+        return conn, {**init, "V": v}
+    v[neuron] = float(dtype.type(config.V_th + 0.5 * (config.V_th - config.V_reset)))
+    g_i = init["g_i"].copy()
+    g_i[neuron] = 0.0
+    return conn, {**init, "V": v, "g_i": g_i}
 
 
 def decorrelation_ms(a, b, bin_ms: float = DECORRELATION_BIN_MS) -> float:
@@ -564,7 +579,7 @@ def _chaos_baseline(config, seed, runs, t_start, engine) -> Baseline:
         rows = []
         for k in range(runs):
             neuron = (k * config.n_neurons) // runs
-            conn, init = _perturbed(config, seed, neuron, how)
+            conn, init = perturbed_inputs(config, seed, neuron, how)
             other = simulate(config, None, engine=engine, connectivity=conn, initial=init,
                              progress=False)
             rows.append(_same_network_values(run, other, t_start))
@@ -640,13 +655,13 @@ def _when(ms) -> str:
     return "never" if math.isinf(ms) else f"at {ms:g} ms"
 
 
-def _envelope(values) -> str:
+def envelope(values) -> str:
     """'median m ms, 5-95 % [a, b] ms' of divergence times (inf: never), as order statistics.
 
     Examples
     --------
-    >>> from refsim.validate import _envelope
-    >>> _envelope([1.0, 2.0, 3.0, float("inf")]), _envelope([float("inf")] * 3)
+    >>> from refsim.validate import envelope
+    >>> envelope([1.0, 2.0, 3.0, float("inf")]), envelope([float("inf")] * 3)
     ('median 2 ms, 5-95 % [1, inf] ms', 'never differ (3 of 3 runs)')
     """
     v = np.asarray(values, float)
@@ -708,8 +723,8 @@ class Verdict:
             out.append(f"same network (seed {sn['seed']}): first differing spike "
                        + _when(sn["first_difference_ms"]) + ", rasters decorrelated "
                        + _when(sn["decorrelation_ms"]) + "; chaos baseline: one-ulp runs "
-                       + _envelope(sn["baseline"]["ulp"]["first_difference_ms"]) + ", one-extra-spike runs "
-                       + "decorrelated " + _envelope(sn["baseline"]["spike"]["decorrelation_ms"]))
+                       + envelope(sn["baseline"]["ulp"]["first_difference_ms"]) + ", one-extra-spike runs "
+                       + "decorrelated " + envelope(sn["baseline"]["spike"]["decorrelation_ms"]))
         n_failed, n = len(self.failed), sum(math.isfinite(t["p"]) for t in self.tests)
         out.append(f"VERDICT: {'CONSISTENT' if self.consistent else 'INCONSISTENT'} with "
                    f"{len(self.reference.seeds)} refsim seeds over [{self.window_ms[0]:g}, "

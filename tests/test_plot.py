@@ -49,5 +49,6 @@ def test_comparison_figure_shares_limits_and_overlays_distributions(run):
 
 def test_traces_not_recorded_are_refused(run):
     """Asking to draw a neuron whose V was not recorded names the recorded ones."""
-    with pytest.raises(ConfigError, match=r"traces = \[5\]: allowed neurons whose V was recorded, \[0, 170\]"):
+    with pytest.raises(ConfigError, match=r"traces = \[5\]: allowed neurons whose V was recorded, "
+                                          r"\[0, 170\]"):
         plot.benchmark_figure(run, traces=[5])

@@ -44,10 +44,9 @@ import numpy as np
 from refsim.cli import main as refsim_main
 from refsim.cli import parse_set
 from refsim.io import write_text
-from refsim.network import network_inputs
 from refsim.presets import get_preset
 from refsim.simulate import simulate
-from refsim.validate import DEFAULT_BASELINE_RUNS, DEFAULT_SEEDS, KICK_MV, reference, validate
+from refsim.validate import DEFAULT_BASELINE_RUNS, DEFAULT_SEEDS, perturbed_inputs, reference, validate
 from validation.common import RESULTS, versions, write_json
 
 PRESETS = ("tutorial-normalized", "brette2007-coba")
@@ -97,9 +96,7 @@ def one(job) -> dict:
     with tempfile.TemporaryDirectory() as d:
         start = []
         if kick is not None and kick >= 0:     # one extra spike of neuron `kick` at t = 0
-            config = get_preset(preset, **base)
-            _, init = network_inputs(config, seed)
-            init["V"][kick] = config.V_th + KICK_MV
+            _, init = perturbed_inputs(get_preset(preset, **base), seed, kick, "spike")
             np.savez(os.path.join(d, "init.npz"), **init)
             start = ["--initial-state", os.path.join(d, "init.npz")]
         t0 = time.perf_counter()
