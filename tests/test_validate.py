@@ -70,12 +70,15 @@ def test_prediction_test_has_its_nominal_rate_under_the_null(side):
 
 
 def test_prediction_test_edge_cases():
-    """An undefined candidate fails where every reference seed defines the statistic; a
-    reference SD of 0 passes only the identical value (or a better one, one-sided); fewer
-    than 3 defined reference values make the test untestable (p NaN, passes)."""
+    """An undefined candidate fails where every reference seed defines the statistic; against
+    n equal reference values (SD 0) a different value has the exact rank p-value of an
+    exchangeable draw, 2 / (n + 1) two-sided, 1 / (n + 1) one-sided, and the same (or a
+    better one-sided) value p = 1; fewer than 3 defined reference values make the test
+    untestable (p NaN, passes)."""
     ref = np.array([1.0, 2.0, 3.0])
     assert v._test(np.nan, ref, None, "both")["p"] == 0.0
-    assert v._test(5.0, np.full(4, 2.0), None, "both")["p"] == 0.0
+    assert v._test(5.0, np.full(4, 2.0), None, "both")["p"] == 2 / 5
+    assert v._test(5.0, np.full(19, 2.0), None, "high")["p"] == 1 / 20
     assert v._test(2.0, np.full(4, 2.0), None, "both")["p"] == 1.0
     assert v._test(1.0, np.full(4, 2.0), None, "high")["p"] == 1.0
     assert np.isnan(v._test(1.0, np.array([1.0, np.nan, 2.0]), None, "both")["p"])
