@@ -909,6 +909,6 @@ def write_report(verdict: Verdict, spikes, out_dir, run_id: str | None = None) -
              "report.md": lambda p: write_text(p, "\n".join(lines)),
              "verdict.png": lambda p: verdict_figure(verdict, p),
              "benchmark.png": lambda p: benchmark_comparison_figure(
-                 spikes, run, p, labels=("candidate", f"refsim seed {seed}"), t_start=0.0)}
+                 spikes, run, p, labels=("candidate", f"refsim seed {seed}"), t_start=verdict.window_ms[0])}
     return publish(prepare_output_dir(out_dir, "validate"), files, run_id=run_id,
                    info={"command": "validate", "consistent": verdict.consistent})
