@@ -95,7 +95,8 @@ def test_a_signal_during_the_save_lets_the_save_complete(tmp_path, monkeypatch, 
     assert refsim.cli.main(["run", *SMALL, "--seed", "2", "--out", str(tmp_path)]) == status
     manifest = check_output_dir(tmp_path)
     assert set(run_id_of(tmp_path).values()) == {manifest["run_id"]} and manifest["seed"] == 2
-    assert sorted(os.listdir(tmp_path)) == ["manifest.json", "raster.png", "spikes.npz", "summary.json"]
+    assert sorted(os.listdir(tmp_path)) == ["benchmark.png", "manifest.json", "raster.png", "spikes.npz",
+                                            "summary.json"]
 
 
 @pytest.mark.parametrize("delay, sig", [(0.5, signal.SIGINT), (1.0, signal.SIGTERM), (1.5, signal.SIGINT),
@@ -293,7 +294,7 @@ def test_with_stderr_closed_a_run_still_completes(tmp_path):
     cmd = " ".join([sys.executable, "-m", "refsim", "run", *SMALL[:-1], "--out", str(tmp_path)])
     p = subprocess.run(["bash", "-c", cmd + " 2>&-"], capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stdout
-    assert sorted(check_output_dir(tmp_path)["files"]) == ["raster.png", "spikes.npz", "summary.json"]
+    assert sorted(check_output_dir(tmp_path)["files"]) == ["benchmark.png", "raster.png", "spikes.npz", "summary.json"]
 
 
 # -- ensemble workers ----------------------------------------------------------------------------
@@ -428,7 +429,7 @@ def test_a_special_manifest_in_out_neither_hangs_nor_eats_memory(tmp_path, kind)
         assert "the run's spikes were saved to " in p.stderr
         return
     assert p.returncode == 0, p.stderr
-    assert sorted(check_output_dir(out)["files"]) == ["raster.png", "spikes.npz", "summary.json"]
+    assert sorted(check_output_dir(out)["files"]) == ["benchmark.png", "raster.png", "spikes.npz", "summary.json"]
 
 
 def test_a_save_that_fails_after_a_signal_reports_the_failure(tmp_path, monkeypatch, capsys):

@@ -237,6 +237,8 @@ def test_cli_saves_a_runaway_run_as_partial_and_exits_3(capsys, tmp_path):
     assert cli.main(args + ["--out", str(tmp_path / "a")]) == 3
     saved = refsim.SimulationResult.load(tmp_path / "a" / "spikes.npz")
     assert saved.stop_reason == "runaway" and saved.steps_done == 9 and saved.n_spikes == 360
+    # 0.9 ms is shorter than cli.MIN_BENCHMARK_MS: the raster is drawn, the benchmark figure not
+    assert (tmp_path / "a" / "raster.png").exists() and not (tmp_path / "a" / "benchmark.png").exists()
     summary = json.loads((tmp_path / "a" / "summary.json").read_text())
     assert summary["stop_reason"] == "runaway" and summary["steps_done"] == 9
     err = capsys.readouterr().err
