@@ -294,7 +294,8 @@ def test_with_stderr_closed_a_run_still_completes(tmp_path):
     cmd = " ".join([sys.executable, "-m", "refsim", "run", *SMALL[:-1], "--out", str(tmp_path)])
     p = subprocess.run(["bash", "-c", cmd + " 2>&-"], capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stdout
-    assert sorted(check_output_dir(tmp_path)["files"]) == ["benchmark.png", "raster.png", "spikes.npz", "summary.json"]
+    files = ["benchmark.png", "raster.png", "spikes.npz", "summary.json"]
+    assert sorted(check_output_dir(tmp_path)["files"]) == files
 
 
 # -- ensemble workers ----------------------------------------------------------------------------
@@ -429,7 +430,8 @@ def test_a_special_manifest_in_out_neither_hangs_nor_eats_memory(tmp_path, kind)
         assert "the run's spikes were saved to " in p.stderr
         return
     assert p.returncode == 0, p.stderr
-    assert sorted(check_output_dir(out)["files"]) == ["benchmark.png", "raster.png", "spikes.npz", "summary.json"]
+    files = ["benchmark.png", "raster.png", "spikes.npz", "summary.json"]
+    assert sorted(check_output_dir(out)["files"]) == files
 
 
 def test_a_save_that_fails_after_a_signal_reports_the_failure(tmp_path, monkeypatch, capsys):
