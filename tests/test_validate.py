@@ -69,6 +69,26 @@ def test_prediction_test_has_its_nominal_rate_under_the_null(side):
     assert lo <= np.sum(p <= 0.05) <= hi
 
 
+
+@pytest.mark.parametrize("side", ["both", "high"])
+def test_rank_test_keeps_its_nominal_rate_on_the_step_grid(side):
+    """Calibration of the shortest-ISI test: a statistic on the step grid (5.1 ms with
+    probability 0.9, 5.2 ms otherwise; 20 reference values and the candidate drawn alike, 4000
+    trials) is rejected at p <= 0.05 at most at the nominal rate (binomial 99.9 % bound) by
+    the rank test (``how='rank'``). The t test on the same draws rejects more than that bound
+    (expected ~7.5 % two-sided: one 5.2 among 20 values at 5.1 gives a 5.2 candidate t = 4.2),
+    which is the miscalibration the rank test removes."""
+    rng = np.random.default_rng(16)
+    trials, n = 4000, 20
+    draw = lambda size: np.where(rng.random(size) < 0.9, 5.1, 5.2)  # noqa: E731
+    cases = [(draw(None)[()], draw(n)) for _ in range(trials)]
+    rank = np.array([v._test(y, r, "rank", side)["p"] for y, r in cases])
+    t = np.array([v._test(y, r, None, side)["p"] for y, r in cases])
+    hi = binom.ppf(0.9995, trials, 0.05)
+    assert np.sum(rank <= 0.05) <= hi
+    assert np.sum(t <= 0.05) > hi
+    assert v.MEANS["isi_min"][1] == "rank"
+
 def test_prediction_test_edge_cases():
     """An undefined candidate fails where every reference seed defines the statistic; against
     n equal reference values (SD 0) a different value has the exact rank p-value of an
