@@ -1,5 +1,5 @@
 """Command line: ``refsim run``, ``compare``, ``validate``, ``ensemble``, ``sweep``,
-``presets`` (also ``python -m refsim``).
+``export``, ``convert``, ``presets`` (also ``python -m refsim``).
 
 Exit status
 -----------
@@ -37,8 +37,9 @@ from collections import Counter
 
 from tqdm.auto import tqdm
 
+from . import formats
 from ._version import __version__
-from .compare import check_labels, compare, load_spikes, write_report
+from .compare import check_labels, compare, write_report
 from .connectivity import load_connectivity
 from .elementary import FloatingPointModeError
 from .engines import DEFAULT_ENGINE, ENGINES
@@ -51,7 +52,9 @@ from .ensemble import (
     scheduler_executor,
     summarize,
 )
-from .io import OutputError, load_initial_state, read_npz, write_text
+from .formats import FORMATS, read_spikes, write_spikes
+from .io import OutputError, load_initial_state, read_npz, write_network, write_text
+from .network import network_inputs
 from .outputs import new_run_id, prepare_output_dir, publish, published_run_id
 from .params import ConfigError, ConfigWarning, coerce, describe_fields
 from .plot import benchmark_figure, raster
@@ -328,8 +331,8 @@ def cmd_compare(args) -> int:
     0
     """
     labels = check_labels(args.labels if args.labels else ("A", "B"))
-    a = load_spikes(args.a, n_exc=args.n_exc, n_neurons=args.n_neurons, t_stop_ms=args.t_stop)
-    b = load_spikes(args.b, n_exc=args.n_exc, n_neurons=args.n_neurons, t_stop_ms=args.t_stop)
+    a = _read(args, args.a, args.format_a or args.format)
+    b = _read(args, args.b, args.format_b or args.format)
     out = prepare_output_dir(args.out, "compare")
     comparison = compare(a, b, t_start=args.t_start, seed=args.seed, labels=labels)
     run_id = new_run_id()
@@ -354,6 +357,94 @@ def cmd_compare(args) -> int:
         print(f"refsim: {_signal_name()} while saving: the report was completed first",
               file=sys.stderr)
         return _interrupt_status()
+    return 0
+
+
+def _read(args, path, fmt, fallback=None):
+    """The spikes of ``path`` with the spike-file options of :func:`_spike_options`."""
+    return read_spikes(path, fmt, n_neurons=args.n_neurons, n_exc=args.n_exc, t_stop_ms=args.t_stop,
+                       dt_ms=args.dt, population=args.population, first_id=args.first_id,
+                       fallback=fallback)
+
+
+def cmd_convert(args) -> int:
+    """``refsim convert IN OUT``: a spike file from one format to another
+    (:func:`refsim.formats.read_spikes`, :func:`refsim.formats.write_spikes`).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed by :func:`build_parser`: ``input``, ``output``, ``--from``, ``--to`` and the
+        spike-file options.
+
+    Returns
+    -------
+    int
+        Exit status 0.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np
+    >>> from refsim.cli import main
+    >>> d = tempfile.mkdtemp()
+    >>> np.savez(os.path.join(d, "b.npz"), i=np.array([1, 0]), t=np.array([0.0005, 0.0012]))
+    >>> main(["convert", os.path.join(d, "b.npz"), os.path.join(d, "s.h5"), "--n-neurons", "2",
+    ...       "--n-exc", "1", "--t-stop", "5"])   # doctest: +ELLIPSIS
+    read 2 spikes of 2 neurons (brian2 ...b.npz'); wrote sonata .../s.h5
+    0
+    """
+    fmt = args.from_format or formats.detect_format(args.input)
+    spikes = _read(args, args.input, fmt)
+    written = write_spikes(spikes, args.output, args.to, dt_ms=args.dt)
+    print(f"read {spikes.times_ms.size} spikes of {spikes.n_neurons} neurons ({fmt} "
+          f"{os.fspath(args.input)!r}); wrote {written} {args.output}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    """``refsim export``: the network (and parameters) that ``refsim run`` would simulate, for
+    another simulator: ``--to sonata`` (the exact network as SONATA,
+    :func:`refsim.formats.write_sonata_network`), ``npz`` (one ``network.npz`` of plain
+    arrays, :func:`refsim.io.write_network`) or ``json`` (``parameters.json`` with units).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed by :func:`build_parser`: ``preset``, ``seed``, ``set``, ``neurons``, ``to``,
+        ``out``, ``g_L``.
+
+    Returns
+    -------
+    int
+        Exit status 0.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from refsim.cli import main
+    >>> main(["export", "--preset", "brette2007-coba", "--neurons", "400", "--to", "json",
+    ...       "--out", tempfile.mkdtemp()])   # doctest: +ELLIPSIS
+    wrote .../parameters.json (brette2007-coba, seed 0, N = 400)
+    0
+    """
+    overrides = parse_set(args.set)
+    config = (scaled_preset(args.preset, args.neurons, **overrides) if args.neurons
+              else get_preset(args.preset, **overrides))
+    meta = {"preset": args.preset, "seed": args.seed, "overrides": overrides}
+    os.makedirs(args.out, exist_ok=True)
+    if args.to == "json":
+        paths = [os.path.join(args.out, "parameters.json")]
+        formats.write_parameters(paths[0], config, **meta)
+    else:
+        connectivity, initial = network_inputs(config, args.seed)
+        if args.to == "sonata":
+            paths = formats.write_sonata_network(args.out, config, connectivity, initial, meta,
+                                                 g_L_nS=args.g_L)
+        else:
+            paths = [os.path.join(args.out, "network.npz")]
+            write_network(paths[0], config, connectivity, initial,
+                          {**meta, "refsim_version": __version__})
+    print(f"wrote {', '.join(paths)} ({args.preset}, seed {args.seed}, N = {config.n_neurons})")
     return 0
 
 
@@ -383,9 +474,9 @@ def cmd_validate(args) -> int:
     """
     overrides = parse_set(args.set)
     config = get_preset(args.preset, **overrides)
-    spikes = load_spikes(args.spikes, n_exc=args.n_exc, n_neurons=args.n_neurons, t_stop_ms=args.t_stop,
-                         fallback={"n_neurons": config.n_neurons, "n_exc": config.n_exc,
-                                   "duration_ms": config.duration})
+    spikes = _read(args, args.spikes, args.format,
+                   fallback={"n_neurons": config.n_neurons, "n_exc": config.n_exc,
+                             "duration_ms": config.duration, "dt_ms": config.dt})
     out = prepare_output_dir(args.out, "validate") if args.out else None
     t0 = time.perf_counter()
     try:
@@ -616,9 +707,23 @@ def cmd_presets(args) -> int:
     return 0
 
 
+def _spike_options(p, both: bool = True) -> None:
+    """The options of a command that reads spike files (refsim.formats.read_spikes)."""
+    if both:
+        p.add_argument("--format", choices=FORMATS, help="force the format (default: recognized "
+                                                         "by content)")
+    p.add_argument("--n-exc", type=int, help="excitatory neurons, for a file that does not state them")
+    p.add_argument("--n-neurons", type=int, help="N, for a file that does not state it")
+    p.add_argument("--t-stop", type=float, help="ms, the end of the observation, likewise")
+    p.add_argument("--dt", type=float, help="ms, the step: needed for NEST files (end-of-step stamps)")
+    p.add_argument("--population", help="SONATA: the population to read, or E,I for two")
+    p.add_argument("--first-id", type=int, help="the file's id of neuron 0 (default: 1 for NEST, 0 else)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``refsim`` argument parser, one subparser per command (``run``, ``compare``,
-    ``validate``, ``ensemble``, ``sweep``, ``presets``), each with its ``cmd_*`` function as ``func``.
+    ``validate``, ``ensemble``, ``sweep``, ``export``, ``convert``, ``presets``), each with its
+    ``cmd_*`` function as ``func``.
 
     Returns
     -------
@@ -668,21 +773,23 @@ def build_parser() -> argparse.ArgumentParser:
                         "allows (by default the run stops there and saves the partial result)")
     r.set_defaults(func=cmd_run)
     cmp = sub.add_parser("compare", help="compare two runs' spikes: report.md, comparison.json/.png")
-    cmp.add_argument("a", help="spikes.npz of refsim, or another simulator's .npz (t_ms, i, meta)")
+    cmp.add_argument("a", help="spike file of refsim or another simulator (any format of "
+                               "refsim.formats, recognized by content; a NEST .dat directory too)")
     cmp.add_argument("b")
     cmp.add_argument("--out", default="compare", help="output directory (default: compare)")
     cmp.add_argument("--t-start", type=float, default=0.0, help="ms; drop the transient before it")
     cmp.add_argument("--labels", nargs=2, metavar=("A", "B"))
     cmp.add_argument("--seed", type=int, default=0, help="seed of the correlation pair sample")
-    cmp.add_argument("--n-exc", type=int, help="for another simulator's file without 'meta'")
-    cmp.add_argument("--n-neurons", type=int, help="for another simulator's file without 'meta'")
-    cmp.add_argument("--t-stop", type=float, help="ms, for another simulator's file without 'meta'")
+    _spike_options(cmp)
+    cmp.add_argument("--format-a", choices=FORMATS, help="the format of A only")
+    cmp.add_argument("--format-b", choices=FORMATS, help="the format of B only")
     cmp.set_defaults(func=cmd_compare)
     v = sub.add_parser("validate", help="are these spikes what refsim computes for the preset? a "
                                         "calibrated verdict: exit 0 consistent, 1 not, 2 bad input",
                        epilog=__doc__[__doc__.index("Exit status"):],
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    v.add_argument("spikes", help="spikes.npz of refsim, or another simulator's .npz (t_ms, i, meta)")
+    v.add_argument("spikes", help="spike file of refsim or another simulator (any format of "
+                                  "refsim.formats; sizes and dt default to the preset's)")
     v.add_argument("--preset", default="tutorial", help="see `refsim presets`")
     v.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="a parameter the spikes were run with (see `refsim presets --describe`)")
@@ -702,9 +809,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--cache-dir", help="where references are cached (default $REFSIM_CACHE_DIR, "
                                        "$XDG_CACHE_HOME/refsim or ~/.cache/refsim; '' for none)")
     v.add_argument("--out", help="also write report.md, verdict.json and the figures here")
-    v.add_argument("--n-exc", type=int, help="for a file without 'meta' (default: the preset's)")
-    v.add_argument("--n-neurons", type=int, help="for a file without 'meta' (default: the preset's)")
-    v.add_argument("--t-stop", type=float, help="ms, for a file without 'meta' (default: the duration)")
+    _spike_options(v)
     v.add_argument("--no-progress", action="store_true", help="say nothing while the reference is built")
     v.set_defaults(func=cmd_validate)
     e = sub.add_parser("ensemble", help="run a preset over many seeds and summarize the statistics")
@@ -738,6 +843,28 @@ def build_parser() -> argparse.ArgumentParser:
                                                   "the same sweep is continued")
     w.add_argument("--no-progress", action="store_true", help="no progress bar")
     w.set_defaults(func=cmd_sweep)
+    x = sub.add_parser("export", help="the network and parameters of a preset and seed for another "
+                                      "simulator: SONATA, one .npz, or parameters JSON")
+    x.add_argument("--preset", default="tutorial", help="see `refsim presets`")
+    x.add_argument("--seed", type=int, default=0)
+    x.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
+    x.add_argument("--neurons", type=int, metavar="N", help="the preset at N neurons (as `run --neurons`)")
+    x.add_argument("--to", choices=("sonata", "npz", "json"), default="sonata",
+                   help="sonata (default): nodes, edges, configs, parameters; npz: network.npz; "
+                        "json: parameters.json only")
+    x.add_argument("--g-L", type=float, default=10.0,
+                   help="nS: the leak conductance that scales the model to NEST's units (sonata)")
+    x.add_argument("--out", default="export", help="output directory (default: export)")
+    x.set_defaults(func=cmd_export)
+    c = sub.add_parser("convert", help="a spike file from one format to another")
+    c.add_argument("input", help="spike file (or NEST .dat directory)")
+    c.add_argument("output", help="format by extension: .h5 sonata, .nwb, .dat nest-ascii, .json "
+                                  "nest-memory, .csv brian2, .npz npz (or --to)")
+    c.add_argument("--from", dest="from_format", choices=FORMATS, help="the input's format "
+                                                                      "(default: recognized)")
+    c.add_argument("--to", choices=[k for k, f in FORMATS.items() if f.write], help="output format")
+    _spike_options(c, both=False)
+    c.set_defaults(func=cmd_convert)
     s = sub.add_parser("presets", help="list the presets, one line each")
     s.add_argument("--describe", action="store_true", help="list every parameter with its unit")
     s.set_defaults(func=cmd_presets)

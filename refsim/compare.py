@@ -19,17 +19,15 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import warnings
 
 import numpy as np
 
 from .analysis import SpikeTrains, as_spike_trains, count_correlations, firing_rates, isi_cv, statistics
-from .io import read_npz, write_text
+from .formats import read_spikes
+from .io import write_text
 from .outputs import new_run_id, prepare_output_dir, publish
-from .params import INDEX_LIMIT, ConfigError, ConfigWarning
+from .params import ConfigError
 from .plot import benchmark_comparison_figure, comparison_figure
-from .resources import check_memory
 from .result import SimulationResult
 from .testing import first_difference
 
@@ -40,109 +38,8 @@ DISTRIBUTIONS = {"rate_hz": "per-neuron firing rate (Hz)", "cv_isi": "per-neuron
                  "corr": "pairwise spike-count correlation (2 ms bins)"}
 
 
-def load_spikes(path, n_exc: int | None = None, n_neurons: int | None = None,
-                t_stop_ms: float | None = None, fallback: dict | None = None) -> SpikeTrains:
-    """Spikes from a file: a refsim result (``SimulationResult.save``) or another simulator's.
-
-    Another simulator's ``.npz`` holds ``t_ms`` (spike times, ms) and ``i`` (neuron indices),
-    and optionally ``meta``, a JSON string with ``n_neurons``, ``n_exc`` and ``duration_ms``
-    (as ``validation/peers/*_run.py`` write); arguments override ``meta``. Read with
-    ``allow_pickle=False``.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-    n_exc, n_neurons : int, optional
-        Excitatory neurons and N; required for another simulator's file without ``meta``.
-    t_stop_ms : float, optional
-        End of the observation (ms); required likewise.
-    fallback : dict, optional
-        ``n_neurons``, ``n_exc`` and ``duration_ms`` used where neither the arguments nor
-        ``meta`` give them (e.g. the configuration a file is validated against).
-
-    Returns
-    -------
-    SpikeTrains
-        The raster as ``(times_ms, neurons)``.
-
-    Raises
-    ------
-    ConfigError
-        An unreadable file, bad ``meta``, a missing size, or spikes that do not fit the sizes
-        (:class:`~refsim.analysis.SpikeTrains`).
-
-    Examples
-    --------
-    >>> import os, tempfile, numpy as np
-    >>> from refsim.compare import load_spikes
-    >>> path = os.path.join(tempfile.mkdtemp(), "peer.npz")
-    >>> np.savez(path, t_ms=np.array([1.5, 2.0]), i=np.array([3, 0]))
-    >>> s = load_spikes(path, n_exc=4, n_neurons=5, t_stop_ms=10.0)
-    >>> s.times_ms.tolist(), s.neurons.tolist(), s.n_neurons
-    ([1.5, 2.0], [3, 0], 5)
-    """
-    label = f"spike file {os.fspath(path)!r}"
-    arrays = read_npz(path, "spike file")  # corrupted, truncated, pickled: ConfigError
-    if not {"t_ms", "i"} <= set(arrays):
-        return as_spike_trains(SimulationResult.load(path))
-    meta = {}
-    if "meta" in arrays:
-        try:
-            meta = json.loads(str(arrays["meta"]))
-        except ValueError:
-            raise ConfigError(f"{label}: 'meta' is not a JSON string") from None
-        if not isinstance(meta, dict):
-            raise ConfigError(f"{label}: meta = {type(meta).__name__}: allowed a JSON object")
-    sizes = []
-    for key, arg, what in (("n_neurons", n_neurons, "int"), ("n_exc", n_exc, "int"),
-                           ("duration_ms", t_stop_ms, "time")):
-        if arg is None and key not in meta and key in (fallback or {}):
-            arg = fallback[key]
-        source = f"{key.replace('duration_ms', 't_stop_ms')}" if arg is not None else f"{label}: meta {key}"
-        value = arg if arg is not None else meta.get(key)
-        if arg is None and key not in meta:
-            raise ConfigError(f"{key.replace('duration_ms', 't_stop_ms')}: required for {label} "
-                              "(not in its 'meta'); give it explicitly")
-        sizes.append(_checked_size(source, value, what))
-    n, _, t_stop = sizes
-    if n > INDEX_LIMIT:
-        raise ConfigError(f"{label}: n_neurons = {n}: allowed at most 2**31 - 1")
-    # the statistics allocate a few arrays per neuron and per 1 ms bin
-    need = {"per-neuron arrays": 64 * n, "1 ms bins": 64 * math.ceil(t_stop)}
-    check_memory({**need, "total": sum(need.values())}, f"the statistics of {label}",
-                 "check its n_neurons and duration_ms (ms)")
-    spikes = SpikeTrains(arrays["t_ms"], arrays["i"], *sizes)
-    _warn_odd_time_unit(label, spikes)
-    return spikes
-
-
-def _checked_size(source: str, value, what: str):
-    """A size (an int >= 0, no bool, no fraction) or a time (a finite number > 0 ms) read
-    from a spike file's ``meta`` or given; ConfigError naming ``source`` otherwise."""
-    if what == "int":
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 0:
-            raise ConfigError(f"{source} = {value!r}: allowed an int >= 0")
-        return int(value)
-    if (isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating))
-            or not math.isfinite(value) or value <= 0):
-        raise ConfigError(f"{source} = {value!r}: allowed a finite time > 0 ms")
-    return float(value)
-
-
-def _warn_odd_time_unit(label: str, s: SpikeTrains) -> None:
-    """Warn when a peer's spike times look like another unit than ms: all within the first
-    1/1000 of the observation (seconds), or many after its end (microseconds, or the wrong
-    duration)."""
-    t = s.times_ms
-    if t.size >= 10 and t.max() < s.t_stop_ms / 1000:
-        warnings.warn(f"{label}: every spike time is below {s.t_stop_ms / 1000:g}, 1/1000 of the "
-                      f"observation ({s.t_stop_ms:g} ms): these look like seconds; t_ms must be "
-                      "in ms (multiply by 1000)", ConfigWarning, stacklevel=3)
-    late = int(np.count_nonzero(t >= s.t_stop_ms))
-    if late and late >= 0.01 * t.size:
-        warnings.warn(f"{label}: {late} of {t.size} spike times are at or after the end of the "
-                      f"observation ({s.t_stop_ms:g} ms) and are ignored: check that t_ms is in ms "
-                      "and the duration is right", ConfigWarning, stacklevel=3)
+#: The name refsim 0.4 documented for :func:`refsim.formats.read_spikes` (any format).
+load_spikes = read_spikes
 
 
 def cohens_d(x, y):

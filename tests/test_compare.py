@@ -155,14 +155,23 @@ def test_cli_refuses_equal_labels(short_and_long, tmp_path):
     assert status == 2 and not (tmp_path / "c").exists()
 
 
-@pytest.mark.parametrize("scale, warns", [(1.0, None), (1e-3, "look like seconds"),
-                                          (1e3, "at or after the end of the observation")])
-def test_peer_spike_times_in_another_unit_are_warned_about(short_and_long, tmp_path, scale, warns):
+@pytest.mark.parametrize("scale, duration, refused, warns", [
+    (1.0, 1000.0, None, None), (1e-3, 1000.0, "look like seconds", None),
+    (1e3, 1000.0, "look like another unit than ms", None),
+    (1.0, 500.0, None, "at or after the end of the observation")])
+def test_peer_spike_times_in_another_unit_are_refused(short_and_long, tmp_path, scale, duration,
+                                                      refused, warns):
     """A peer file in seconds gave a rate correlation of 1.0 and no warning (every spike in
-    the first 1/1000 of the run); one in microseconds lost most spikes silently."""
+    the first 1/1000 of the run); one in microseconds lost most spikes silently. Both are now
+    errors before any statistic (refsim.formats.common.finish); an observation shorter than
+    the run (half the spikes after its end) is legitimate and only warned about."""
     long = short_and_long[1]
-    meta = json.dumps({"n_neurons": 100, "n_exc": 80, "duration_ms": 1000.0})
+    meta = json.dumps({"n_neurons": 100, "n_exc": 80, "duration_ms": duration})
     np.savez(tmp_path / "peer.npz", t_ms=long.spike_times * scale, i=long.spike_neurons, meta=meta)
+    if refused:
+        with pytest.raises(ConfigError, match=refused):
+            refsim.compare.load_spikes(tmp_path / "peer.npz")
+        return
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always")
         refsim.compare.load_spikes(tmp_path / "peer.npz")

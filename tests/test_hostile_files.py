@@ -75,7 +75,7 @@ def test_every_loader_refuses_what_is_not_a_regular_file(tmp_path, loader):
         for name, kind in kinds.items():
             with pytest.raises(ConfigError) as e:
                 LOADERS[loader](tmp_path / name)
-            assert str(e.value).endswith(f"{name}': {kind}: allowed a regular file"), str(e.value)
+            assert f"{name}': {kind}: allowed a regular file" in str(e.value), str(e.value)
     finally:
         sock.close()
 
@@ -279,7 +279,7 @@ def test_meta_of_a_peer_spike_file_must_have_the_right_types(tmp_path):
     for key, value in variants:
         meta = dict(base, **{key: value})
         np.savez(tmp_path / "s.npz", t_ms=np.array([1.0]), i=np.array([0]), meta=json.dumps(meta))
-        with pytest.raises(ConfigError, match=rf"s.npz': meta {key} = {value!r}: allowed "):
+        with pytest.raises(ConfigError, match=rf"s.npz': {key} = {value!r}: allowed "):
             load_spikes(tmp_path / "s.npz")
     np.savez(tmp_path / "s.npz", t_ms=np.array([1.0]), i=np.array([0]), meta=json.dumps(base))
     assert load_spikes(tmp_path / "s.npz").n_exc == 8
@@ -287,8 +287,8 @@ def test_meta_of_a_peer_spike_file_must_have_the_right_types(tmp_path):
 
 @pytest.mark.parametrize("meta, message", [
     ({"n_neurons": 10**12}, "n_neurons = 1000000000000: allowed at most 2**31 - 1"),
-    ({"n_neurons": 2**31 - 1}, "memory: the statistics of spike file"),
-    ({"duration_ms": 1e308}, "memory: the statistics of spike file"),
+    ({"n_neurons": 2**31 - 1}, "memory: the statistics of npz spike file"),
+    ({"duration_ms": 1e308}, "memory: the statistics of npz spike file"),
 ])
 def test_peer_sizes_that_cannot_be_analysed_are_refused(tmp_path, monkeypatch, meta, message):
     """``n_neurons: 10**12`` gave a MemoryError traceback, ``duration_ms: 1e308`` a raw
