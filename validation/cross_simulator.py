@@ -93,8 +93,8 @@ def _require_peer(python: str) -> str:
 def prepare(preset, seed, args) -> tuple[str, dict]:
     """Export the network and run every peer on it (in parallel up to ``--jobs``); returns the
     network path and each peer's summary."""
-    net = os.path.join(args.work_dir, f"{preset}_s{seed}.npz")
-    if not (args.reuse and os.path.exists(net)):
+    net = os.path.join(args.work_dir, f"{preset}_s{seed}_sonata")
+    if not (args.reuse and os.path.exists(os.path.join(net, "circuit_config.json"))):
         export(net, preset, seed)
 
     def peer(name):

@@ -4,7 +4,7 @@ cross-validation.
 Runs in the peer environment (Python 3.13, Brian2 2.11; does not import refsim), from the
 repository root::
 
-    .venvs/peer313/bin/python -m validation.peers.brian2_run NETWORK.npz \
+    .venvs/peer313/bin/python -m validation.peers.brian2_run EXPORT_DIR \
         --device cpp_standalone --integrator exponential_euler --out SPIKES.npz
 
 The last line printed on stdout is a one-line JSON summary::
@@ -238,7 +238,8 @@ def peak_rss() -> dict:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("network", help=".npz written by validation.peers.export_network")
+    p.add_argument("network", help="SONATA directory written by refsim export --to sonata "
+                                   "(validation.peers.export_network)")
     p.add_argument("--integrator", choices=("exponential_euler", "euler"),
                    help="default: the config's (exp_euler -> exponential_euler)")
     p.add_argument("--device", choices=("cpp_standalone", "runtime"), default="cpp_standalone")

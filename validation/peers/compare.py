@@ -2,9 +2,10 @@
 
 Run with the refsim development environment, from the repository root::
 
-    python -m validation.peers.compare NETWORK.npz PEER_SPIKES.npz [...]
+    python -m validation.peers.compare EXPORT_DIR PEER_SPIKES.npz [...]
 
-``NETWORK.npz`` is the file written by ``export_network``; each ``PEER_SPIKES.npz`` one
+``EXPORT_DIR`` is the SONATA directory written by ``export_network``; each
+``PEER_SPIKES.npz`` one
 written by ``brian2_run --out`` or ``nest_run --out`` (arrays ``t_ms``, ``i``, ``meta``).
 refsim is run once (engine ``--engine``, default refsim's default) with the exported
 connectivity and initial state, which gives the same spikes as ``refsim.simulate(config,

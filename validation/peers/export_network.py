@@ -3,13 +3,14 @@
 Run with the refsim development environment (refsim installed), from the repository root::
 
     python -m validation.peers.export_network \
-        --preset tutorial-normalized --seed 0 --out /tmp/peers/tutorial-normalized_s0.npz
+        --preset tutorial-normalized --seed 0 --out /tmp/peers/tutorial-normalized_s0
 
-The file is :func:`refsim.io.write_network`'s one ``.npz`` of plain arrays (format
-``refsim.io.NETWORK_FORMAT``, loadable with ``allow_pickle=False``; the arrays are listed
-there), read by ``brian2_run`` and ``nest_run`` (which do not import refsim:
-``network_file.load_network``) and on refsim's side by :func:`load` (``refsim.io.read_network``).
-``meta`` holds the preset, seed, overrides and refsim version.
+The export is a SONATA directory (:func:`refsim.formats.write_sonata_network`, what
+``refsim export --to sonata`` writes; the layout is in ``refsim/formats/sonata_network.py``),
+read by ``brian2_run`` and ``nest_run`` (which do not import refsim:
+``network_file.load_network``, h5py) and on refsim's side by :func:`load`
+(``refsim.formats.read_sonata_network``). Its parameters.json holds the preset, seed,
+overrides and refsim version.
 
 Seeds
 -----
@@ -26,7 +27,7 @@ prints the outcome and exits non-zero on a mismatch.
 Options
 -------
 ``--preset NAME``, ``--seed S``, ``--n-exc``, ``--n-inh``, ``--duration`` (ms),
-``--set field=value`` (repeatable, any Config field), ``--out FILE.npz``,
+``--set field=value`` (repeatable, any Config field), ``--out DIR``,
 ``--check`` / ``--no-check``.
 """
 
@@ -38,36 +39,27 @@ import sys
 import time
 
 import numpy as np
-import scipy.sparse as sp
 
 import refsim
 from refsim.cli import parse_set
-from refsim.connectivity import from_sparse
-from refsim.io import read_network, write_network
+from refsim.formats import read_sonata_network, write_sonata_network
 
 
 def export(path: str, preset: str, seed: int, overrides: dict | None = None):
-    """Write the network of ``refsim.simulate(get_preset(preset, **overrides), seed)`` to
-    ``path``; return its config, connectivity and initial state."""
+    """Write the network of ``refsim.simulate(get_preset(preset, **overrides), seed)`` as a
+    SONATA directory ``path``; return its config, connectivity and initial state."""
     overrides = dict(overrides or {})
     config = refsim.get_preset(preset, **overrides)
     conn, initial = refsim.network_inputs(config, int(seed))
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    write_network(path, config, conn, initial,
-                  {"preset": preset, "seed": int(seed), "overrides": overrides,
-                   "refsim_version": refsim.__version__})
+    os.makedirs(path, exist_ok=True)
+    write_sonata_network(path, config, conn, initial,
+                         {"preset": preset, "seed": int(seed), "overrides": overrides})
     return config, conn, initial
 
 
 def load(path: str):
-    """(config, connectivity, initial V/g_e/g_i, meta) of an exported network file."""
-    net = read_network(path)
-    n = net["indptr"].size - 1
-    matrix = sp.csr_matrix((net["counts"].astype(np.float64), net["indices"], net["indptr"]),
-                           shape=(n, n))
-    initial = {k: net[k] for k in ("V", "g_e", "g_i")}
-    return (refsim.Config.from_dict(net["config"]), from_sparse(matrix, net["n_exc"]), initial,
-            net["meta"])
+    """(config, connectivity, initial V/g_e/g_i, meta) of an exported network."""
+    return read_sonata_network(path)
 
 
 def check_roundtrip(path: str, config, seed: int) -> bool:
@@ -93,7 +85,7 @@ def main(argv=None) -> int:
     p.add_argument("--duration", type=float, help="ms")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="override any Config field (repeatable)")
-    p.add_argument("--out", required=True, help="output .npz file")
+    p.add_argument("--out", required=True, help="output directory (SONATA)")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--check", dest="check", action="store_true", default=None,
                    help="verify the export against refsim.simulate (default when N <= 2000)")

@@ -1,10 +1,11 @@
-"""Run a network exported by ``validation.peers.export_network`` in NEST (``iaf_cond_exp``), for
-timing and cross-validation.
+"""Run refsim's SONATA export of a network (``refsim export --to sonata``,
+``validation.peers.export_network``) in NEST (``iaf_cond_exp``), for timing and
+cross-validation.
 
 Runs in the peer environment (Python 3.13, NEST 3.10 PyPI wheel; does not import refsim), from
 the repository root::
 
-    .venvs/peer313/bin/python -m validation.peers.nest_run NETWORK.npz --out SPIKES.npz
+    .venvs/peer313/bin/python -m validation.peers.nest_run EXPORT_DIR --out SPIKES.npz
 
 The last line printed on stdout is a one-line JSON summary::
 
@@ -17,12 +18,16 @@ refsim's model is dimensionless in conductance: with ``[g]`` its conductance uni
 ``R_g = R [g]``, ``tau_m dV/dt = (V_rest - V) + RI_ext + R_g g_e (E_e - V) + R_g g_i (E_i - V)``.
 ``iaf_cond_exp`` is ``C_m dV/dt = -g_L (V - E_L) - g_ex (V - E_ex) - g_in (V - E_in) + I_e``
 in pF, nS, mV, pA, ms. Dividing by g_L shows the exact correspondence, for any choice of g_L
-(``--g-L``, default 10 nS as in Brette et al. 2007):
+(the export's ``--g-L``, default 10 nS as in Brette et al. 2007). The export carries the mapping
+(``refsim.formats.sonata_network.nest_parameters``: components/point_neuron_models/
+coba_neuron.json, the edges' ``syn_weight`` in nS, the nodes' ``dynamics_params``); this
+script only reads it (``network_file.load_network``), with h5py, and connects the edges as
+arrays, because the PyPI wheel's NEST has no HDF5 for ``nest.SonataNetwork``:
 
 =================== ======================================= ==============================
 NEST parameter      value                                   refsim field(s)
 =================== ======================================= ==============================
-g_L  [nS]           ``--g-L`` (10)                          (sets the physical scale only)
+g_L  [nS]           export's ``--g-L`` (10)                 (sets the physical scale only)
 C_m  [pF]           tau_m * g_L  (200 pF)                   tau_m
 E_L, V_th, V_reset  V_rest, V_th, V_reset [mV]              same
 t_ref [ms]          tau_ref                                 tau_ref
@@ -35,8 +40,9 @@ V_m (init)          V0                                      initial V
 resolution          dt                                      dt
 =================== ======================================= ==============================
 
-Connectivity: every CSR entry (pre, post, count) becomes one ``static_synapse`` from node
-pre+1 to node post+1 (NEST ids start at 1) with weight count * w, made with
+Connectivity: every SONATA edge (one per CSR entry, in CSR order) becomes one
+``static_synapse`` from node pre+1 to node post+1 (NEST ids start at 1) with the edge's
+``syn_weight`` (count * w in nS), made with
 ``nest.Connect(pre_ids, post_ids, "one_to_one", syn_spec)`` on NumPy arrays (NEST's
 array-connect path keeps duplicate pairs as separate synapses). Inhibitory synapses have
 negative weights: ``iaf_cond_exp`` routes a spike to ``g_in`` by the sign of its weight.
@@ -75,8 +81,8 @@ the initial state and connecting (``time_construction_connect_s`` from the kerne
 
 Options
 -------
-``--threads N`` (``local_num_threads``, default 1), ``--g-L`` (nS, default 10),
-``--delay`` (ms, default dt), ``--out FILE.npz`` (spikes: ``t_ms`` float64 in refsim's
+``--threads N`` (``local_num_threads``, default 1),
+``--delay`` (ms, default the export's, dt), ``--out FILE.npz`` (spikes: ``t_ms`` float64 in refsim's
 convention, ``t_nest_ms``, ``i`` int32 0-based neuron ids, ``meta`` JSON string).
 """
 
@@ -93,23 +99,11 @@ import numpy as np
 from validation.peers.network_file import load_network
 
 
-def nest_parameters(cfg, g_L):
-    """``iaf_cond_exp`` parameters equivalent to refsim's config (see the module docstring)."""
-    return {
-        "g_L": g_L, "C_m": cfg["tau_m"] * g_L,
-        "E_L": cfg["V_rest"], "V_th": cfg["V_th"], "V_reset": cfg["V_reset"],
-        "t_ref": cfg["tau_ref"], "I_e": g_L * cfg["RI_ext"],
-        "E_ex": cfg["E_e"], "E_in": cfg["E_i"],
-        "tau_syn_ex": cfg["tau_e"], "tau_syn_in": cfg["tau_i"],
-    }
-
-
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("network", help=".npz written by validation.peers.export_network")
+    p.add_argument("network", help="SONATA directory written by refsim export --to sonata")
     p.add_argument("--threads", type=int, default=1, help="NEST local_num_threads")
-    p.add_argument("--g-L", type=float, default=10.0, help="leak conductance, nS (scale only)")
-    p.add_argument("--delay", type=float, help="synaptic delay, ms (default and minimum: dt)")
+    p.add_argument("--delay", type=float, help="synaptic delay, ms (default the export's: dt, the minimum)")
     p.add_argument("--out", help="write spikes (t_ms, t_nest_ms, i, meta) to this .npz")
     args = p.parse_args(argv)
 
@@ -125,9 +119,9 @@ def main(argv=None) -> int:
     net = load_network(args.network)
     cfg = net["config"]
     n, n_exc = cfg["n_exc"] + cfg["n_inh"], cfg["n_exc"]
-    assert n == net["indptr"].size - 1 and n_exc == net["n_exc"], "config and arrays disagree"
-    dt, g_L, R_g = cfg["dt"], args.g_L, cfg["R_g"]
-    delay = dt if args.delay is None else args.delay
+    assert n == net["n_neurons"] and n_exc == net["n_exc"], "config and arrays disagree"
+    dt, g_L = cfg["dt"], net["nest_params"]["g_L"]
+    delay = net["delay"] if args.delay is None else args.delay
     notes = []
     if cfg["reset"] != "hard":
         notes.append(f"config reset '{cfg['reset']}': iaf_cond_exp resets hard")
@@ -139,16 +133,14 @@ def main(argv=None) -> int:
     # ---- kernel, neurons, initial state ----------------------------------------------------
     nest.ResetKernel()
     nest.SetKernelStatus({"resolution": dt, "local_num_threads": args.threads})
-    pop = nest.Create("iaf_cond_exp", n, params=nest_parameters(cfg, g_L))
-    pop.set({"V_m": net["V"], "g_ex": R_g * g_L * net["g_e"], "g_in": R_g * g_L * net["g_i"]})
+    pop = nest.Create("iaf_cond_exp", n, params=net["nest_params"])
+    pop.set(net["nest_initial"])   # V_m, g_ex, g_in of each neuron
 
-    # ---- synapses: exactly the CSR entries, one static synapse each ----------------------
-    indptr, indices, counts = net["indptr"], net["indices"], net["counts"].astype(np.float64)
-    pre = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
-    weight = np.where(pre < n_exc, R_g * cfg["w_e"] * g_L, -R_g * cfg["w_i"] * g_L) * counts
+    # ---- synapses: exactly the exported edges, one static synapse each -------------------
+    pre, post = net["pre"], net["indices"]
     first_id = pop[0].global_id
-    nest.Connect(pre + first_id, indices.astype(np.int64) + first_id, "one_to_one",
-                 syn_spec={"synapse_model": "static_synapse", "weight": weight,
+    nest.Connect(pre + first_id, post + first_id, "one_to_one",
+                 syn_spec={"synapse_model": "static_synapse", "weight": net["syn_weight"],
                            "delay": np.full(pre.size, delay)})
     recorder = nest.Create("spike_recorder")
     nest.Connect(pop, recorder)
