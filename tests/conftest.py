@@ -1,4 +1,13 @@
 import os
+import sys
+from pathlib import Path
+
+# The repository root, for the tests that import validation/ scripts. Appended, not
+# prepended: a non-editable install's refsim (site-packages) must win over the source tree,
+# so that the suite tests what was installed (tests/test_architecture.py checks which).
+ROOT = str(Path(__file__).resolve().parents[1])
+if ROOT not in sys.path:
+    sys.path.append(ROOT)
 
 # The CUDA engine's tests run its kernels in Numba's CUDA simulator unless a real GPU is asked
 # for (REFSIM_REAL_GPU=1). Numba reads this variable when it is first imported, so it is set

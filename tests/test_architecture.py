@@ -154,3 +154,15 @@ def test_the_version_is_written_once():
     changelog = (ROOT / "CHANGELOG.md").read_text()
     newest = next(line for line in changelog.splitlines() if line.startswith("## ["))
     assert refsim.__version__ in newest, newest
+
+
+def test_the_suite_imports_the_refsim_it_means_to_test():
+    """.ci/run runs the suite on an editable install (Python 3.11: refsim is this source tree)
+    and on a non-editable one (Python 3.13: refsim is the installed wheel's copy, which the
+    source tree must not shadow: tests/conftest.py appends the root to sys.path instead of
+    prepending it). REFSIM_EXPECT_INSTALLED says which; without it there is nothing to check."""
+    expected = os.environ.get("REFSIM_EXPECT_INSTALLED")
+    if expected is None:
+        pytest.skip("REFSIM_EXPECT_INSTALLED not set (set by .ci/run)")
+    in_tree = Path(refsim.__file__).resolve().is_relative_to(PACKAGE.resolve())
+    assert in_tree == (expected == "0"), (refsim.__file__, expected)

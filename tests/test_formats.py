@@ -1,7 +1,8 @@
 """refsim.formats: every reader on files its simulator wrote, every writer round-tripped, the
 exact network through SONATA byte for byte, and hostile files refused cleanly.
 
-Reference files: tests/data/formats/, written by validation/format_fixtures.py with NEST 3.10
+h5py, pynwb, neo and libsonata come with the test extra, so every reader and writer runs in
+CI. Reference files: tests/data/formats/, written by validation/format_fixtures.py with NEST 3.10
 (ASCII backend in ms and in steps, 2 virtual processes, and the memory backend), Brian2 2.11
 (SpikeMonitor.get_states, as .npz and .csv) and bmtk 1.2 (SpikeTrains.to_sonata, two
 populations); each ``*_provenance.json`` says what wrote it. Expected values come from those
@@ -15,7 +16,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import h5py
+import libsonata
+import neo
 import numpy as np
+import pynwb
 import pytest
 import scipy.sparse as sp
 
@@ -26,7 +31,6 @@ from refsim.analysis import SpikeTrains, as_spike_trains
 from refsim.params import ConfigError
 
 DATA = Path(__file__).parent / "data" / "formats"
-h5py = pytest.importorskip("h5py")
 
 
 def provenance(mode):
@@ -147,7 +151,6 @@ def test_nwb_units_table_written_with_pynwb_directly(tmp_path):
     """An NWB file made with pynwb the way a user does (not refsim's writer): spike_times in
     seconds per unit, a population column, obs_intervals; read as ms, n_exc and the
     duration from the file."""
-    pynwb = pytest.importorskip("pynwb")
     import datetime
     nwb = pynwb.NWBFile(session_description="peer", identifier="x",
                         session_start_time=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC))
@@ -176,8 +179,6 @@ def test_every_writer_round_trips_a_run_exactly(run, tmp_path, fmt):
     """refsim -> format -> refsim gives the identical SpikeTrains (times bit for bit: times in
     seconds or with 3 decimals come back onto refsim's grid k * dt), and detection names the
     format (brainpy and genn .npz files by their arrays)."""
-    if fmt == "nwb":
-        pytest.importorskip("pynwb")
     path = tmp_path / f"spikes.{EXTENSION[fmt]}"
     assert formats.write_spikes(run, path, format=fmt) == fmt
     assert formats.detect_format(path) == fmt
@@ -196,7 +197,6 @@ def test_the_result_file_reads_as_its_spikes(run, tmp_path):
 
 def test_neo_round_trip_and_trains_made_by_hand(run):
     """to_neo/from_neo is the identity; trains a user builds with units of seconds read as ms."""
-    neo = pytest.importorskip("neo")
     block = formats.to_neo(as_spike_trains(run))
     assert len(block.segments[0].spiketrains) == 400
     assert same(formats.from_neo(block, dt_ms=0.1), as_spike_trains(run))
@@ -248,7 +248,6 @@ def test_sonata_network_round_trip_is_byte_identical(tmp_path, which):
     assert conn2.unit_counts == conn.unit_counts
     for name in ("V", "g_e", "g_i"):
         assert initial2[name].tobytes() == np.asarray(initial[name], np.float64).tobytes()
-    libsonata = pytest.importorskip("libsonata")
     edges = libsonata.EdgeStorage(str(tmp_path / "network" / "edges.h5")).open_population("coba_to_coba")
     pre = np.repeat(np.arange(config.n_neurons), np.diff(conn.indptr))
     assert edges.size == conn.indices.size
@@ -371,7 +370,6 @@ def test_hostile_hdf5_files_get_clean_errors(tmp_path):
 def test_missing_optional_package_is_one_error_naming_the_extra(tmp_path):
     """Reading NWB without pynwb (simulated in a fresh process that cannot import it) is one
     ConfigError that names the extra, not an ImportError traceback."""
-    pytest.importorskip("pynwb")
     formats.write_spikes(SpikeTrains(np.array([1.0]), np.array([0]), 1, 1, 10.0), tmp_path / "a.nwb")
     code = ("import sys; sys.modules['pynwb'] = None\n"
             "import refsim.cli; sys.exit(refsim.cli.main(['convert', sys.argv[1], sys.argv[2]]))")

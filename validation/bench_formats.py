@@ -114,9 +114,11 @@ def main(argv=None) -> int:
     p.add_argument("--work-dir")
     args = p.parse_args(argv)
     work = tempfile.mkdtemp(dir=args.work_dir)
+    import h5py
+    import pynwb  # imported before any timing: its first import alone takes seconds
     try:
-        print(f"refsim {refsim.__version__}, numpy {np.__version__}, h5py "
-              f"{__import__('h5py').__version__}; tracemalloc peaks; one process")
+        print(f"refsim {refsim.__version__}, numpy {np.__version__}, h5py {h5py.__version__}, "
+              f"pynwb {pynwb.__version__}; tracemalloc peaks; one process")
         for n in args.neurons:
             config = refsim.scaled_preset("tutorial-normalized", n)
             bench_network(config, work)
