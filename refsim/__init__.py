@@ -13,7 +13,8 @@ estimate_memory, available_memory                memory before a run (refsim.res
 Connectivity, build_connectivity, from_index_arrays, from_sparse, load_connectivity
 load_initial_state                               files (refsim.io)
 check_output_dir                                 output directories: one run, one unit (refsim.outputs)
-analysis, compare, elementary, ensemble, io, model, network, outputs, plot, testing   modules
+analysis, compare, elementary, ensemble, formats, io, model, network, outputs, plot,
+testing, validate                                modules (formats: other simulators' files)
 
 Conventions
 -----------
@@ -23,7 +24,20 @@ Rasters: ``(spike_steps, spike_neurons)`` in a :class:`SimulationResult` (time =
 ``(times_ms, neurons)`` in :class:`refsim.analysis.SpikeTrains`, whatever simulator made them.
 """
 
-from . import analysis, compare, elementary, ensemble, io, model, network, outputs, plot, testing, validate
+from . import (
+    analysis,
+    compare,
+    elementary,
+    ensemble,
+    formats,
+    io,
+    model,
+    network,
+    outputs,
+    plot,
+    testing,
+    validate,
+)
 from ._version import __version__
 from .connectivity import Connectivity, build_connectivity, from_index_arrays, from_sparse, load_connectivity
 from .elementary import FloatingPointModeError
@@ -42,7 +56,7 @@ __all__ = [
     "available_memory", "build_connectivity", "check_output_dir", "estimate_memory", "from_index_arrays",
     "from_sparse", "get_preset", "load_connectivity", "load_initial_state", "preset_names",
     "network_inputs", "scaled_preset", "simulate", "simulate_exact", "__version__",
-    "analysis", "compare", "elementary", "ensemble", "io", "model", "network", "outputs", "plot",
+    "analysis", "compare", "elementary", "ensemble", "formats", "io", "model", "network", "outputs", "plot",
     "testing", "validate",
 ]
 

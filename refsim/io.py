@@ -718,7 +718,8 @@ def load_initial_state(path, n_neurons: int | None = None) -> dict[str, np.ndarr
 
 def write_network(path, config: Config, connectivity, initial: dict, meta: dict) -> None:
     """Write the exact network of a run as one ``.npz`` of plain arrays, for simulators that
-    do not import refsim (``validation/peers/``; the format is :data:`NETWORK_FORMAT`).
+    do not import refsim (``refsim export --to npz``; the format is :data:`NETWORK_FORMAT`;
+    SONATA is :func:`refsim.formats.write_sonata_network`).
 
     ============ ========= ===================================================================
     array        dtype     content
@@ -771,8 +772,8 @@ def read_network(path) -> dict:
     """The arrays of a file written by :func:`write_network`, read without pickles, with
     ``config`` and ``meta`` decoded from JSON and ``n_exc`` as an int.
 
-    ``validation/peers/network_file.py`` is a deliberate copy of this function for peer
-    environments without refsim.
+    (``refsim export --to npz``; the peer runners of ``validation/peers/`` read the SONATA
+    export instead, :func:`refsim.formats.read_sonata_network`.)
 
     Parameters
     ----------

@@ -15,7 +15,7 @@ import pytest
 DOCS = os.path.join(os.path.dirname(__file__), os.pardir, "docs")
 README = os.path.join(os.path.dirname(__file__), os.pardir, "README.md")
 PAGES = ["tutorials/01-neuron.md", "tutorials/02-synapses-and-projections.md",
-         "tutorials/03-ei-network.md", "model.md", "validating-a-simulator.md"]
+         "tutorials/03-ei-network.md", "model.md", "validating-a-simulator.md", "formats.md"]
 BLOCK = re.compile(r"^```python[^\n]*\n(.*?)^```", re.S | re.M)
 
 
@@ -44,7 +44,9 @@ DOCTEST_MODULES = [
     "refsim.analysis", "refsim.checks", "refsim.cli", "refsim.compare", "refsim.connectivity",
     "refsim.elementary", "refsim.engines", "refsim.engines.cuda_engine",
     "refsim.engines.numba_engine", "refsim.engines.numpy_engine", "refsim.ensemble",
-    "refsim.exact", "refsim.exact.crossing", "refsim.exact.events", "refsim.io", "refsim.model",
+    "refsim.exact", "refsim.exact.crossing", "refsim.exact.events", "refsim.formats",
+    "refsim.formats.common", "refsim.formats.parameters", "refsim.formats.sonata_network",
+    "refsim.io", "refsim.model",
     "refsim.network", "refsim.outputs", "refsim.params", "refsim.plot", "refsim.presets", "refsim.recording",
     "refsim.resources", "refsim.result", "refsim.simulate", "refsim.state", "refsim.sweep", "refsim.testing",
     "refsim.validate", "refsim.testing.tolerances", "refsim.testing.strategies",

@@ -196,7 +196,8 @@ def test_the_result_file_reads_as_its_spikes(run, tmp_path):
 
 
 def test_neo_round_trip_and_trains_made_by_hand(run):
-    """to_neo/from_neo is the identity; trains a user builds with units of seconds read as ms."""
+    """to_neo/from_neo is the identity; trains a user builds with units of seconds read as ms;
+    population annotations that put an I neuron before an E one are refused."""
     block = formats.to_neo(as_spike_trains(run))
     assert len(block.segments[0].spiketrains) == 400
     assert same(formats.from_neo(block, dt_ms=0.1), as_spike_trains(run))
@@ -205,6 +206,10 @@ def test_neo_round_trip_and_trains_made_by_hand(run):
     s = formats.from_neo(trains, n_exc=1, dt_ms=0.1)
     np.testing.assert_array_equal(s.times_ms, np.array([15, 21]) * 0.1)
     assert (s.n_neurons, s.t_stop_ms) == (2, 10.0)
+    for train, pop in zip(trains, "IE", strict=True):   # an I neuron before an E one
+        train.annotate(population=pop)
+    with pytest.raises(ConfigError, match="allowed E neurons first, then I"):
+        formats.from_neo(trains)
 
 
 def test_convert_cli_chains_formats_without_loss(run, tmp_path):

@@ -181,7 +181,8 @@ def test_bad_input_is_refused_before_any_run(cache):
 def test_command_line_exit_status_and_report(tmp_path, cache, capsys):
     """refsim validate: exit 0 and a CONSISTENT verdict line for a held-back seed, with
     report.md, verdict.json (the same verdict) and the two figures under --out; exit 1 for
-    halved inhibition; exit 2 for spikes of the wrong size."""
+    halved inhibition; exit 2 for spikes of the wrong size; the same exit statuses for the two
+    runs as NEST ASCII and SONATA files."""
     sets = [f"--set={k}={val}" for k, val in SMALL.items()]
     good, bad = str(tmp_path / "good.npz"), str(tmp_path / "bad.npz")
     small_run(101).save(good)
@@ -199,6 +200,12 @@ def test_command_line_exit_status_and_report(tmp_path, cache, capsys):
     assert "VERDICT: INCONSISTENT" in capsys.readouterr().out
     assert main(["validate", good, "--preset", PRESET, "--cache-dir", cache, "--no-progress"]) == 2
     assert "allowed the configuration's 4000" in capsys.readouterr().err
+    # the same verdicts for the two runs in peers' formats (sizes and dt from the preset)
+    refsim.formats.write_spikes(refsim.SimulationResult.load(bad), tmp_path / "bad.dat")
+    assert main(["validate", str(tmp_path / "bad.dat"), "--format", "nest-ascii", *common]) == 1
+    refsim.formats.write_spikes(refsim.SimulationResult.load(good), tmp_path / "good.h5")
+    assert main(["validate", str(tmp_path / "good.h5"), *common]) == 0
+    assert "VERDICT: CONSISTENT" in capsys.readouterr().out
 
 
 def test_a_small_calibration(tmp_path):

@@ -89,7 +89,10 @@ def from_neo(obj, n_exc: int | None = None, t_stop_ms: float | None = None, dt_m
     pops = [s.annotations.get("population") for s in trains]
     sizes = {"n_neurons": len(trains), "duration_ms": max(stops, default=None)}
     if all(p in ("E", "I") for p in pops) and trains:
-        sizes["n_exc"] = sum(p == "E" for p in pops)
+        by_neuron = [pops[k] for k in np.argsort(index)]
+        sizes["n_exc"] = by_neuron.count("E")
+        if "E" in by_neuron[sizes["n_exc"]:]:
+            raise ConfigError("from_neo: 'population' annotations: allowed E neurons first, then I")
     raw = RawSpikes(np.concatenate(times) if times else np.zeros(0),
                     np.repeat(index, [t.size for t in times]).astype(np.int64),
                     sizes={k: v for k, v in sizes.items() if v is not None})
