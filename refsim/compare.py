@@ -38,8 +38,13 @@ DISTRIBUTIONS = {"rate_hz": "per-neuron firing rate (Hz)", "cv_isi": "per-neuron
                  "corr": "pairwise spike-count correlation (2 ms bins)"}
 
 
-#: The name refsim 0.4 documented for :func:`refsim.formats.read_spikes` (any format).
-load_spikes = read_spikes
+def load_spikes(path, n_exc: int | None = None, n_neurons: int | None = None,
+                t_stop_ms: float | None = None, fallback: dict | None = None, **options) -> SpikeTrains:
+    """:func:`refsim.formats.read_spikes` (any format) with the name and argument order
+    refsim 0.4 documented; ``options`` are read_spikes' other keywords (``format``, ``dt_ms``,
+    ``population``, ...)."""
+    return read_spikes(path, n_exc=n_exc, n_neurons=n_neurons, t_stop_ms=t_stop_ms,
+                       fallback=fallback, **options)
 
 
 def cohens_d(x, y):

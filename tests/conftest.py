@@ -1,6 +1,14 @@
 import os
+import signal
 import sys
 from pathlib import Path
+
+# A suite started in the background of a non-interactive shell (`cmd &` in .ci/run, nohup)
+# inherits SIGINT ignored, and Python then never raises KeyboardInterrupt, in this process or
+# in the refsim processes the tests start: the Ctrl-C tests would hang. Give it what an
+# interactive start gives (children then inherit the default action).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # The repository root, for the tests that import validation/ scripts. Appended, not
 # prepended: a non-editable install's refsim (site-packages) must win over the source tree,

@@ -394,3 +394,109 @@ def test_compare_reads_a_peer_format_per_side(tmp_path):
     assert status == 0
     c = json.loads((out / "comparison.json").read_text())
     assert c["first_difference_ms"] is not None and (out / "report.md").exists()
+
+
+def hostile_cases(d: Path):
+    """(name, make the file, read it, the message): inputs a reviewer found tracebacks or
+    silent wrong answers for, each now one ConfigError."""
+    kw = dict(n_neurons=10, n_exc=8, t_stop_ms=100.0, dt_ms=0.1)
+
+    def sonata_attr(name, value):
+        def make():
+            sonata_file(d / "a.h5", [1.0, 2.0], [0, 1])
+            with h5py.File(d / "a.h5", "a") as f:
+                f["spikes/coba"].attrs[name] = value
+        return make
+
+    def nwb_without_spike_times():
+        nwb = pynwb.NWBFile(session_description="x", identifier="x",
+                            session_start_time=__import__("datetime").datetime(2026, 1, 1).astimezone())
+        nwb.add_unit_column("quality", "q")
+        nwb.add_unit(quality=1.0)
+        with pynwb.NWBHDF5IO(str(d / "a.nwb"), "w") as io:
+            io.write(nwb)
+
+    read = lambda name, **o: lambda: formats.read_spikes(d / name, **{**kw, **o})   # noqa: E731
+    return [
+        ("missing NEST file", lambda: None, read("coba-11-0.dat", format="nest-ascii"),
+         "no such file or directory"),
+        ("BrainPy dt = 0", lambda: np.savez(d / "b.npz", spikes=np.zeros((3, 10), bool), dt=0.0),
+         read("b.npz", format="brainpy"), "dt = 0.0: allowed a step > 0 ms"),
+        ("one SONATA population twice", lambda: sonata_file(d / "a.h5", [1.0], [0]),
+         read("a.h5", population="coba,coba"), "two different ones comma-separated"),
+        ("sorting as an array", sonata_attr("sorting", np.array([2])), read("a.h5"),
+         r"sorting of shape \(1,\): allowed one value"),
+        ("n_neurons as a string", sonata_attr("n_neurons", "10"), read("a.h5", n_neurons=None),
+         "n_neurons = '10': allowed an int >= 0"),
+        ("NWB without spike_times", nwb_without_spike_times, read("a.nwb"),
+         "no units table with spike_times"),
+        ("Brian2 CSV rows too short", lambda: (d / "a.csv").write_text("x,i,t\n0,1\n2,3\n"),
+         read("a.csv"), "rows of 2 numbers under a header of 3 columns"),
+        ("NEST JSON scalars", lambda: (d / "a.json").write_text('{"senders": 1, "times": 1.0}'),
+         read("a.json"), "allowed 1-d arrays of one length"),
+        ("GeNN times as strings", lambda: np.savez(d / "g.npz", times=np.array(["1.0"]), ids=np.array([0])),
+         read("g.npz", format="genn"), "spike times of dtype <U3: allowed real numbers"),
+        ("huge float ids", lambda: np.savez(d / "g.npz", times=np.array([1.0]), ids=np.array([1e30])),
+         read("g.npz", format="genn"), r"neuron ids of dtype float64 \(first 1e\+30\)"),
+        ("Neo: not trains", lambda: None, lambda: formats.from_neo(5), "allowed a neo.Block"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(11))
+def test_more_hostile_inputs_are_one_clean_error(tmp_path, case):
+    """Each of these gave a traceback or a silent wrong answer in review (2026-12-03)."""
+    name, make, read, message = hostile_cases(tmp_path)[case]
+    make()
+    with pytest.raises(ConfigError, match=message):
+        read()
+
+
+def test_an_edited_sonata_export_is_refused(tmp_path):
+    """refsim builds the weights from parameters.json: an edited syn_weight would be ignored,
+    so it is refused; so are node ids below 0 and synapse counts of 0 (multapse network)."""
+    config = refsim.get_preset("tutorial-normalized", n_exc=9, n_inh=3)
+    initial = {k: np.zeros(12) for k in ("V", "g_e", "g_i")}
+    edits = [("0/syn_weight", lambda a: a * 2, "syn_weight differs"),
+             ("source_node_id", lambda a: np.r_[-1, a[1:].astype(np.int64)], "outside 0 .. N - 1"),
+             ("0/synapse_count", lambda a: a * 0, "synapse_count values from 0")]
+    for name, edit, message in edits:
+        formats.write_sonata_network(tmp_path, config, multapse_network(), initial)
+        formats.read_sonata_network(tmp_path)   # unedited: fine
+        with h5py.File(tmp_path / "network" / "edges.h5", "a") as f:
+            g = f["edges/coba_to_coba"]
+            new = edit(g[name][()])
+            del g[name]
+            g[name] = new
+        with pytest.raises(ConfigError, match=message):
+            formats.read_sonata_network(tmp_path)
+
+
+def test_nest_ascii_keeps_every_digit_a_fine_step_needs(tmp_path):
+    """At dt = 0.0125 ms NEST's 3 decimals cannot hold the stamps: refsim's writer writes every
+    digit then, and the round trip stays exact (3 decimals read back 0.0005 ms off the grid)."""
+    config = refsim.get_preset("tutorial-normalized", n_exc=320, n_inh=80, duration=50.0, dt=0.0125)
+    run = refsim.simulate(config, 0, progress=False)
+    assert run.n_spikes > 50
+    formats.write_spikes(run, tmp_path / "a.dat")
+    back = formats.read_spikes(tmp_path / "a.dat", n_neurons=400, n_exc=320, t_stop_ms=50.0, dt_ms=0.0125)
+    assert same(back, as_spike_trains(run))
+
+
+def test_content_decides_the_reader_not_the_extension(run, tmp_path):
+    """A Brian2 CSV saved as .txt and NEST events JSON saved as .dat.json-less name read by
+    content, as detect_format recognizes them."""
+    formats.write_spikes(run, tmp_path / "a.csv")
+    os.rename(tmp_path / "a.csv", tmp_path / "a.txt")
+    formats.write_spikes(run, tmp_path / "b.json", dt_ms=0.1)
+    os.rename(tmp_path / "b.json", tmp_path / "b.events")
+    kw = dict(n_neurons=400, n_exc=320, t_stop_ms=200.0, dt_ms=0.1)
+    assert [formats.detect_format(tmp_path / n) for n in ("a.txt", "b.events")] == ["brian2", "nest-memory"]
+    for name in ("a.txt", "b.events"):
+        assert same(formats.read_spikes(tmp_path / name, **kw), as_spike_trains(run))
+
+
+def test_load_spikes_keeps_its_04_argument_order(run, tmp_path):
+    """refsim.compare.load_spikes(path, n_exc, n_neurons, t_stop_ms) as refsim 0.4 documented."""
+    formats.write_spikes(run, tmp_path / "a.csv")
+    s = refsim.compare.load_spikes(tmp_path / "a.csv", 320, 400, 200.0, dt_ms=0.1)
+    assert same(s, as_spike_trains(run))

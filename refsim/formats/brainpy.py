@@ -31,6 +31,8 @@ def read(path, label: str, **_) -> RawSpikes:
     if "dt" not in arrays:
         raise ConfigError(f"{label}: no 'dt': allowed an .npz with 'spikes' (n_steps x N) and 'dt' (ms)")
     dt = float(check_array(f"{label}: dt", arrays["dt"], "real", (), finite=True, low=0))
+    if dt <= 0:
+        raise ConfigError(f"{label}: dt = {dt}: allowed a step > 0 ms")
     sizes = {"dt_ms": dt}
     if "spikes" in arrays:
         m = arrays["spikes"]

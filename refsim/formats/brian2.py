@@ -42,7 +42,9 @@ def looks_like_csv(path) -> bool:
 
 def read(path, label: str, **_) -> RawSpikes:
     """``i`` (0-based) and ``t`` (s) from an ``.npz`` or a ``.csv`` with a header."""
-    if os.fspath(path).endswith(".csv"):
+    with open_regular(path, label) as f:
+        is_npz = f.read(2) == b"PK"
+    if not is_npz:   # CSV, whatever the extension
         try:
             with open_regular(path, label) as f:
                 lines = f.read().decode("ascii").splitlines()
@@ -57,6 +59,9 @@ def read(path, label: str, **_) -> RawSpikes:
                 if len(lines) > 1 else np.zeros((0, len(head)))
         except ValueError as e:
             raise ConfigError(f"{label}: a row that is not {len(head)} numbers ({e})") from None
+        if table.shape[1] != len(head):
+            raise ConfigError(f"{label}: rows of {table.shape[1]} numbers under a header of "
+                              f"{len(head)} columns: allowed one number per column")
         i, t = table[:, head.index("i")], table[:, head.index("t")]
     else:
         arrays = read_npz(path, "Brian2 spike file", names=("i", "t"))

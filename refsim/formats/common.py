@@ -133,13 +133,17 @@ def finish(label: str, fmt: str, raw: RawSpikes, *, n_neurons=None, n_exc=None, 
     need = {"per-neuron arrays": 64 * n, "1 ms bins": 64 * math.ceil(t_stop)}
     check_memory({**need, "total": sum(need.values())}, f"the statistics of {label}",
                  "check its n_neurons and duration (ms)")
-    t = np.asarray(raw.times_ms, dtype=np.float64)
-    ids = np.asarray(raw.ids)
+    t, ids = np.asarray(raw.times_ms), np.asarray(raw.ids)
+    if t.dtype.kind not in "iuf":
+        raise ConfigError(f"{label}: spike times of dtype {t.dtype}: allowed real numbers (ms)")
+    t = t.astype(np.float64)
     if t.shape != ids.shape or t.ndim != 1:
         raise ConfigError(f"{label}: {t.size} spike times but {ids.size} ids: allowed one id per time")
     if ids.size and not np.issubdtype(ids.dtype, np.integer):
-        if not np.issubdtype(ids.dtype, np.floating) or np.any(ids != np.round(ids)):
-            raise ConfigError(f"{label}: neuron ids of dtype {ids.dtype}: allowed integers")
+        if not np.issubdtype(ids.dtype, np.floating) or np.any(ids != np.round(ids)) \
+                or not np.all(np.abs(ids) < 2.0**53):
+            raise ConfigError(f"{label}: neuron ids of dtype {ids.dtype} (first {ids.flat[0].item()!r}): "
+                              "allowed integers")
     ids = ids.astype(np.int64)
     neurons = _map_ids(label, ids, raw.first_id, node_ids, n)
     if t.size and not np.all(np.isfinite(t)):

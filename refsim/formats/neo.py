@@ -75,8 +75,11 @@ def from_neo(obj, n_exc: int | None = None, t_stop_ms: float | None = None, dt_m
         if not obj.segments:
             raise ConfigError("from_neo: a Block without segments")
         obj = obj.segments[0]
-    trains = list(obj.spiketrains if isinstance(obj, neo.Segment) else obj)
-    if not all(isinstance(s, neo.SpikeTrain) for s in trains):
+    try:
+        trains = list(obj.spiketrains if isinstance(obj, neo.Segment) else obj)
+    except TypeError:
+        trains = None
+    if trains is None or not all(isinstance(s, neo.SpikeTrain) for s in trains):
         raise ConfigError("from_neo: allowed a neo.Block, neo.Segment or a list of neo.SpikeTrain")
     try:
         times = [np.asarray(s.rescale("ms").magnitude, np.float64) for s in trains]
@@ -84,7 +87,7 @@ def from_neo(obj, n_exc: int | None = None, t_stop_ms: float | None = None, dt_m
     except ValueError as e:
         raise ConfigError(f"from_neo: trains whose times are not in a unit of time ({e})") from None
     index = [s.annotations.get("neuron", k) for k, s in enumerate(trains)]
-    if sorted(index) != list(range(len(trains))):
+    if not all(isinstance(k, (int, np.integer)) for k in index) or sorted(index) != list(range(len(trains))):
         raise ConfigError("from_neo: 'neuron' annotations: allowed each of 0 .. N-1 once")
     pops = [s.annotations.get("population") for s in trains]
     sizes = {"n_neurons": len(trains), "duration_ms": max(stops, default=None)}

@@ -67,6 +67,8 @@ def ascii_files(path, label: str) -> list[str]:
     """The ``.dat`` files of one recorder: ``path``'s siblings ``<label>-<id>-<vp>.dat``, or
     the files of the one recorder in directory ``path``."""
     path = os.fspath(path)
+    if not os.path.exists(path):
+        raise ConfigError(f"{label}: no such file or directory")
     if os.path.isdir(path):
         names = [m for m in map(_NAME.match, sorted(os.listdir(path))) if m]
         stems = sorted({m["stem"] for m in names})
@@ -81,6 +83,8 @@ def ascii_files(path, label: str) -> list[str]:
         folder, stems = os.path.dirname(path) or ".", [m["stem"]]
         names = [m for m in map(_NAME.match, sorted(os.listdir(folder))) if m]
     files = [(int(m["vp"]), os.path.join(folder, m.string)) for m in names if m["stem"] == stems[0]]
+    if not files:
+        raise ConfigError(f"{label}: no .dat files of a NEST recorder here")
     return [f for _, f in sorted(files)]
 
 
@@ -122,7 +126,9 @@ def read_ascii(path, label: str, **_) -> RawSpikes:
 
 def read_memory(path, label: str, **_) -> RawSpikes:
     """``senders`` and ``times`` (and ``offsets`` in steps mode) from ``.npz`` or ``.json``."""
-    if os.fspath(path).endswith(".json"):
+    with open_regular(path, label) as f:
+        is_npz = f.read(2) == b"PK"
+    if not is_npz:   # JSON, whatever the extension
         try:
             with open_regular(path, label) as f:
                 d = json.load(f)
@@ -137,6 +143,10 @@ def read_memory(path, label: str, **_) -> RawSpikes:
             raise ConfigError(f"{label}: senders, times: allowed lists of numbers") from None
     else:
         d = read_npz(path, "NEST events file", names=("senders", "times", "offsets"))
+        if not {"senders", "times"} <= set(d):
+            raise ConfigError(f"{label}: arrays {sorted(d)}: allowed 'senders' and 'times'")
+    if any(a.ndim != 1 for a in d.values()) or len({a.size for a in d.values()}) != 1:
+        raise ConfigError(f"{label}: senders, times (and offsets): allowed 1-d arrays of one length")
     steps = "offsets" in d
     return _raw(label, [("steps" if steps else "ms", d["times"], d.get("offsets"))], [d["senders"]])
 
@@ -156,9 +166,12 @@ def _raw(label, times, ids) -> RawSpikes:
 
 def write_ascii(spikes, path, dt_ms: float, first_id: int = 1) -> None:
     """One ASCII file as NEST's virtual process 0 writes it (times ``(k + 1) dt`` in ms,
-    3 decimals as NEST's default ``precision``; ids ``first_id + k``)."""
+    3 decimals as NEST's default ``precision`` when dt is a whole number of microseconds,
+    else every digit, so that the file reads back exactly; ids ``first_id + k``)."""
     t = spikes.times_ms + dt_ms
-    body = "".join(f"{i}\t{x:.3f}\n" for i, x in zip(spikes.neurons + first_id, t, strict=True))
+    fmt = "{:.3f}" if round(dt_ms * 1000) == dt_ms * 1000 else "{!r}"
+    body = "".join(f"{i}\t{fmt.format(x)}\n"
+                   for i, x in zip((spikes.neurons + first_id).tolist(), t.tolist(), strict=True))
     head = "# NEST version: 3.10.0 (written by refsim)\n# RecordingBackendASCII version: 2\nsender\ttime_ms\n"
     atomic_write(path, lambda tmp: open(tmp, "w").write(head + body))
 

@@ -40,8 +40,9 @@ def read(path, label: str, **_) -> RawSpikes:
             warnings.simplefilter("ignore")  # pynwb's notes on namespaces cached in the file
             with pynwb.NWBHDF5IO(os.fspath(path), "r") as io:
                 units = io.read().units
-                if units is None:
-                    raise ConfigError(f"{label}: no units table: allowed an NWB file with units")
+                if units is None or "spike_times" not in units.colnames:
+                    raise ConfigError(f"{label}: no units table with spike_times: allowed an NWB "
+                                      "file with units")
                 flat = np.asarray(units.spike_times.data[:], np.float64)
                 ends = np.asarray(units.spike_times_index.data[:], np.int64)
                 cols = set(units.colnames)

@@ -43,6 +43,9 @@ def _sorting(attrs, where: str, label: str):
     if "sorting" not in attrs:
         return "none"
     value = attrs["sorting"]
+    if isinstance(value, np.ndarray):
+        raise ConfigError(f"{label}: {where} sorting of shape {value.shape}: allowed one value "
+                          "(none, by_id, by_time)")
     if isinstance(value, bytes):
         value = value.decode("ascii", "replace")
     if isinstance(value, np.generic):
@@ -87,15 +90,15 @@ def read(path, label: str, population=None, n_exc=None, **_) -> RawSpikes:
                 raise ConfigError(f"{label}: populations {names} mixed in one file: give "
                                   "population= one of them, or 'E,I' for E then I (ids offset by n_exc)")
             missing = [p for p in wanted if p not in names]
-            if missing or len(wanted) > 2:
+            if missing or len(wanted) > 2 or len(set(wanted)) < len(wanted):
                 raise ConfigError(f"{label}: population {population!r}: allowed one of {names}, or "
-                                  "two of them comma-separated, E first")
+                                  "two different ones comma-separated, E first")
             for p in wanted:
                 g, t, ids, order, units = _population(f, p, label)
                 parts.append((f"/spikes/{p}", t, ids, order, units))
                 if len(wanted) == 1:
-                    sizes = {k: g.attrs[k].item() for k in ("n_neurons", "n_exc", "duration_ms")
-                             if k in g.attrs}
+                    sizes = {k: g.attrs[k].item() if isinstance(g.attrs[k], np.generic) else g.attrs[k]
+                             for k in ("n_neurons", "n_exc", "duration_ms") if k in g.attrs}
     times, ids = [], []
     for k, (where, t, i, order, units) in enumerate(parts):
         units = units.decode() if isinstance(units, bytes) else str(units)

@@ -307,16 +307,24 @@ def read_sonata_network(path):
         etype = read_dataset(g, "edge_type_id", label, "int")
         counts = (read_dataset(g, "0/synapse_count", label, "int")
                   if "0/synapse_count" in g else None)
+        weight = read_dataset(g, "0/syn_weight", label, "real") if "0/syn_weight" in g else None
     m = src.size
     if tgt.shape != (m,) or etype.shape != (m,) or (counts is not None and counts.shape != (m,)):
         raise ConfigError(f"{label}: edge datasets of different lengths")
-    if m and (src.max() >= n or tgt.max() >= n):
-        raise ConfigError(f"{label}: edges of node ids beyond N - 1 = {n - 1}")
+    if m and (src.max() >= n or tgt.max() >= n or src.min() < 0 or tgt.min() < 0):
+        raise ConfigError(f"{label}: edges of node ids outside 0 .. N - 1 = {n - 1}")
+    if counts is not None and m and counts.min() < 1:
+        raise ConfigError(f"{label}: synapse_count values from {counts.min()}: allowed >= 1")
     if m > 1 and np.any(np.diff(src.astype(np.int64)) < 0):
         raise ConfigError(f"{label}: edges not sorted by source_node_id: allowed CSR order (as "
                           "refsim export writes them)")
     if np.any(etype != (src >= n_exc)):
         raise ConfigError(f"{label}: edge_type_id: allowed 0 for edges from E nodes, 1 from I")
+    # the weights are refsim's (parameters.json); an edited syn_weight would be ignored: refused
+    expected = np.where(src >= n_exc, -config.w_i, config.w_e) * config.R_g * meta.get("g_L_nS", 10.0)
+    if weight is not None and not np.array_equal(weight, expected if counts is None else expected * counts):
+        raise ConfigError(f"{label}: syn_weight differs from the weights of parameters.json (w_e, "
+                          "w_i, R_g, g_L_nS): allowed refsim's export unchanged (edit parameters.json)")
     indptr = np.concatenate([[0], np.cumsum(np.bincount(src.astype(np.int64), minlength=n))])
     data = np.ones(m) if counts is None else counts.astype(np.float64)
     matrix = sp.csr_matrix((data, tgt.astype(np.int64), indptr), shape=(n, n))
