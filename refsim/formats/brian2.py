@@ -25,7 +25,7 @@ import numpy as np
 
 from ..io import atomic_write, open_regular, read_npz, write_npz
 from ..params import ConfigError
-from .common import RawSpikes
+from .common import RawSpikes, is_npz
 
 __all__ = ["read", "write", "looks_like_csv"]
 
@@ -42,9 +42,7 @@ def looks_like_csv(path) -> bool:
 
 def read(path, label: str, **_) -> RawSpikes:
     """``i`` (0-based) and ``t`` (s) from an ``.npz`` or a ``.csv`` with a header."""
-    with open_regular(path, label) as f:
-        is_npz = f.read(2) == b"PK"
-    if not is_npz:   # CSV, whatever the extension
+    if not is_npz(path, label):   # CSV, whatever the extension
         try:
             with open_regular(path, label) as f:
                 lines = f.read().decode("ascii").splitlines()

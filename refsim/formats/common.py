@@ -256,6 +256,13 @@ HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 MAX_EXPANSION = 1032
 
 
+def is_npz(path, label: str) -> bool:
+    """True when the regular file ``path`` starts as a zip archive (an ``.npz``); the readers
+    of formats that come as ``.npz`` or as text decide by this, not by the extension."""
+    with open_regular(path, label) as f:
+        return f.read(2) == b"PK"
+
+
 def open_hdf5(path, label: str):
     """``path`` opened read-only with h5py (the ``formats`` extra), refused with a
     ConfigError naming ``label`` when it is not a regular file, not HDF5 or truncated."""

@@ -43,7 +43,7 @@ import numpy as np
 
 from ..io import atomic_write, open_regular, read_npz, write_npz
 from ..params import ConfigError
-from .common import RawSpikes
+from .common import RawSpikes, is_npz
 
 __all__ = ["read_ascii", "read_memory", "write_ascii", "write_memory", "ascii_files",
            "looks_like_ascii", "ASCII_HEADERS"]
@@ -126,9 +126,7 @@ def read_ascii(path, label: str, **_) -> RawSpikes:
 
 def read_memory(path, label: str, **_) -> RawSpikes:
     """``senders`` and ``times`` (and ``offsets`` in steps mode) from ``.npz`` or ``.json``."""
-    with open_regular(path, label) as f:
-        is_npz = f.read(2) == b"PK"
-    if not is_npz:   # JSON, whatever the extension
+    if not is_npz(path, label):   # JSON, whatever the extension
         try:
             with open_regular(path, label) as f:
                 d = json.load(f)
